@@ -1,0 +1,141 @@
+package dev.lopper.io;
+
+import dev.lopper.InvalidInputException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Every file Lopper reads or writes goes through here, on the Hadoop FileSystem API, so that
+ * {@code file://}, {@code hdfs://} and {@code s3a://} paths (and plain local paths) all work.
+ */
+public final class HadoopFiles {
+
+  /** Writes a file's content to a stream; may throw {@link IOException}. */
+  @FunctionalInterface
+  public interface StreamWriter {
+    void write(OutputStream out) throws IOException;
+  }
+
+  private HadoopFiles() {}
+
+  /** The file system of {@code path}, with the message naming the path when it cannot be reached. */
+  public static FileSystem fileSystem(String path, Configuration conf) {
+    try {
+      return new Path(path).getFileSystem(conf);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new InvalidInputException(path + ": cannot reach its file system: " + e.getMessage(), e);
+    }
+  }
+
+  /** True when {@code path} exists. */
+  public static boolean exists(String path, Configuration conf) {
+    try {
+      return fileSystem(path, conf).exists(new Path(path));
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Length of the file at {@code path} in bytes; a missing file is bad input. */
+  public static long length(String path, Configuration conf) {
+    try {
+      return fileSystem(path, conf).getFileStatus(new Path(path)).getLen();
+    } catch (java.io.FileNotFoundException e) {
+      throw new InvalidInputException(path + ": no such file");
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Opens {@code path} for reading; a missing file is bad input. */
+  public static FSDataInputStream open(String path, Configuration conf) {
+    try {
+      return fileSystem(path, conf).open(new Path(path));
+    } catch (java.io.FileNotFoundException e) {
+      throw new InvalidInputException(path + ": no such file");
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": cannot open: " + e.getMessage(), e);
+    }
+  }
+
+  /** The whole file, which must be smaller than 2 GiB. */
+  public static byte[] readAll(String path, Configuration conf) {
+    long length = length(path, conf);
+    if (length > Integer.MAX_VALUE - 8) {
+      throw new InvalidInputException(path + ": " + length + " bytes, too large to read whole (2 GiB)");
+    }
+    byte[] bytes = new byte[(int) length];
+    try (FSDataInputStream in = open(path, conf)) {
+      in.readFully(0, bytes);
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
+    }
+    return bytes;
+  }
+
+  /** SHA-256 of the file's bytes, as lower-case hex. */
+  public static String sha256(String path, Configuration conf) {
+    MessageDigest digest;
+    try {
+      digest = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    byte[] buffer = new byte[1 << 16];
+    try (InputStream in = open(path, conf)) {
+      int n;
+      while ((n = in.read(buffer)) > 0) {
+        digest.update(buffer, 0, n);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
+    }
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  /**
+   * Writes a file so that it is either complete or absent: the content goes to a hidden sibling
+   * first, which is renamed onto {@code path} only once fully written. An existing file at {@code
+   * path} is replaced.
+   */
+  public static void writeAtomically(String path, Configuration conf, StreamWriter writer) {
+    Path target = new Path(path);
+    FileSystem fs = fileSystem(path, conf);
+    Path temp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
+    try {
+      try (OutputStream out = fs.create(temp, false)) {
+        writer.write(out);
+      }
+      if (fs.exists(target) && !fs.delete(target, false)) {
+        throw new IOException("cannot replace " + target);
+      }
+      if (!fs.rename(temp, target)) {
+        throw new IOException("cannot rename " + temp + " to " + target);
+      }
+    } catch (IOException e) {
+      deleteQuietly(fs, temp);
+      throw new UncheckedIOException(path + ": cannot write: " + e.getMessage(), e);
+    } catch (RuntimeException | Error e) {
+      deleteQuietly(fs, temp);
+      throw e;
+    }
+  }
+
+  private static void deleteQuietly(FileSystem fs, Path path) {
+    try {
+      fs.delete(path, false);
+    } catch (IOException ignored) {
+      // The write already failed; that error is the one to report.
+    }
+  }
+}
