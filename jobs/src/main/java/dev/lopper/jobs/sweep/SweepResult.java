@@ -1,0 +1,67 @@
+package dev.lopper.jobs.sweep;
+
+import dev.lopper.metrics.Tally;
+import java.util.Collection;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The merged tallies of a sweep: the dense baseline and one tally per (tensor, sparsity). Merging
+ * is exact, so the result is the same for any number of partitions, any task order and retries.
+ */
+public final class SweepResult {
+  private final SweepSpec spec;
+  private final Tally baseline;
+  private final Tally[][] variants;
+
+  private SweepResult(SweepSpec spec, Tally baseline, Tally[][] variants) {
+    this.spec = spec;
+    this.baseline = baseline;
+    this.variants = variants;
+  }
+
+  /** Merges the tasks' tallies; every variant must have been evaluated on every partition. */
+  public static SweepResult merge(SweepSpec spec, Collection<VariantTally> tallies, int partitions) {
+    int grid = spec.sparsities().length;
+    Map<Integer, Tally> merged = new TreeMap<>();
+    Map<Integer, Integer> counts = new TreeMap<>();
+    for (VariantTally t : tallies) {
+      int key = (t.tensor() + 1) * grid + t.sparsity();
+      merged.merge(key, t.tally(), Tally::merge);
+      counts.merge(key, 1, Integer::sum);
+    }
+    Tally baseline = merged.get(0);
+    Tally[][] variants = new Tally[spec.tensors().size()][grid];
+    for (int t = 0; t < variants.length; t++) {
+      for (int s = 0; s < grid; s++) {
+        int key = (t + 1) * grid + s;
+        variants[t][s] = merged.get(key);
+        if (variants[t][s] == null || counts.get(key) != partitions) {
+          throw new IllegalStateException("variant " + spec.tensors().get(t).name() + " at sparsity "
+              + spec.sparsities()[s] + " has results from " + counts.getOrDefault(key, 0) + " of "
+              + partitions + " partitions");
+        }
+      }
+    }
+    if (baseline == null || counts.get(0) != partitions) {
+      throw new IllegalStateException("the dense baseline has results from " + counts.getOrDefault(0, 0)
+          + " of " + partitions + " partitions");
+    }
+    return new SweepResult(spec, baseline, variants);
+  }
+
+  /** What was swept. */
+  public SweepSpec spec() {
+    return spec;
+  }
+
+  /** The dense model's tally. */
+  public Tally baseline() {
+    return baseline;
+  }
+
+  /** The tally of tensor {@code tensor} pruned at grid point {@code sparsity}. */
+  public Tally variant(int tensor, int sparsity) {
+    return variants[tensor][sparsity];
+  }
+}
