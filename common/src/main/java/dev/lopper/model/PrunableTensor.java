@@ -1,0 +1,45 @@
+package dev.lopper.model;
+
+import java.io.Serializable;
+import java.util.Arrays;
+
+/**
+ * A weight tensor that may be pruned: a float initializer of rank 2 or more feeding the weight
+ * input of a Conv, Gemm or MatMul node.
+ *
+ * @param name the initializer's name
+ * @param opType the consuming node's op type ({@code Conv}, {@code Gemm}, {@code MatMul})
+ * @param nodeName the consuming node's name (its first output's name when the node has none)
+ * @param shape the tensor's dimensions
+ * @param parameters the number of elements
+ * @param inputIndex which input of the consuming node the tensor is
+ */
+public record PrunableTensor(String name, String opType, String nodeName, long[] shape,
+    long parameters, int inputIndex) implements Serializable {
+
+  public PrunableTensor {
+    shape = shape.clone();
+  }
+
+  @Override
+  public long[] shape() {
+    return shape.clone();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof PrunableTensor p && name.equals(p.name) && opType.equals(p.opType)
+        && nodeName.equals(p.nodeName) && Arrays.equals(shape, p.shape)
+        && parameters == p.parameters && inputIndex == p.inputIndex;
+  }
+
+  @Override
+  public int hashCode() {
+    return name.hashCode() * 31 + Arrays.hashCode(shape);
+  }
+
+  @Override
+  public String toString() {
+    return name + " (" + opType + " " + nodeName + ", " + Arrays.toString(shape) + ")";
+  }
+}
