@@ -58,6 +58,15 @@ public final class CriterionContext {
     return EMPTY;
   }
 
+  /** The context of {@code tensors} as the model consumes them (op, input index, transposition). */
+  public static CriterionContext of(java.util.List<dev.lopper.model.PrunableTensor> tensors) {
+    Builder builder = builder();
+    for (dev.lopper.model.PrunableTensor t : tensors) {
+      builder.optConsumer(t.name(), t.opType(), t.inputIndex(), t.transposed());
+    }
+    return builder.build();
+  }
+
   /** A builder for a new context. */
   public static Builder builder() {
     return new Builder();
