@@ -6,7 +6,6 @@ import dev.lopper.data.Batch;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.metrics.Tally;
 import dev.lopper.metrics.TallyAccumulator;
-import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,14 +79,5 @@ public final class TensorSweep {
       acc.add(logits.get(b), batches.get(b), dense.get(b));
     }
     return acc.toTally();
-  }
-
-  /** The criterion context describing how each tensor is consumed. */
-  public static CriterionContext context(List<PrunableTensor> tensors) {
-    CriterionContext.Builder builder = CriterionContext.builder();
-    for (PrunableTensor t : tensors) {
-      builder.optConsumer(t.name(), t.opType(), t.inputIndex(), false);
-    }
-    return builder.build();
   }
 }

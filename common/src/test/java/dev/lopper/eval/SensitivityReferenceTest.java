@@ -46,7 +46,7 @@ class SensitivityReferenceTest {
     OnnxModel model = OnnxModel.load(new ModelSource(SampleData.file(name + ".onnx"),
         SampleData.file(name + ".safetensors")), new Configuration());
     List<PrunableTensor> tensors = PrunableTensors.find(model);
-    CriterionContext context = TensorSweep.context(tensors);
+    CriterionContext context = CriterionContext.of(tensors);
     PruningCriterion magnitude = Criteria.byName("magnitude");
     Map<String, Map<String, String>> reference = new LinkedHashMap<>();
     for (Map<String, String> row : ReferenceCsv.read(name + "-sensitivity.csv")) {
@@ -95,7 +95,7 @@ class SensitivityReferenceTest {
       try {
         TensorSweep sweep = new TensorSweep(evaluator, batches, 10);
         for (double s : GRID) {
-          MaskSet masks = global.select(weights, s, TensorSweep.context(tensors));
+          MaskSet masks = global.select(weights, s, CriterionContext.of(tensors));
           Tally tally = sweep.evaluate(masks.apply(model.weights()));
           for (Map<String, String> row : reference) {
             if (Double.parseDouble(row.get("sparsity")) != s) {

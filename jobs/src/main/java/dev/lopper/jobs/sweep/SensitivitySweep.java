@@ -82,7 +82,7 @@ public final class SensitivitySweep {
       SerializableConfiguration conf, PartitionRows rows, List<Integer> tensors, boolean withBaseline) {
     ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
     PruningCriterion criterion = Criteria.byName(spec.criterion());
-    CriterionContext context = TensorSweep.context(spec.tensors());
+    CriterionContext context = CriterionContext.of(spec.tensors());
     List<VariantTally> out = new ArrayList<>();
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("partition " + rows.partition())) {
       List<Batch> batches = rows.batches(dataSpec.rowShape(), spec.batchSize(), dataSpec.featuresColumn(),
