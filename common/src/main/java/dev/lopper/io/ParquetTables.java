@@ -18,6 +18,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.parquet.bytes.BytesInput;
+import org.apache.parquet.conf.ParquetConfiguration;
 import org.apache.parquet.column.page.PageReadStore;
 import org.apache.parquet.example.data.Group;
 import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
@@ -450,7 +451,13 @@ public final class ParquetTables {
     }
 
     @Override
+    @SuppressWarnings("deprecation") // still abstract in parquet-mr 1.15
     protected WriteSupport<List<Object>> getWriteSupport(Configuration conf) {
+      return new TableWriteSupport(schema);
+    }
+
+    @Override
+    protected WriteSupport<List<Object>> getWriteSupport(ParquetConfiguration conf) {
       return new TableWriteSupport(schema);
     }
   }
@@ -468,7 +475,17 @@ public final class ParquetTables {
     }
 
     @Override
+    @SuppressWarnings("deprecation") // still abstract in parquet-mr 1.15
     public WriteContext init(Configuration configuration) {
+      return context();
+    }
+
+    @Override
+    public WriteContext init(ParquetConfiguration configuration) {
+      return context();
+    }
+
+    private WriteContext context() {
       return new WriteContext(schema, new HashMap<>(Map.of("writer.model.name", "lopper")));
     }
 
