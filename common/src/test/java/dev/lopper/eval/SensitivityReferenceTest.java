@@ -15,9 +15,9 @@ import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.PrunableTensors;
 import dev.lopper.model.WeightTensor;
-import dev.lopper.testing.ReferenceCsv;
-import dev.lopper.testing.SampleData;
-import dev.lopper.testing.ValidationSet;
+import dev.lopper.fixtures.ReferenceCsv;
+import dev.lopper.fixtures.SampleData;
+import dev.lopper.fixtures.ValidationSet;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -43,8 +43,8 @@ class SensitivityReferenceTest {
   @ParameterizedTest
   @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8"})
   void everyTensorAtEverySparsityEqualsTorchL1Unstructured(String name, String shape) throws Exception {
-    OnnxModel model = OnnxModel.load(new ModelSource(SampleData.file(name + ".onnx"),
-        SampleData.file(name + ".safetensors")), new Configuration());
+    OnnxModel model = OnnxModel.load(new ModelSource(SampleData.path(name + ".onnx"),
+        SampleData.path(name + ".safetensors")), new Configuration());
     List<PrunableTensor> tensors = PrunableTensors.find(model);
     CriterionContext context = CriterionContext.of(tensors);
     PruningCriterion magnitude = Criteria.byName("magnitude");
@@ -83,7 +83,7 @@ class SensitivityReferenceTest {
   @ParameterizedTest
   @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8"})
   void globalMagnitudeEqualsTorchGlobalUnstructured(String name, String shape) throws Exception {
-    OnnxModel model = OnnxModel.load(ModelSource.onnx(SampleData.file(name + ".onnx")), new Configuration());
+    OnnxModel model = OnnxModel.load(ModelSource.onnx(SampleData.path(name + ".onnx")), new Configuration());
     List<PrunableTensor> tensors = PrunableTensors.find(model);
     List<WeightTensor> weights = new ArrayList<>();
     tensors.forEach(t -> weights.add(model.weight(t.name())));
