@@ -35,9 +35,10 @@ public final class TensorSweep {
     this.classes = classes;
     this.batches = List.copyOf(batches);
     this.dense = new ArrayList<>(batches.size());
-    Evaluator.Session session = evaluator.dense();
-    for (Batch batch : batches) {
-      dense.add(session.logits(batch));
+    try (Evaluator.Session session = evaluator.dense()) {
+      for (Batch batch : batches) {
+        dense.add(session.logits(batch));
+      }
     }
   }
 

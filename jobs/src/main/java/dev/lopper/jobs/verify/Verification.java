@@ -58,13 +58,15 @@ public final class Verification {
     Evaluator pruned = ExecutorModels.get(spec.pruned(), spec.prunedChecksum(), conf.get(), spec.threads()).evaluator();
     TallyAccumulator denseTally = new TallyAccumulator(spec.classes());
     TallyAccumulator prunedTally = new TallyAccumulator(spec.classes());
-    try (BufferAllocator allocator = ExecutorModels.taskAllocator("verify " + rows.partition())) {
+    try (BufferAllocator allocator = ExecutorModels.taskAllocator("verify " + rows.partition());
+        Evaluator.Session denseSession = dense.dense();
+        Evaluator.Session prunedSession = pruned.dense()) {
       List<Batch> batches = rows.batches(dataSpec.rowShape(), spec.batchSize(), dataSpec.featuresColumn(),
           dataSpec.labelColumn(), allocator);
       try {
         for (Batch batch : batches) {
-          Logits d = dense.dense().logits(batch);
-          Logits p = pruned.dense().logits(batch);
+          Logits d = denseSession.logits(batch);
+          Logits p = prunedSession.logits(batch);
           denseTally.add(d, batch, d);
           prunedTally.add(p, batch, d);
         }
