@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.Safetensors;
-import dev.lopper.testing.SampleData;
+import dev.lopper.fixtures.SampleData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -24,8 +24,8 @@ class OnnxModelTest {
   private final Configuration conf = new Configuration();
   @TempDir Path dir;
 
-  private static final String CNN = SampleData.file("digits-cnn.onnx");
-  private static final String CNN_WEIGHTS = SampleData.file("digits-cnn.safetensors");
+  private static final String CNN = SampleData.path("digits-cnn.onnx");
+  private static final String CNN_WEIGHTS = SampleData.path("digits-cnn.safetensors");
 
   @Test
   void keepsStateDictNamesAndWeightsOfTheTorchExport() {
@@ -49,7 +49,7 @@ class OnnxModelTest {
   @Test
   void readsExternalDataFilesBesideTheModel() {
     OnnxModel embedded = OnnxModel.load(ModelSource.onnx(CNN), conf);
-    OnnxModel external = OnnxModel.load(ModelSource.onnx(SampleData.file("digits-cnn-external/model.onnx")), conf);
+    OnnxModel external = OnnxModel.load(ModelSource.onnx(SampleData.path("digits-cnn-external/model.onnx")), conf);
     assertEquals(embedded.weights().keySet(), external.weights().keySet());
     for (String name : embedded.weights().keySet()) {
       assertArrayEquals(embedded.weight(name).toArray(), external.weight(name).toArray(), name);
@@ -137,7 +137,7 @@ class OnnxModelTest {
   void refusesExternalDataThatRunsPastItsFile() throws Exception {
     Path copy = dir.resolve("ext");
     Files.createDirectories(copy);
-    Path source = Path.of(SampleData.file("digits-cnn-external"));
+    Path source = Path.of(SampleData.path("digits-cnn-external"));
     Files.copy(source.resolve("model.onnx"), copy.resolve("model.onnx"));
     byte[] data = Files.readAllBytes(source.resolve("model.onnx.data"));
     Files.write(copy.resolve("model.onnx.data"), Arrays.copyOf(data, data.length / 2));

@@ -7,15 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.Table;
-import dev.lopper.testing.SampleData;
+import dev.lopper.fixtures.SampleData;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 
 class PrunableTensorsTest {
   private static final Configuration CONF = new Configuration();
-  private static final OnnxModel CNN = OnnxModel.load(ModelSource.onnx(SampleData.file("digits-cnn.onnx")), CONF);
-  private static final OnnxModel MLP = OnnxModel.load(ModelSource.onnx(SampleData.file("digits-mlp.onnx")), CONF);
+  private static final OnnxModel CNN = OnnxModel.load(ModelSource.onnx(SampleData.path("digits-cnn.onnx")), CONF);
+  private static final OnnxModel MLP = OnnxModel.load(ModelSource.onnx(SampleData.path("digits-mlp.onnx")), CONF);
 
   @Test
   void findsConvAndGemmWeightsButNotBiasesOrNormalisation() {

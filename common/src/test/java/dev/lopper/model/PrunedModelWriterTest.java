@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.lopper.io.Safetensors;
-import dev.lopper.testing.SampleData;
+import dev.lopper.fixtures.OnnxCheck;
+import dev.lopper.fixtures.SampleData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -18,7 +19,7 @@ class PrunedModelWriterTest {
   private final Configuration conf = new Configuration();
   @TempDir Path dir;
 
-  private final OnnxModel cnn = OnnxModel.load(ModelSource.onnx(SampleData.file("digits-cnn.onnx")), conf);
+  private final OnnxModel cnn = OnnxModel.load(ModelSource.onnx(SampleData.path("digits-cnn.onnx")), conf);
 
   private WeightTensor halved(String name) {
     float[] v = cnn.weight(name).toArray();
@@ -64,16 +65,14 @@ class PrunedModelWriterTest {
 
   @Test
   void onnxCheckerAcceptsWrittenModels() throws Exception {
-    assumeTrue(SampleData.pythonHas("onnx"), "python3 with onnx is not installed");
+    assumeTrue(OnnxCheck.available(), "python3 with onnx is not installed");
     String embedded = dir.resolve("pruned.onnx").toString();
     String external = dir.resolve("external.onnx").toString();
     PrunedModelWriter.writeOnnx(cnn, Map.of("conv1.weight", halved("conv1.weight")), embedded, conf);
     PrunedModelWriter.writeOnnx(cnn, Map.of("conv1.weight", halved("conv1.weight")), external, conf, 0);
     for (String file : new String[] {embedded, external}) {
-      Process p = new ProcessBuilder("/usr/bin/python3", SampleData.file("check_onnx.py"), file)
-          .redirectErrorStream(true).start();
-      String output = new String(p.getInputStream().readAllBytes());
-      assertEquals(0, p.waitFor(), "onnx.checker on " + file + ": " + output);
+      OnnxCheck.Verdict verdict = OnnxCheck.run(file);
+      assertTrue(verdict.valid(), "onnx.checker on " + file + ": " + verdict.line());
     }
   }
 }

@@ -1,2 +1,0 @@
-/** Test support shared by the modules' tests: where the sample data lives, tools on the machine. */
-package dev.lopper.testing;
