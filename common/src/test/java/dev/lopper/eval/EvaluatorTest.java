@@ -15,7 +15,7 @@ import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.PrunableTensors;
 import dev.lopper.model.WeightTensor;
-import dev.lopper.testing.SmallOnnxModels;
+import dev.lopper.fixtures.SmallOnnxModels;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
