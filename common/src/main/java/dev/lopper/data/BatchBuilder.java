@@ -202,7 +202,7 @@ public final class BatchBuilder implements AutoCloseable {
     }
     int count = rows * rowSize;
     // Every value is present: mark them valid in one fill instead of one bit per float.
-    features.getValidityBuffer().setOne(0, BitVectorHelper.getValidityBufferSize(count));
+    features.getValidityBuffer().setOne(0L, (long) BitVectorHelper.getValidityBufferSize(count));
     features.setValueCount(count);
     if (labels != null) {
       labels.setValueCount(rows);
