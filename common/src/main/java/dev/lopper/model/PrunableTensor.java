@@ -13,9 +13,12 @@ import java.util.Arrays;
  * @param shape the tensor's dimensions
  * @param parameters the number of elements
  * @param inputIndex which input of the consuming node the tensor is
+ * @param transposed whether the consumer transposes the tensor before use (Gemm's {@code transB}
+ *     for input 1, {@code transA} for input 0); PyTorch's Linear exports as Gemm with transB=1, so
+ *     its output neurons are rows
  */
 public record PrunableTensor(String name, String opType, String nodeName, long[] shape,
-    long parameters, int inputIndex) implements Serializable {
+    long parameters, int inputIndex, boolean transposed) implements Serializable {
 
   public PrunableTensor {
     shape = shape.clone();
@@ -30,7 +33,7 @@ public record PrunableTensor(String name, String opType, String nodeName, long[]
   public boolean equals(Object o) {
     return o instanceof PrunableTensor p && name.equals(p.name) && opType.equals(p.opType)
         && nodeName.equals(p.nodeName) && Arrays.equals(shape, p.shape)
-        && parameters == p.parameters && inputIndex == p.inputIndex;
+        && parameters == p.parameters && inputIndex == p.inputIndex && transposed == p.transposed;
   }
 
   @Override

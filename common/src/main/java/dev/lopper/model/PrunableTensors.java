@@ -49,7 +49,7 @@ public final class PrunableTensors {
           continue;
         }
         found.put(w.name(), new PrunableTensor(w.name(), node.getOpType(), OnnxModel.nodeName(node),
-            w.shape(), w.size(), i));
+            w.shape(), w.size(), i, transposed(node, i)));
       }
     }
     List<Pattern> includes = compile(include);
@@ -88,6 +88,14 @@ public final class PrunableTensors {
       table.row(t.name(), t.opType(), t.nodeName(), t.shape(), t.parameters());
     }
     return table.build();
+  }
+
+  private static boolean transposed(Onnx.NodeProto node, int index) {
+    if (!node.getOpType().equals("Gemm")) {
+      return false;
+    }
+    String attribute = index == 0 ? "transA" : "transB";
+    return node.getAttributeList().stream().anyMatch(a -> a.getName().equals(attribute) && a.getI() != 0);
   }
 
   private static boolean isWeightInput(String opType, int index) {

@@ -1,0 +1,58 @@
+package dev.lopper.criteria;
+
+import dev.lopper.InvalidInputException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * The criteria configuration can name: {@code magnitude} (alias {@code l1-unstructured}, PyTorch's
+ * name) and {@code global-magnitude}.
+ *
+ * <pre>{@code
+ * PruningCriterion criterion = Criteria.byName(config.criterion());
+ * }</pre>
+ */
+public final class Criteria {
+
+  private static final Map<String, PruningCriterion> CANONICAL = new LinkedHashMap<>();
+  private static final Map<String, String> ALIASES = new LinkedHashMap<>();
+
+  static {
+    register(MagnitudeCriterion.local());
+    register(MagnitudeCriterion.global());
+    ALIASES.put("l1-unstructured", MagnitudeCriterion.local().name());
+  }
+
+  private Criteria() {}
+
+  private static void register(PruningCriterion criterion) {
+    CANONICAL.put(criterion.name(), criterion);
+  }
+
+  /**
+   * The criterion named {@code name} (a canonical name or an alias, matched exactly).
+   *
+   * @throws InvalidInputException for an unknown name, listing the known ones
+   */
+  public static PruningCriterion byName(String name) {
+    PruningCriterion criterion = CANONICAL.get(ALIASES.getOrDefault(name, name));
+    if (criterion == null) {
+      throw new InvalidInputException("unknown pruning criterion '" + name + "'; known criteria: "
+          + CANONICAL.keySet().stream().map(Criteria::describe).collect(Collectors.joining(", ")));
+    }
+    return criterion;
+  }
+
+  /** The canonical names of the known criteria (aliases not included). */
+  public static List<String> names() {
+    return List.copyOf(CANONICAL.keySet());
+  }
+
+  private static String describe(String canonical) {
+    List<String> aliases = ALIASES.entrySet().stream()
+        .filter(e -> e.getValue().equals(canonical)).map(Map.Entry::getKey).toList();
+    return aliases.isEmpty() ? canonical : canonical + " (alias " + String.join(", ", aliases) + ")";
+  }
+}

@@ -1,0 +1,130 @@
+package dev.lopper.criteria;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * What a {@link PruningCriterion} may know beyond the weights themselves. Immutable, built with
+ * {@link #builder()}; every field is optional, so that a new kind of information (activation
+ * statistics for Wanda or OBS, say) becomes a new {@code opt*} builder method and callers that do
+ * not supply it need no change.
+ *
+ * <p>For now it holds, per tensor name, the {@link Consumer}: the op that reads the weight, which
+ * structured criteria need to know which axis holds output channels or neurons. Magnitude criteria
+ * ignore it.
+ *
+ * <pre>{@code
+ * CriterionContext context = CriterionContext.builder()
+ *     .optConsumer("conv1.weight", "Conv", 1, false)
+ *     .optConsumer("fc.weight", "Gemm", 1, true)
+ *     .build();
+ * }</pre>
+ */
+public final class CriterionContext {
+
+  private static final CriterionContext EMPTY = new Builder().build();
+
+  /**
+   * The op that consumes a weight tensor and how. Output channels or neurons are on axis 0 for
+   * {@code Conv} (weight {@code [out, in/groups, k...]}) and for {@code Gemm} with {@code transB =
+   * 1} at input 1 ({@code [out, in]}, PyTorch's Linear); on the last axis for {@code Gemm} without
+   * transpose and for {@code MatMul} at input 1 ({@code X·W}, {@code W} is {@code [in, out]}).
+   *
+   * @param opType the ONNX op type, e.g. {@code Conv}, {@code Gemm}, {@code MatMul}
+   * @param inputIndex which input of the op the weight is (1 for {@code X·W}, 0 for {@code W·X})
+   * @param transposed the op transposes the weight before use (Gemm's {@code transA}/{@code
+   *     transB} for the weight's input, or a Transpose between weight and op)
+   */
+  public record Consumer(String opType, int inputIndex, boolean transposed) {
+    public Consumer {
+      Objects.requireNonNull(opType, "opType");
+      if (inputIndex < 0) {
+        throw new IllegalArgumentException("input index " + inputIndex + " is negative");
+      }
+    }
+  }
+
+  private final Map<String, Consumer> consumers;
+
+  private CriterionContext(Builder builder) {
+    this.consumers = Collections.unmodifiableMap(new LinkedHashMap<>(builder.consumers));
+  }
+
+  /** A context that knows nothing beyond the weights. */
+  public static CriterionContext empty() {
+    return EMPTY;
+  }
+
+  /** The context of {@code tensors} as the model consumes them (op, input index, transposition). */
+  public static CriterionContext of(java.util.List<dev.lopper.model.PrunableTensor> tensors) {
+    Builder builder = builder();
+    for (dev.lopper.model.PrunableTensor t : tensors) {
+      builder.optConsumer(t.name(), t.opType(), t.inputIndex(), t.transposed());
+    }
+    return builder.build();
+  }
+
+  /** A builder for a new context. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this context's content, to change and build a new one. */
+  public Builder toBuilder() {
+    Builder builder = new Builder();
+    builder.consumers.putAll(consumers);
+    return builder;
+  }
+
+  /** The consumer of tensor {@code tensorName}, if known. */
+  public Optional<Consumer> consumer(String tensorName) {
+    return Optional.ofNullable(consumers.get(tensorName));
+  }
+
+  /** Every known consumer by tensor name, in the order they were added. */
+  public Map<String, Consumer> consumers() {
+    return consumers;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof CriterionContext c && consumers.equals(c.consumers);
+  }
+
+  @Override
+  public int hashCode() {
+    return consumers.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "CriterionContext[consumers=" + consumers + "]";
+  }
+
+  /** Builds a {@link CriterionContext}; every setting is optional. */
+  public static final class Builder {
+    private final Map<String, Consumer> consumers = new LinkedHashMap<>();
+
+    private Builder() {}
+
+    /** Records the op consuming tensor {@code tensorName}, replacing an earlier one. */
+    public Builder optConsumer(String tensorName, Consumer consumer) {
+      consumers.put(Objects.requireNonNull(tensorName, "tensorName"),
+          Objects.requireNonNull(consumer, "consumer"));
+      return this;
+    }
+
+    /** Records the op consuming tensor {@code tensorName}, replacing an earlier one. */
+    public Builder optConsumer(String tensorName, String opType, int inputIndex, boolean transposed) {
+      return optConsumer(tensorName, new Consumer(opType, inputIndex, transposed));
+    }
+
+    /** The context. */
+    public CriterionContext build() {
+      return new CriterionContext(this);
+    }
+  }
+}

@@ -1,0 +1,163 @@
+package dev.lopper.mask;
+
+import dev.lopper.InvalidInputException;
+import dev.lopper.model.WeightTensor;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Objects;
+
+/**
+ * Which flat (row-major) positions of one weight tensor are pruned. Immutable: the shape and the
+ * bit set are copied on the way in and out.
+ *
+ * <pre>{@code
+ * Mask mask = new Mask("fc1.weight", new long[] {4, 3}, pruned);
+ * WeightTensor sparse = mask.apply(dense);          // pruned positions become 0.0f
+ * ByteBuffer bytes = mask.toBoolBytes();            // 1 = kept, 0 = pruned, as PyTorch masks
+ * }</pre>
+ *
+ * @param name the weight tensor's name
+ * @param shape the weight tensor's shape
+ * @param pruned the flat positions that are pruned; no bit at or beyond {@link #size()}
+ */
+public record Mask(String name, long[] shape, BitSet pruned) {
+
+  public Mask {
+    Objects.requireNonNull(name, "name");
+    shape = shape.clone();
+    long n = WeightTensor.elementCount(shape);
+    if (n > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("mask " + name + ": shape " + Arrays.toString(shape)
+          + " has " + n + " elements, more than " + Integer.MAX_VALUE);
+    }
+    if (pruned.length() > n) {
+      throw new IllegalArgumentException("mask " + name + ": position " + (pruned.length() - 1)
+          + " is pruned, but shape " + Arrays.toString(shape) + " has " + n + " elements");
+    }
+    pruned = (BitSet) pruned.clone();
+  }
+
+  /** A mask of {@code shape} that prunes nothing. */
+  public static Mask none(String name, long[] shape) {
+    return new Mask(name, shape, new BitSet());
+  }
+
+  /**
+   * Reads a mask from one byte per element, 1 = kept and 0 = pruned (PyTorch's meaning, as
+   * written by {@link #toBoolBytes()}), from the buffer's position to its limit.
+   *
+   * @throws IllegalArgumentException when the buffer does not hold one byte per element
+   * @throws InvalidInputException when a byte is neither 0 nor 1, naming the tensor and index
+   */
+  public static Mask fromBoolBytes(String name, long[] shape, ByteBuffer bytes) {
+    long n = WeightTensor.elementCount(shape);
+    if (bytes.remaining() != n) {
+      throw new IllegalArgumentException("mask " + name + ": " + bytes.remaining()
+          + " bytes, shape " + Arrays.toString(shape) + " needs " + n);
+    }
+    int base = bytes.position();
+    long[] words = new long[(int) ((n + 63) >>> 6)];
+    for (int i = 0; i < n; i++) {
+      byte b = bytes.get(base + i);
+      if (b == 0) {
+        words[i >>> 6] |= 1L << i;
+      } else if (b != 1) {
+        throw new InvalidInputException("mask " + name + ": value " + (b & 0xff)
+            + " at flat index " + i + ", expected 0 (pruned) or 1 (kept)");
+      }
+    }
+    return new Mask(name, shape, BitSet.valueOf(words));
+  }
+
+  @Override
+  public long[] shape() {
+    return shape.clone();
+  }
+
+  @Override
+  public BitSet pruned() {
+    return (BitSet) pruned.clone();
+  }
+
+  /** Number of elements of the tensor. */
+  public int size() {
+    return (int) WeightTensor.elementCount(shape);
+  }
+
+  /** Number of pruned positions. */
+  public int prunedCount() {
+    return pruned.cardinality();
+  }
+
+  /** Number of kept positions. */
+  public int keptCount() {
+    return size() - prunedCount();
+  }
+
+  /** Fraction of positions kept; 1.0 for a tensor without elements. */
+  public double density() {
+    int size = size();
+    return size == 0 ? 1.0 : (double) keptCount() / size;
+  }
+
+  /** True when flat position {@code i} is pruned. */
+  public boolean isPruned(int i) {
+    Objects.checkIndex(i, size());
+    return pruned.get(i);
+  }
+
+  /**
+   * A new tensor equal to {@code weight} with the pruned positions set to {@code 0.0f}.
+   *
+   * @throws InvalidInputException when the tensor's name or shape differs from the mask's
+   */
+  public WeightTensor apply(WeightTensor weight) {
+    if (!weight.name().equals(name)) {
+      throw new InvalidInputException("mask for tensor " + name + " applied to tensor " + weight.name());
+    }
+    if (!Arrays.equals(weight.shape(), shape)) {
+      throw new InvalidInputException("mask for tensor " + name + " has shape "
+          + Arrays.toString(shape) + ", the tensor has shape " + Arrays.toString(weight.shape()));
+    }
+    FloatBuffer out = WeightTensor.allocate(size());
+    out.put(weight.data().duplicate()).flip();
+    for (int i = pruned.nextSetBit(0); i >= 0; i = pruned.nextSetBit(i + 1)) {
+      out.put(i, 0.0f);
+    }
+    return new WeightTensor(name, shape, out);
+  }
+
+  /**
+   * One byte per element in flat order, 1 = kept and 0 = pruned: PyTorch's mask meaning, so that
+   * the bytes stored as a safetensors {@code BOOL} tensor load with {@code
+   * safetensors.torch.load_file} and work with {@code prune.custom_from_mask(module, "weight",
+   * mask)}. A fresh heap buffer positioned at 0.
+   */
+  public ByteBuffer toBoolBytes() {
+    byte[] bytes = new byte[size()];
+    Arrays.fill(bytes, (byte) 1);
+    for (int i = pruned.nextSetBit(0); i >= 0; i = pruned.nextSetBit(i + 1)) {
+      bytes[i] = 0;
+    }
+    return ByteBuffer.wrap(bytes);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Mask m && name.equals(m.name) && Arrays.equals(shape, m.shape)
+        && pruned.equals(m.pruned);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(name, Arrays.hashCode(shape), pruned);
+  }
+
+  @Override
+  public String toString() {
+    return "Mask[" + name + " " + Arrays.toString(shape) + ", " + prunedCount() + " of " + size()
+        + " pruned]";
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * Metrics from additive partial results: a {@link dev.lopper.metrics.Tally} per (variant, rows)
+ * holds integer counts, a confusion matrix and {@link dev.lopper.metrics.ExactSum}s, merges exactly
+ * in any order, and yields {@link dev.lopper.metrics.Metrics} (accuracy, top-5, cross-entropy,
+ * macro precision/recall/F1, KL divergence from the dense model).
+ */
+package dev.lopper.metrics;

@@ -1,0 +1,99 @@
+package dev.lopper.mask;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lopper.InvalidInputException;
+import dev.lopper.model.WeightTensor;
+import java.nio.ByteBuffer;
+import java.util.BitSet;
+import org.junit.jupiter.api.Test;
+
+class MaskTest {
+
+  private static final long[] SHAPE = {2, 3};
+
+  private static BitSet bits(int... indices) {
+    BitSet set = new BitSet();
+    for (int i : indices) {
+      set.set(i);
+    }
+    return set;
+  }
+
+  @Test
+  void countsPrunedAndKeptPositions() {
+    Mask mask = new Mask("w", SHAPE, bits(1, 4));
+    assertEquals(6, mask.size());
+    assertEquals(2, mask.prunedCount());
+    assertEquals(4, mask.keptCount());
+    assertEquals(4.0 / 6.0, mask.density());
+    assertTrue(mask.isPruned(4));
+    assertFalse(mask.isPruned(5));
+    assertEquals(1.0, Mask.none("w", SHAPE).density());
+  }
+
+  @Test
+  void isImmutable() {
+    BitSet pruned = bits(0);
+    long[] shape = SHAPE.clone();
+    Mask mask = new Mask("w", shape, pruned);
+    pruned.set(1);
+    shape[0] = 7;
+    mask.pruned().set(2);
+    mask.shape()[1] = 9;
+    assertEquals(bits(0), mask.pruned());
+    assertArrayEquals(SHAPE, mask.shape());
+  }
+
+  @Test
+  void refusesPositionsBeyondTheShape() {
+    assertThrows(IllegalArgumentException.class, () -> new Mask("w", SHAPE, bits(6)));
+  }
+
+  @Test
+  void applySetsPrunedPositionsToZero() {
+    WeightTensor w = WeightTensor.of("w", SHAPE, new float[] {1f, -2f, 3f, -4f, 5f, -6f});
+    WeightTensor pruned = new Mask("w", SHAPE, bits(1, 4)).apply(w);
+    assertArrayEquals(new float[] {1f, 0f, 3f, -4f, 0f, -6f}, pruned.toArray());
+    assertArrayEquals(SHAPE, pruned.shape());
+    assertArrayEquals(new float[] {1f, -2f, 3f, -4f, 5f, -6f}, w.toArray(), "input unchanged");
+  }
+
+  @Test
+  void applyRefusesAnotherTensor() {
+    Mask mask = Mask.none("w", SHAPE);
+    assertThrows(InvalidInputException.class,
+        () -> mask.apply(WeightTensor.zeros("v", SHAPE)));
+    InvalidInputException e = assertThrows(InvalidInputException.class,
+        () -> mask.apply(WeightTensor.zeros("w", new long[] {3, 2})));
+    assertTrue(e.getMessage().contains("[2, 3]") && e.getMessage().contains("[3, 2]"), e.getMessage());
+  }
+
+  @Test
+  void boolBytesAreOneForKeptAndZeroForPruned() {
+    ByteBuffer bytes = new Mask("w", SHAPE, bits(0, 5)).toBoolBytes();
+    byte[] array = new byte[bytes.remaining()];
+    bytes.get(array);
+    assertArrayEquals(new byte[] {0, 1, 1, 1, 1, 0}, array);
+  }
+
+  @Test
+  void readsBoolBytes() {
+    Mask mask = Mask.fromBoolBytes("w", SHAPE, ByteBuffer.wrap(new byte[] {1, 0, 0, 1, 1, 1}));
+    assertEquals(new Mask("w", SHAPE, bits(1, 2)), mask);
+  }
+
+  @Test
+  void refusesBoolBytesOtherThanZeroAndOne() {
+    InvalidInputException e = assertThrows(InvalidInputException.class,
+        () -> Mask.fromBoolBytes("w", SHAPE, ByteBuffer.wrap(new byte[] {1, 0, 2, 1, 1, 1})));
+    assertTrue(e.getMessage().contains("w") && e.getMessage().contains("value 2")
+        && e.getMessage().contains("flat index 2"), e.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> Mask.fromBoolBytes("w", SHAPE, ByteBuffer.wrap(new byte[5])));
+  }
+}

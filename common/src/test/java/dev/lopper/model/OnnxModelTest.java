@@ -1,0 +1,161 @@
+package dev.lopper.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lopper.InvalidInputException;
+import dev.lopper.io.Safetensors;
+import dev.lopper.fixtures.SampleData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OnnxModelTest {
+  private final Configuration conf = new Configuration();
+  @TempDir Path dir;
+
+  private static final String CNN = SampleData.path("digits-cnn.onnx");
+  private static final String CNN_WEIGHTS = SampleData.path("digits-cnn.safetensors");
+
+  @Test
+  void keepsStateDictNamesAndWeightsOfTheTorchExport() {
+    OnnxModel model = OnnxModel.load(ModelSource.onnx(CNN), conf);
+    Safetensors.File stateDict = Safetensors.open(CNN_WEIGHTS, conf);
+    int compared = 0;
+    for (Safetensors.Entry e : stateDict.entries().values()) {
+      if (!e.dtype().equals("F32")) {
+        continue;
+      }
+      WeightTensor fromOnnx = model.weight(e.name());
+      assertArrayEquals(stateDict.readFloat(e.name()).toArray(), fromOnnx.toArray(), e.name());
+      compared++;
+    }
+    assertTrue(compared >= 10, "compared " + compared + " state-dict tensors");
+    assertEquals(1, model.inputs().size());
+    assertArrayEquals(new long[] {-1, 1, 8, 8}, model.inputs().get(0).dims());
+    assertArrayEquals(new long[] {-1, 10}, model.outputs().get(0).dims());
+  }
+
+  @Test
+  void readsExternalDataFilesBesideTheModel() {
+    OnnxModel embedded = OnnxModel.load(ModelSource.onnx(CNN), conf);
+    OnnxModel external = OnnxModel.load(ModelSource.onnx(SampleData.path("digits-cnn-external/model.onnx")), conf);
+    assertEquals(embedded.weights().keySet(), external.weights().keySet());
+    for (String name : embedded.weights().keySet()) {
+      assertArrayEquals(embedded.weight(name).toArray(), external.weight(name).toArray(), name);
+    }
+  }
+
+  @Test
+  void safetensorsReplacesInitializersOfTheSameName() throws Exception {
+    OnnxModel dense = OnnxModel.load(ModelSource.onnx(CNN), conf);
+    float[] values = dense.weight("fc2.weight").toArray();
+    Arrays.fill(values, 0.5f);
+    Path weights = dir.resolve("w.safetensors");
+    Safetensors.write(weights.toString(), conf,
+        List.of(Safetensors.Payload.f32(WeightTensor.of("fc2.weight", dense.weight("fc2.weight").shape(), values))), Map.of());
+    OnnxModel overridden = OnnxModel.load(new ModelSource(CNN, weights.toString()), conf);
+    assertArrayEquals(values, overridden.weight("fc2.weight").toArray());
+    assertArrayEquals(dense.weight("fc1.weight").toArray(), overridden.weight("fc1.weight").toArray());
+    assertNotEquals(dense.checksum(), overridden.checksum());
+  }
+
+  @Test
+  void refusesSafetensorsTensorOfAnotherShape() throws Exception {
+    Path weights = dir.resolve("w.safetensors");
+    Safetensors.write(weights.toString(), conf,
+        List.of(Safetensors.Payload.f32(WeightTensor.zeros("conv1.weight", new long[] {8, 1, 3, 4}))), Map.of());
+    InvalidInputException e = assertThrows(InvalidInputException.class,
+        () -> OnnxModel.load(new ModelSource(CNN, weights.toString()), conf));
+    assertTrue(e.getMessage().contains(weights.toString()) && e.getMessage().contains("conv1.weight")
+        && e.getMessage().contains("[8, 1, 3, 4]") && e.getMessage().contains("[8, 1, 3, 3]"), e.getMessage());
+  }
+
+  @Test
+  void refusesNanAndInfiniteWeightsNamingTheTensor() throws Exception {
+    OnnxModel dense = OnnxModel.load(ModelSource.onnx(CNN), conf);
+    for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
+      float[] values = dense.weight("fc1.weight").toArray();
+      values[7] = bad;
+      Path weights = dir.resolve("bad.safetensors");
+      Safetensors.write(weights.toString(), conf,
+          List.of(Safetensors.Payload.f32(WeightTensor.of("fc1.weight", dense.weight("fc1.weight").shape(), values))), Map.of());
+      InvalidInputException e = assertThrows(InvalidInputException.class,
+          () -> OnnxModel.load(new ModelSource(CNN, weights.toString()), conf));
+      assertTrue(e.getMessage().contains("fc1.weight") && e.getMessage().contains("index 7")
+          && e.getMessage().contains(weights.toString()), e.getMessage());
+    }
+  }
+
+  @Test
+  void refusesSafetensorsThatNameNoInitializer() throws Exception {
+    Path weights = dir.resolve("other.safetensors");
+    Safetensors.write(weights.toString(), conf,
+        List.of(Safetensors.Payload.f32(WeightTensor.zeros("onnx::Conv_37", new long[] {2, 2}))), Map.of());
+    InvalidInputException e = assertThrows(InvalidInputException.class,
+        () -> OnnxModel.load(new ModelSource(CNN, weights.toString()), conf));
+    assertTrue(e.getMessage().contains("do_constant_folding=False"), e.getMessage());
+  }
+
+  @Test
+  void refusesTruncatedModelsAtEveryCut() throws Exception {
+    byte[] bytes = Files.readAllBytes(Path.of(CNN));
+    List<Integer> cuts = new ArrayList<>(List.of(0, 1, 7, 100, bytes.length / 3, bytes.length / 2, bytes.length - 5));
+    for (int cut : cuts) {
+      Path truncated = dir.resolve("cut-" + cut + ".onnx");
+      Files.write(truncated, Arrays.copyOf(bytes, cut));
+      InvalidInputException e = assertThrows(InvalidInputException.class,
+          () -> OnnxModel.load(ModelSource.onnx(truncated.toString()), conf), "cut at " + cut);
+      assertTrue(e.getMessage().startsWith(truncated.toString()), e.getMessage());
+    }
+  }
+
+  @Test
+  void refusesFilesThatAreNotOnnx() throws Exception {
+    Path text = dir.resolve("notes.onnx");
+    Files.writeString(text, "model: resnet50\nweights: somewhere else\n");
+    InvalidInputException e = assertThrows(InvalidInputException.class,
+        () -> OnnxModel.load(ModelSource.onnx(text.toString()), conf));
+    assertTrue(e.getMessage().contains(text.toString()) && e.getMessage().contains("not an ONNX model"), e.getMessage());
+
+    InvalidInputException missing = assertThrows(InvalidInputException.class,
+        () -> OnnxModel.load(ModelSource.onnx(dir.resolve("absent.onnx").toString()), conf));
+    assertTrue(missing.getMessage().contains("no such file"), missing.getMessage());
+  }
+
+  @Test
+  void refusesExternalDataThatRunsPastItsFile() throws Exception {
+    Path copy = dir.resolve("ext");
+    Files.createDirectories(copy);
+    Path source = Path.of(SampleData.path("digits-cnn-external"));
+    Files.copy(source.resolve("model.onnx"), copy.resolve("model.onnx"));
+    byte[] data = Files.readAllBytes(source.resolve("model.onnx.data"));
+    Files.write(copy.resolve("model.onnx.data"), Arrays.copyOf(data, data.length / 2));
+    InvalidInputException e = assertThrows(InvalidInputException.class,
+        () -> OnnxModel.load(ModelSource.onnx(copy.resolve("model.onnx").toString()), conf));
+    assertTrue(e.getMessage().contains("model.onnx.data") && e.getMessage().contains("past the end"), e.getMessage());
+
+    Files.delete(copy.resolve("model.onnx.data"));
+    InvalidInputException gone = assertThrows(InvalidInputException.class,
+        () -> OnnxModel.load(ModelSource.onnx(copy.resolve("model.onnx").toString()), conf));
+    assertTrue(gone.getMessage().contains("model.onnx.data"), gone.getMessage());
+  }
+
+  @Test
+  void checksumDependsOnTheBytesNotThePath() throws Exception {
+    Path copy = dir.resolve("copy.onnx");
+    Files.copy(Path.of(CNN), copy, StandardCopyOption.REPLACE_EXISTING);
+    assertEquals(OnnxModel.load(ModelSource.onnx(CNN), conf).checksum(),
+        OnnxModel.load(ModelSource.onnx(copy.toString()), conf).checksum());
+  }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerates everything in data/ from nothing: trains the sample models, exports them, writes the
+# PyTorch reference tables, and converts the validation CSV to Parquet with Lopper's own writer.
+#
+#   data/make_samples.sh                   # everything
+#   data/make_samples.sh --skip-training   # keep the committed safetensors, redo the rest
+#
+# Needs /usr/bin/python3 with torch, sklearn and onnx, and Maven with the project's dependencies.
+set -euo pipefail
+data="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$data")"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+/usr/bin/python3 "$data/make_samples.py" --out "$data" --val-csv "$tmp/digits-val.csv" "$@"
+
+cd "$root"
+mvn -o -q -B -pl common test-compile
+mvn -o -q -B -pl common dependency:build-classpath -Dmdep.outputFile="$tmp/classpath.txt" \
+    -Dmdep.includeScope=test
+# The classpath goes in CLASSPATH, not -cp: a long JVM command line breaks ONNX Runtime's
+# environment, and the habit costs nothing here. parquet-mr lists each column chunk's encodings
+# from a HashSet of enum constants, so their order in the footer follows identity hash codes and
+# changes from run to run; -XX:hashCode=2 gives every object the same identity hash, which makes
+# that order the insertion order and the Parquet file byte-for-byte reproducible.
+CLASSPATH="$root/common/target/classes:$root/common/target/test-classes:$(cat "$tmp/classpath.txt")" \
+  java -XX:+UnlockExperimentalVMOptions -XX:hashCode=2 dev.lopper.fixtures.CsvToParquet "$tmp/digits-val.csv" "$data/digits-val.parquet" \
+    id:INT features:FLOAT_LIST label:INT
