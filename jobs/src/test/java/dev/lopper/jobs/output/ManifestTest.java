@@ -99,7 +99,7 @@ class ManifestTest {
     Files.writeString(tmp.resolve("d.parquet/part-1"), "abc");
     Files.writeString(tmp.resolve("d.parquet/sub/part-2"), "");
     Files.writeString(tmp.resolve("d.parquet/_SUCCESS"), "ignored");
-    Files.writeString(tmp.resolve("d.parquet/.part-1.crc"), "ignored");
+    Files.writeString(tmp.resolve("d.parquet/.hidden"), "ignored");
     InputFile data = InputFile.of("data", dir.getParent().toString(), conf);
     // Python: sha256("part-1\t<sha256 abc>\nsub/part-2\t<sha256 of nothing>\n").
     assertEquals("49cdb03666397ed53c4ee93f5deedc4be9e398fa6b9721827fd1791c329ea479", data.sha256());
@@ -111,6 +111,8 @@ class ManifestTest {
     Map<String, String> versions = Versions.collect("4.0.4");
     assertEquals(List.of("lopper", "java", "spark", "scala", "hadoop", "onnxruntime", "nd4j"),
         List.copyOf(versions.keySet()));
+    assertTrue(versions.get("lopper").matches("\\d+\\.\\d+\\.\\d+.*"), versions.get("lopper"));
+    assertEquals("4.0.4", versions.get("spark"));
     assertEquals("1.29.0", versions.get("onnxruntime"));
     assertEquals("1.0.0-M2.1", versions.get("nd4j"));
     assertEquals("3.4.1", versions.get("hadoop"));
