@@ -50,6 +50,13 @@ public final class Criteria {
     return List.copyOf(CANONICAL.keySet());
   }
 
+  /** Every name {@link #byName} accepts: the canonical names, then the aliases. */
+  public static List<String> acceptedNames() {
+    List<String> names = new java.util.ArrayList<>(CANONICAL.keySet());
+    names.addAll(ALIASES.keySet());
+    return List.copyOf(names);
+  }
+
   private static String describe(String canonical) {
     List<String> aliases = ALIASES.entrySet().stream()
         .filter(e -> e.getValue().equals(canonical)).map(Map.Entry::getKey).toList();
