@@ -8,7 +8,8 @@ import java.util.stream.Collectors;
 
 /**
  * The criteria configuration can name: {@code magnitude} (alias {@code l1-unstructured}, PyTorch's
- * name) and {@code global-magnitude}.
+ * name), {@code global-magnitude}, and the structured {@code channel-l1} and {@code channel-l2}
+ * (whole channels of channel groups, see {@link ChannelCriterion}).
  *
  * <pre>{@code
  * PruningCriterion criterion = Criteria.byName(config.criterion());
@@ -22,6 +23,8 @@ public final class Criteria {
   static {
     register(MagnitudeCriterion.local());
     register(MagnitudeCriterion.global());
+    register(ChannelCriterion.l1());
+    register(ChannelCriterion.l2());
     ALIASES.put("l1-unstructured", MagnitudeCriterion.local().name());
   }
 
