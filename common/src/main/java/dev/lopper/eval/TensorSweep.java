@@ -8,13 +8,14 @@ import dev.lopper.metrics.Tally;
 import dev.lopper.metrics.TallyAccumulator;
 import dev.lopper.model.WeightTensor;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Sensitivity of single tensors on a fixed set of batches: the dense logits are computed once,
- * then each (tensor, sparsity) variant is evaluated on every batch and tallied against the labels
- * and the dense outputs. This is the whole computation of one sweep unit; Spark tasks run it on
+ * Sensitivity of single tensors, or of tensors pruned together (a channel group), on a fixed set
+ * of batches: the dense logits are computed once, then each (tensor, sparsity) variant is
+ * evaluated on every batch and tallied against the labels and the dense outputs. This is the whole computation of one sweep unit; Spark tasks run it on
  * their partition, and single-process callers on the whole data set, with the same numbers.
  *
  * <pre>{@code
@@ -55,10 +56,22 @@ public final class TensorSweep {
   /** Tallies of {@code weight} pruned by {@code criterion} at each of {@code sparsities}. */
   public Tally[] sweep(WeightTensor weight, PruningCriterion criterion, double[] sparsities,
       CriterionContext context) {
-    List<MaskSet> masks = criterion.selectGrid(List.of(weight), sparsities, context);
+    return sweep(List.of(weight), criterion, sparsities, context);
+  }
+
+  /**
+   * Tallies of {@code weights} pruned together by {@code criterion} at each of {@code sparsities}:
+   * one swept item, a single tensor or a channel group's tensors (which a structured criterion
+   * prunes as a whole, see {@link dev.lopper.criteria.ChannelCriterion}).
+   */
+  public Tally[] sweep(List<WeightTensor> weights, PruningCriterion criterion, double[] sparsities,
+      CriterionContext context) {
+    List<MaskSet> masks = criterion.selectGrid(weights, sparsities, context);
+    Map<String, WeightTensor> dense = new LinkedHashMap<>();
+    weights.forEach(w -> dense.put(w.name(), w));
     Tally[] out = new Tally[sparsities.length];
     for (int s = 0; s < sparsities.length; s++) {
-      out[s] = evaluate(masks.get(s).apply(Map.of(weight.name(), weight)));
+      out[s] = evaluate(masks.get(s).apply(dense));
     }
     return out;
   }
