@@ -2,14 +2,15 @@ package dev.lopper.eval;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
+import java.util.List;
 import java.util.Map;
 
 /**
  * The cut values of one batch for one {@link Evaluator.Cut}: what every variant's suffix reads,
- * computed once by the dense prefix. Values the prefix computed live in ONNX Runtime's native
- * buffers until {@link #close()}; a graph input among the cut values is the batch's own feature
- * buffer, read in place, so close the activations before the batch.
+ * computed once by the dense model. Values the cut's prefix computed live in ONNX Runtime's native
+ * buffers until {@link #close()} (values of a dense pass, in direct buffers their holder keeps); a
+ * graph input among the cut values is the batch's own feature buffer, read in place, so close the
+ * activations before the batch.
  *
  * <p>Memory: {@link #bytes()}, that is rows × (elements per row of every computed cut value) ×
  * element size; for a cut after a 1024-wide layer, 4 KiB a row.
@@ -18,25 +19,19 @@ public final class CutActivations implements AutoCloseable {
   private final Evaluator.Cut cut;
   private final int rows;
   private final Map<String, OnnxTensor> values;
-  private final OrtSession.Result result;
-  private final OnnxTensor features;
   private final long bytes;
+  private final OrtSession.Result result;
+  private final List<OnnxTensor> owned;
   private volatile boolean closed;
 
-  CutActivations(Evaluator.Cut cut, int rows, Map<String, OnnxTensor> values,
-      OrtSession.Result result, OnnxTensor features) {
+  CutActivations(Evaluator.Cut cut, int rows, Map<String, OnnxTensor> values, long bytes,
+      OrtSession.Result result, List<OnnxTensor> owned) {
     this.cut = cut;
     this.rows = rows;
     this.values = Map.copyOf(values);
+    this.bytes = bytes;
     this.result = result;
-    this.features = features;
-    long sum = 0;
-    for (OnnxTensor t : this.values.values()) {
-      if (t != features) {
-        sum += t.getInfo().getNumElements() * elementBytes(t.getInfo());
-      }
-    }
-    this.bytes = sum;
+    this.owned = List.copyOf(owned);
   }
 
   /** The cut these are values of. */
@@ -49,7 +44,7 @@ public final class CutActivations implements AutoCloseable {
     return rows;
   }
 
-  /** Bytes of native memory the computed cut values hold (the batch's features not counted). */
+  /** Bytes the computed cut values hold (the batch's features not counted). */
   public long bytes() {
     return bytes;
   }
@@ -70,18 +65,7 @@ public final class CutActivations implements AutoCloseable {
       if (result != null) {
         result.close();
       }
-      if (features != null) {
-        features.close();
-      }
+      owned.forEach(OnnxTensor::close);
     }
-  }
-
-  private static long elementBytes(TensorInfo info) {
-    return switch (info.type) {
-      case DOUBLE, INT64 -> 8;
-      case FLOAT, INT32 -> 4;
-      case FLOAT16, BFLOAT16, INT16 -> 2;
-      default -> 1;
-    };
   }
 }

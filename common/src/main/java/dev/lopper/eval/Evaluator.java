@@ -17,6 +17,7 @@ import dev.lopper.model.WeightTensor;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -155,7 +156,7 @@ public final class Evaluator implements AutoCloseable {
       throw new IllegalArgumentException(model.source().onnxPath() + ": output " + outputName
           + " does not depend on " + cut.weights() + "; there is no suffix to evaluate");
     }
-    return new Cut(cut);
+    return new Cut(cut, null);
   }
 
   private void checkReplacements(Map<String, WeightTensor> replacements) {
@@ -358,7 +359,7 @@ public final class Evaluator implements AutoCloseable {
    */
   public final class Cut implements AutoCloseable {
     private final GraphCut graphCut;
-    private final OrtSession prefix;
+    private final OrtSession prefix; // null: no prefix, or activations held by the caller
     private final OrtSession.SessionOptions prefixOptions;
     private final boolean prefixReadsInput;
     private final Set<String> prefixOutputs;
@@ -367,7 +368,8 @@ public final class Evaluator implements AutoCloseable {
     private final Map<String, OnnxTensor> suffixWeights;
     private boolean cutClosed;
 
-    private Cut(GraphCut graphCut) {
+    /** A cut with its own prefix session, or with {@code heldTypes} for activations held. */
+    private Cut(GraphCut graphCut, Map<String, Onnx.TypeProto> heldTypes) {
       this.graphCut = graphCut;
       this.prefixOutputs = Set.copyOf(graphCut.computedValues());
       this.feedsInput = graphCut.values().contains(inputName);
@@ -375,10 +377,13 @@ public final class Evaluator implements AutoCloseable {
       for (Onnx.ValueInfoProto input : model.graph().getGraph().getInputList()) {
         types.put(input.getName(), input.getType());
       }
-      if (graphCut.prefixNodes().isEmpty()) {
+      if (heldTypes != null || graphCut.prefixNodes().isEmpty()) {
         prefix = null;
         prefixOptions = null;
         prefixReadsInput = false;
+        if (heldTypes != null) {
+          types.putAll(heldTypes);
+        }
       } else {
         Onnx.ModelProto part = graphCut.prefix();
         prefixOptions = new OrtSession.SessionOptions();
@@ -390,13 +395,10 @@ public final class Evaluator implements AutoCloseable {
         }
         try {
           prefixReadsInput = prefix.getInputNames().contains(inputName);
-          for (Map.Entry<String, NodeInfo> e : prefix.getOutputInfo().entrySet()) {
-            types.put(e.getKey(), typeOf(e.getKey(), e.getValue()));
-          }
-        } catch (OrtException | RuntimeException e) {
+          types.putAll(typesOf(prefix));
+        } catch (RuntimeException e) {
           closePrefix();
-          throw e instanceof RuntimeException r ? r : new IllegalStateException(
-              "ONNX Runtime could not describe the prefix of " + graphCut + ": " + e.getMessage(), e);
+          throw e;
         }
       }
       Onnx.ModelProto part = graphCut.suffix(types);
@@ -416,9 +418,14 @@ public final class Evaluator implements AutoCloseable {
      * in place. The caller closes them, before the batch.
      *
      * @throws InvalidInputException when the batch's rows do not fit the model's input
+     * @throws IllegalStateException when the cut was made to read activations held by its caller
      */
     public CutActivations activations(Batch batch) {
       checkCutOpen();
+      if (prefix == null && !prefixOutputs.isEmpty()) {
+        throw new IllegalStateException(graphCut + " reads activations of a dense pass; it has no"
+            + " prefix session");
+      }
       OnnxTensor features = features(batch);
       OrtSession.Result result = null;
       try {
@@ -430,12 +437,14 @@ public final class Evaluator implements AutoCloseable {
             values.put(v, (OnnxTensor) result.get(v).orElseThrow());
           }
         }
+        List<OnnxTensor> owned = new ArrayList<>(1);
         if (feedsInput) {
           values.put(inputName, features);
+          owned.add(features);
         } else {
           features.close();
         }
-        return new CutActivations(this, batch.rows(), values, result, feedsInput ? features : null);
+        return new CutActivations(this, batch.rows(), values, bytes(values, features), result, owned);
       } catch (OrtException | RuntimeException e) {
         features.close();
         if (result != null) {
@@ -446,6 +455,38 @@ public final class Evaluator implements AutoCloseable {
         }
         throw new IllegalStateException(model.source().onnxPath() + ": ONNX Runtime failed on the"
             + " prefix of " + graphCut + " for " + batch + ": " + e.getMessage(), e);
+      }
+    }
+
+    /**
+     * The cut values for {@code batch} from activations a {@link DensePass} computed and the
+     * caller holds; they are wrapped, not copied, and must stay unchanged while in use.
+     */
+    CutActivations activations(Batch batch, Map<String, Activation> held) {
+      checkCutOpen();
+      List<OnnxTensor> owned = new ArrayList<>(prefixOutputs.size() + 1);
+      try {
+        Map<String, OnnxTensor> values = new HashMap<>();
+        long bytes = 0;
+        for (String v : prefixOutputs) {
+          Activation a = held.get(v);
+          if (a == null || a.shape()[0] != batch.rows()) {
+            throw new IllegalArgumentException("no activation of " + v + " held for " + batch);
+          }
+          OnnxTensor t = a.wrap(env);
+          owned.add(t);
+          values.put(v, t);
+          bytes += a.bytes();
+        }
+        if (feedsInput) {
+          OnnxTensor features = features(batch);
+          owned.add(features);
+          values.put(inputName, features);
+        }
+        return new CutActivations(this, batch.rows(), values, bytes, null, owned);
+      } catch (RuntimeException e) {
+        owned.forEach(OnnxTensor::close);
+        throw e;
       }
     }
 
@@ -503,6 +544,168 @@ public final class Evaluator implements AutoCloseable {
     public String toString() {
       return "Cut[" + graphCut + "]";
     }
+  }
+
+  private static long bytes(Map<String, OnnxTensor> values, OnnxTensor features) {
+    long sum = 0;
+    for (OnnxTensor t : values.values()) {
+      if (t != features) {
+        sum += t.getInfo().getNumElements() * t.getInfo().type.size;
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * A cut whose computed values come from a {@link DensePass} the caller ran and holds (see
+   * {@link Cut#activations(Batch, Map)}) rather than from a prefix session of its own;
+   * {@code heldTypes} are the pass's {@link DensePass#types()}.
+   */
+  Cut cut(GraphCut cut, Map<String, Onnx.TypeProto> heldTypes) {
+    checkOpen();
+    if (cut.model() != model || !cut.affectsOutput()) {
+      throw new IllegalArgumentException(cut + " is not a cut of " + model + " with a suffix");
+    }
+    if (!heldTypes.keySet().containsAll(cut.computedValues())) {
+      throw new IllegalArgumentException("the dense pass computes " + heldTypes.keySet()
+          + ", not every value of " + cut);
+    }
+    return new Cut(cut, heldTypes);
+  }
+
+  /** A dense pass that also yields {@code values}; the caller closes it. */
+  DensePass densePass(Collection<String> values) {
+    checkOpen();
+    return new DensePass(values);
+  }
+
+  /**
+   * The whole dense model with some inner values as extra outputs: one run per batch gives the
+   * logits and the activations of several cuts at once. Values whose shape is known apart from
+   * the batch dimension are written by ONNX Runtime straight into direct buffers of ours (pinned
+   * outputs); others are copied there. Either way the garbage collector frees them.
+   */
+  final class DensePass implements AutoCloseable {
+    private final OrtSession session;
+    private final OrtSession.SessionOptions sessionOptions;
+    private final Map<String, Onnx.TypeProto> types;
+    private final Map<String, TensorInfo> infos = new HashMap<>();
+
+    private DensePass(Collection<String> values) {
+      sessionOptions = new OrtSession.SessionOptions();
+      try {
+        byte[] bytes = GraphCut.withOutputs(model, values).toByteArray();
+        session = createSession(bytes, new HashMap<>(denseTensors), sessionOptions);
+      } catch (RuntimeException e) {
+        sessionOptions.close();
+        throw e;
+      }
+      try {
+        Map<String, Onnx.TypeProto> all = typesOf(session);
+        all.keySet().retainAll(values);
+        types = Map.copyOf(all);
+        for (Map.Entry<String, NodeInfo> e : session.getOutputInfo().entrySet()) {
+          if (types.containsKey(e.getKey())) {
+            infos.put(e.getKey(), (TensorInfo) e.getValue().getInfo());
+          }
+        }
+      } catch (OrtException | RuntimeException e) {
+        close();
+        throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
+      }
+    }
+
+    /** ONNX Runtime's types of the extra outputs. */
+    Map<String, Onnx.TypeProto> types() {
+      return types;
+    }
+
+    /** The batch's logits, and the values named in {@code keep} held in direct buffers. */
+    Result run(Batch batch, Set<String> keep) {
+      long rows = batch.rows();
+      Map<String, Activation> held = new HashMap<>();
+      Map<String, OnnxValue> pinned = new HashMap<>();
+      Set<String> requested = new java.util.HashSet<>();
+      requested.add(outputName);
+      try (OnnxTensor features = features(batch)) {
+        for (String v : keep) {
+          TensorInfo info = infos.get(v);
+          long[] shape = info.getShape();
+          boolean pinnable = shape.length > 0 && shape[0] < 0;
+          for (int i = 1; i < shape.length; i++) {
+            pinnable &= shape[i] >= 0;
+          }
+          if (pinnable) {
+            shape[0] = rows;
+            Activation a = Activation.allocate(shape, info.type);
+            held.put(v, a);
+            pinned.put(v, a.wrap(env));
+          } else {
+            requested.add(v);
+          }
+        }
+        try (OrtSession.Result result = session.run(Map.of(inputName, features), requested, pinned)) {
+          Logits logits = toLogits(result.get(outputName).orElseThrow(), rows,
+              "a dense pass on " + batch);
+          for (String v : requested) {
+            if (!v.equals(outputName)) {
+              held.put(v, Activation.copyOf((OnnxTensor) result.get(v).orElseThrow()));
+            }
+          }
+          return new Result(logits, held);
+        }
+      } catch (OrtException e) {
+        throw new IllegalStateException(model.source().onnxPath() + ": ONNX Runtime failed on "
+            + batch + ": " + e.getMessage(), e);
+      } finally {
+        pinned.values().forEach(OnnxValue::close);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        session.close();
+      } catch (OrtException e) {
+        throw new IllegalStateException("closing an ONNX Runtime session failed", e);
+      } finally {
+        sessionOptions.close();
+      }
+    }
+
+    /** One batch's dense logits and held activations. */
+    record Result(Logits logits, Map<String, Activation> values) {}
+  }
+
+  /** ONNX Runtime's types of a session's outputs. */
+  private static Map<String, Onnx.TypeProto> typesOf(OrtSession session) {
+    try {
+      Map<String, Onnx.TypeProto> types = new HashMap<>();
+      for (Map.Entry<String, NodeInfo> e : session.getOutputInfo().entrySet()) {
+        types.put(e.getKey(), typeOf(e.getKey(), e.getValue()));
+      }
+      return types;
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime could not describe a session's outputs: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** A float matrix [rows, classes] as logits, or bad input naming what was found. */
+  private Logits toLogits(OnnxValue value, long rows, String what) {
+    if (!(value instanceof OnnxTensor out)
+        || out.getInfo().type != OnnxJavaType.FLOAT
+        || out.getInfo().getShape().length != 2
+        || out.getInfo().getShape()[0] != rows
+        || out.getInfo().getShape()[1] < 1) {
+      throw new InvalidInputException(model.source().onnxPath() + ": output " + outputName
+          + " is " + value.getInfo() + " for " + what + "; Lopper needs float logits of shape ["
+          + rows + ", classes]");
+    }
+    int classes = Math.toIntExact(out.getInfo().getShape()[1]);
+    float[] values = new float[Math.multiplyExact((int) rows, classes)];
+    out.getFloatBuffer().get(values);
+    return new Logits((int) rows, classes, values);
   }
 
   /** ONNX Runtime's view of a prefix output as the type of a suffix input. */
@@ -607,20 +810,7 @@ public final class Evaluator implements AutoCloseable {
 
     private Logits run(Map<String, ? extends OnnxTensorLike> inputs, long rows, String what) {
       try (OrtSession.Result result = session.run(inputs, requested)) {
-        OnnxValue value = result.get(0);
-        if (!(value instanceof OnnxTensor out)
-            || out.getInfo().type != OnnxJavaType.FLOAT
-            || out.getInfo().getShape().length != 2
-            || out.getInfo().getShape()[0] != rows
-            || out.getInfo().getShape()[1] < 1) {
-          throw new InvalidInputException(model.source().onnxPath() + ": output " + outputName
-              + " is " + value.getInfo() + " for " + what + "; Lopper needs float logits of shape ["
-              + rows + ", classes]");
-        }
-        int classes = Math.toIntExact(out.getInfo().getShape()[1]);
-        float[] values = new float[Math.multiplyExact((int) rows, classes)];
-        out.getFloatBuffer().get(values);
-        return new Logits((int) rows, classes, values);
+        return toLogits(result.get(0), rows, what);
       } catch (OrtException e) {
         throw new IllegalStateException(model.source().onnxPath() + ": ONNX Runtime failed on "
             + what + ": " + e.getMessage(), e);

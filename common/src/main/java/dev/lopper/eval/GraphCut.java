@@ -219,6 +219,22 @@ public final class GraphCut {
     return model.graph().toBuilder().setGraph(g).build();
   }
 
+  /**
+   * The whole model with {@code values} (values nodes produce) added to its outputs, name
+   * only: one dense run then yields the cut values of several cuts with the logits.
+   */
+  static Onnx.ModelProto withOutputs(OnnxModel model, Collection<String> values) {
+    Onnx.GraphProto.Builder g = model.graph().getGraph().toBuilder();
+    Set<String> outputs = new HashSet<>();
+    g.getOutputList().forEach(o -> outputs.add(o.getName()));
+    for (String value : values) {
+      if (outputs.add(value)) {
+        g.addOutput(Onnx.ValueInfoProto.newBuilder().setName(value));
+      }
+    }
+    return model.graph().toBuilder().setGraph(g).build();
+  }
+
   @Override
   public String toString() {
     return "GraphCut[" + weights + " at " + values + ", " + suffix.size() + " suffix nodes, "

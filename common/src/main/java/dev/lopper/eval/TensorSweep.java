@@ -9,9 +9,14 @@ import dev.lopper.metrics.TallyAccumulator;
 import dev.lopper.model.WeightTensor;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
+import onnx.Onnx;
 
 /**
  * Sensitivity of single tensors on a fixed set of batches: the dense logits are computed once,
@@ -20,12 +25,19 @@ import java.util.function.Supplier;
  * their partition, and single-process callers on the whole data set, with the same numbers.
  *
  * <p>Prefix reuse (on by default, {@link Options}): the variants of a tensor differ only from its
- * consumer on, so for each {@link #sweep} or {@link #evaluate} the batches go once through the
- * dense prefix up to the {@link GraphCut}, and every variant runs only the suffix from the cut
- * activations. The logits are bitwise those of the full evaluation (tested on the sample models).
- * The activations of all batches are held while the variants run, up to
- * {@link Options#activationBytes()}; beyond that the batches are processed in chunks, each chunk
- * building the variants' suffix sessions again.
+ * consumer on, so they are evaluated on the suffix of the model's {@link GraphCut} there, from the
+ * cut activations the dense model computes; the logits are bitwise those of the full evaluation
+ * (tested on the sample models). Where the activations come from:
+ * <ul>
+ *   <li>for the tensors named at construction, from the dense pass itself: it outputs every cut
+ *       value they need and holds them in direct buffers, rows × cut size × 4 bytes per float
+ *       value, as long as the total stays within {@link Options#activationBytes()} (tensors whose
+ *       cut would exceed it are left to the next case);
+ *   <li>otherwise, from a prefix run per {@link #sweep} (the dense graph up to the cut, so the
+ *       part before the cut runs once per tensor instead of once per variant), holding at most
+ *       {@link Options#activationBytes()} (at least one batch) and processing the batches in
+ *       chunks beyond that, each chunk building the variants' suffix sessions again.
+ * </ul>
  *
  * <pre>{@code
  * TensorSweep sweep = new TensorSweep(evaluator, batches, 10);
@@ -39,13 +51,17 @@ public final class TensorSweep {
   private final List<Logits> dense;
   private final int classes;
   private final Options options;
+  private final Map<String, Onnx.TypeProto> heldTypes;
+  private final Set<String> kept;
+  private final List<Map<String, Activation>> held;
 
   /**
    * How variants are evaluated.
    *
    * @param prefixReuse evaluate variants from the cut activations (true) or each from the model's
    *     input (false)
-   * @param activationBytes most bytes of cut activations held at once (at least one batch's are)
+   * @param activationBytes most bytes of cut activations held: by the dense pass for the tensors
+   *     named at construction, and by one sweep's prefix run (at least one batch's)
    */
   public record Options(boolean prefixReuse, long activationBytes) implements Serializable {
     /** Default bound on held cut activations: 256 MiB. */
@@ -75,24 +91,98 @@ public final class TensorSweep {
 
   /**
    * Computes the dense logits of every batch; {@code classes} is the model's number of outputs.
-   * Prefix reuse is on ({@link Options#defaults()}).
+   * Prefix reuse is on ({@link Options#defaults()}), each sweep running its own prefix.
    */
   public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes) {
-    this(evaluator, batches, classes, Options.defaults());
+    this(evaluator, batches, classes, List.of(), Options.defaults());
   }
 
   /** Computes the dense logits of every batch; variants are evaluated as {@code options} say. */
   public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes, Options options) {
+    this(evaluator, batches, classes, List.of(), options);
+  }
+
+  /**
+   * Computes the dense logits of every batch and, with prefix reuse on, holds the cut activations
+   * of {@code tensors} (weight names whose {@link #sweep}s follow) from the same dense pass, within
+   * {@link Options#activationBytes()}.
+   *
+   * @throws IllegalArgumentException when a name is no float initializer of the model
+   */
+  public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes,
+      Collection<String> tensors, Options options) {
     this.evaluator = evaluator;
     this.classes = classes;
     this.options = options;
     this.batches = List.copyOf(batches);
     this.dense = new ArrayList<>(batches.size());
-    try (Evaluator.Session session = evaluator.dense()) {
-      for (Batch batch : batches) {
-        dense.add(session.logits(batch));
+    this.held = new ArrayList<>(batches.size());
+    List<List<String>> cuts = new ArrayList<>();
+    Set<String> wanted = new LinkedHashSet<>();
+    if (options.prefixReuse()) {
+      for (String t : tensors) {
+        GraphCut cut = GraphCut.of(evaluator.model(), Set.of(t));
+        if (cut.affectsOutput() && !cut.computedValues().isEmpty()) {
+          cuts.add(cut.computedValues());
+          wanted.addAll(cut.computedValues());
+        }
       }
     }
+    if (wanted.isEmpty() || batches.isEmpty()) {
+      heldTypes = Map.of();
+      kept = Set.of();
+      try (Evaluator.Session session = evaluator.dense()) {
+        for (Batch batch : batches) {
+          dense.add(session.logits(batch));
+          held.add(Map.of());
+        }
+      }
+      return;
+    }
+    try (Evaluator.DensePass pass = evaluator.densePass(wanted)) {
+      heldTypes = pass.types();
+      Evaluator.DensePass.Result first = pass.run(batches.get(0), wanted);
+      kept = Set.copyOf(withinBudget(cuts, first.values(), batches.get(0).rows()));
+      dense.add(first.logits());
+      held.add(only(first.values(), kept));
+      for (int b = 1; b < batches.size(); b++) {
+        Evaluator.DensePass.Result r = pass.run(batches.get(b), kept);
+        dense.add(r.logits());
+        held.add(r.values());
+      }
+    }
+  }
+
+  /** The cut values to hold: whole cuts, in order, while all batches' activations fit. */
+  private Set<String> withinBudget(List<List<String>> cuts, Map<String, Activation> firstBatch,
+      int firstRows) {
+    long rows = batches.stream().mapToLong(Batch::rows).sum();
+    Set<String> keep = new LinkedHashSet<>();
+    long total = 0;
+    for (List<String> values : cuts) {
+      long extra = 0;
+      for (String v : values) {
+        if (!keep.contains(v)) {
+          extra += firstRows == 0 ? 0 : firstBatch.get(v).bytes() / firstRows * rows;
+        }
+      }
+      if (total + extra <= options.activationBytes()) {
+        keep.addAll(values);
+        total += extra;
+      }
+    }
+    return keep;
+  }
+
+  private static Map<String, Activation> only(Map<String, Activation> values, Set<String> keep) {
+    Map<String, Activation> out = new HashMap<>(values);
+    out.keySet().retainAll(keep);
+    return Map.copyOf(out);
+  }
+
+  /** Bytes of cut activations the dense pass holds for later sweeps. */
+  public long heldBytes() {
+    return held.stream().flatMap(m -> m.values().stream()).mapToLong(Activation::bytes).sum();
   }
 
   /** How this sweep evaluates variants. */
@@ -131,7 +221,7 @@ public final class TensorSweep {
   }
 
   /** Tallies of variants that all replace {@code weights} (some of them, at least). */
-  private Tally[] evaluateAll(java.util.Collection<String> weights,
+  private Tally[] evaluateAll(Collection<String> weights,
       List<Supplier<Map<String, WeightTensor>>> variants) {
     GraphCut cut = options.prefixReuse() ? GraphCut.of(evaluator.model(), weights) : null;
     if (cut == null || !cut.affectsOutput()) {
@@ -145,20 +235,25 @@ public final class TensorSweep {
     for (int v = 0; v < acc.length; v++) {
       acc[v] = new TallyAccumulator(classes);
     }
-    try (Evaluator.Cut prepared = evaluator.cut(cut)) {
+    boolean fromHeld = kept.containsAll(cut.computedValues());
+    try (Evaluator.Cut prepared = fromHeld ? evaluator.cut(cut, heldTypes) : evaluator.cut(cut)) {
       int next = 0;
       while (next < batches.size()) {
         int first = next;
         List<CutActivations> chunk = new ArrayList<>();
         try {
-          long held = 0;
+          long bytes = 0;
           long last = 0;
           do {
-            CutActivations a = prepared.activations(batches.get(next++));
+            Batch batch = batches.get(next);
+            CutActivations a = fromHeld
+                ? prepared.activations(batch, held.get(next))
+                : prepared.activations(batch);
+            next++;
             chunk.add(a);
-            last = a.bytes();
-            held += last;
-          } while (next < batches.size() && held + last <= options.activationBytes());
+            last = fromHeld ? 0 : a.bytes();
+            bytes += last;
+          } while (next < batches.size() && bytes + last <= options.activationBytes());
           for (int v = 0; v < acc.length; v++) {
             try (Evaluator.Session session = prepared.variant(variants.get(v).get())) {
               for (int i = 0; i < chunk.size(); i++) {

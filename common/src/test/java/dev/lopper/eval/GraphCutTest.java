@@ -144,6 +144,24 @@ class GraphCutTest {
     }
   }
 
+  @Test
+  void activationsOfUnknownWidthAreCopiedOutOfTheDensePass() {
+    OnnxModel m = SmallOnnxModels.symbolicWidth(dir);
+    try (BufferAllocator allocator = new RootAllocator();
+        Evaluator evaluator = new Evaluator(m);
+        Batch batch = randomBatch(allocator)) {
+      Map<String, WeightTensor> rep = Map.of("w", scaled(m.weight("w"), -2f));
+      TensorSweep full = new TensorSweep(evaluator, List.of(batch), 3, TensorSweep.Options.fullEvaluation());
+      TensorSweep held = new TensorSweep(evaluator, List.of(batch), 3, List.of("w"),
+          TensorSweep.Options.defaults());
+      // r is [16 rows, 4] floats, held although its width was unknown before the run.
+      assertEquals(16 * 4 * Float.BYTES, held.heldBytes());
+      assertEquals(full.denseLogits(), held.denseLogits());
+      assertNotEquals(full.baseline(), full.evaluate(rep));
+      assertEquals(full.evaluate(rep), held.evaluate(rep));
+    }
+  }
+
   private static WeightTensor scaled(WeightTensor w, float factor) {
     float[] v = w.toArray();
     for (int i = 0; i < v.length; i++) {

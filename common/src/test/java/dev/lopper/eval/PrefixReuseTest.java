@@ -109,16 +109,28 @@ class PrefixReuseTest {
         // No room for activations: one batch per chunk, suffix sessions rebuilt per chunk.
         TensorSweep chunked = new TensorSweep(evaluator, batches, 10,
             TensorSweep.Options.defaults().withActivationBytes(0));
+        // Every tensor's cut activations held from the dense pass, then all but the last fitting.
+        List<String> names = tensors.stream().map(PrunableTensor::name).toList();
+        TensorSweep held = new TensorSweep(evaluator, batches, 10, names, TensorSweep.Options.defaults());
+        TensorSweep partly = new TensorSweep(evaluator, batches, 10, names,
+            TensorSweep.Options.defaults().withActivationBytes(held.heldBytes() - 1));
         assertTrue(reuse.options().prefixReuse());
+        assertEquals(0, reuse.heldBytes());
+        assertTrue(held.heldBytes() > partly.heldBytes() && partly.heldBytes() > 0,
+            held.heldBytes() + " bytes held, " + partly.heldBytes() + " within a smaller budget");
+        assertEquals(full.denseLogits(), held.denseLogits());
         assertEquals(full.baseline(), reuse.baseline());
         for (PrunableTensor t : tensors) {
           WeightTensor w = model.weight(t.name());
           Tally[] expected = full.sweep(w, magnitude, GRID, context);
-          Tally[] actual = reuse.sweep(w, magnitude, GRID, context);
-          Tally[] actualChunked = chunked.sweep(w, magnitude, GRID, context);
-          for (int g = 0; g < GRID.length; g++) {
-            assertEquals(expected[g], actual[g], name + " " + t.name() + " at " + GRID[g]);
-            assertEquals(expected[g], actualChunked[g], name + " " + t.name() + " at " + GRID[g] + " chunked");
+          Map<String, Tally[]> actual = Map.of("per-sweep prefix", reuse.sweep(w, magnitude, GRID, context),
+              "chunked", chunked.sweep(w, magnitude, GRID, context),
+              "held", held.sweep(w, magnitude, GRID, context),
+              "partly held", partly.sweep(w, magnitude, GRID, context));
+          for (Map.Entry<String, Tally[]> e : actual.entrySet()) {
+            for (int g = 0; g < GRID.length; g++) {
+              assertEquals(expected[g], e.getValue()[g], name + " " + t.name() + " at " + GRID[g] + ", " + e.getKey());
+            }
           }
           assertNotEquals(full.baseline(), expected[GRID.length - 1], t.name() + " at 0.9");
         }
