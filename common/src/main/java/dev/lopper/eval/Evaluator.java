@@ -228,6 +228,19 @@ public final class Evaluator implements AutoCloseable {
   }
 
   /**
+   * The number of classes the dense model outputs for rows of {@code rowShape}, learnt by running
+   * one row of zeros; for models whose output declares no fixed class dimension.
+   */
+  public int classes(long[] rowShape) {
+    long[] shape = new long[rowShape.length + 1];
+    shape[0] = 1;
+    System.arraycopy(rowShape, 0, shape, 1, rowShape.length);
+    try (Session session = dense()) {
+      return session.run(WeightTensor.allocate(WeightTensor.elementCount(rowShape)), shape).classes();
+    }
+  }
+
+  /**
    * Checks that ONNX Runtime evaluates replaced weights: for each tensor, the model with that
    * tensor zeroed must give different logits than the dense model on a deterministic
    * pseudo-random probe batch of {@value #PROBE_ROWS} rows. Run once when a model is loaded.

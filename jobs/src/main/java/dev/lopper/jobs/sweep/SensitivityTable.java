@@ -70,7 +70,8 @@ public final class SensitivityTable {
     return row;
   }
 
-  private static double[] values(Metrics m) {
+  /** The metric values in {@link #METRIC_COLUMNS} order. */
+  public static double[] values(Metrics m) {
     return new double[] {m.accuracy(), m.top5(), m.loss(), m.precisionMacro(), m.recallMacro(), m.f1Macro(), m.kl()};
   }
 }

@@ -1,0 +1,26 @@
+package dev.lopper.jobs;
+
+import dev.lopper.jobs.output.InputFile;
+import dev.lopper.jobs.output.RunDirectory;
+import dev.lopper.jobs.output.StageTimings;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What a run's stages get besides the session and configuration.
+ *
+ * @param directory where to write outputs ({@link RunDirectory#file})
+ * @param timings record each stage's duration here; they go into the manifest
+ * @param inputs the model, weights and data with their checksums (e.g. for an executor-side cache key)
+ */
+public record RunContext(RunDirectory directory, StageTimings timings, List<InputFile> inputs) {
+
+  public RunContext {
+    inputs = List.copyOf(inputs);
+  }
+
+  /** The input with role {@code model}, {@code weights} or {@code data}, if present. */
+  public Optional<InputFile> input(String role) {
+    return inputs.stream().filter(i -> i.role().equals(role)).findFirst();
+  }
+}

@@ -1,0 +1,23 @@
+package dev.lopper.jobs.allocation;
+
+/**
+ * One tensor's share of an allocation.
+ *
+ * @param tensor the tensor's name
+ * @param parameters its number of elements
+ * @param sparsity the chosen sparsity in [0, 1]
+ * @param pruned the elements pruned at that sparsity: {@code sparsity * parameters} rounded half to
+ *     even, as the magnitude criterion (and PyTorch's {@code round}) counts them
+ * @param predictedDrop the drop of the decision metric predicted by the tensor's curve; NaN when the
+ *     sparsity lies above the swept range (possible only for {@code global-magnitude})
+ */
+public record TensorAllocation(String tensor, long parameters, double sparsity, long pruned, double predictedDrop) {
+
+  /** The allocation of {@code curve}'s tensor at {@code sparsity}, with its predicted drop. */
+  static TensorAllocation of(SensitivityCurve curve, double sparsity) {
+    double drop = sparsity <= curve.maxSparsity() + 1e-12 ? curve.dropAt(Math.min(sparsity, curve.maxSparsity()))
+        : Double.NaN;
+    return new TensorAllocation(curve.tensor(), curve.parameters(), sparsity,
+        (long) Math.rint(sparsity * curve.parameters()), drop);
+  }
+}

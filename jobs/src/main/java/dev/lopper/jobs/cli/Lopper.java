@@ -1,0 +1,150 @@
+package dev.lopper.jobs.cli;
+
+import dev.lopper.InvalidInputException;
+import dev.lopper.jobs.RunStages;
+import dev.lopper.jobs.SparkStages;
+import dev.lopper.jobs.config.ConfigKeys;
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.output.RunDirectory;
+import java.io.PrintStream;
+
+/**
+ * Lopper's command line: {@code lopper <command> [options]}.
+ *
+ * <pre>
+ * lopper prune --config conf/digits-cnn.yaml
+ * lopper sensitivity --model M.onnx --data D.parquet --features features --label label --out DIR
+ * lopper check --config conf/digits-cnn.yaml --set sweep.sparsities=[0.5,0.9]
+ * </pre>
+ *
+ * <p>The configuration is loaded and checked (values, combinations, input files, the output
+ * directory) before Spark starts; bad input prints one line {@code lopper: error: <message>} and
+ * exits with 2. See {@link ExitCode}.
+ */
+public final class Lopper {
+
+  private Lopper() {}
+
+  /** Runs the command line and exits with its {@link ExitCode}. */
+  public static void main(String[] args) {
+    ExitCode code = run(args, new SparkStages(), System.out, System.err);
+    System.out.flush();
+    System.exit(code.code());
+  }
+
+  /**
+   * Runs the command line with {@code stages} as the Spark side, printing to {@code out} and
+   * {@code err}; never throws.
+   */
+  public static ExitCode run(String[] args, RunStages stages, PrintStream out, PrintStream err) {
+    boolean verbose = false;
+    for (String arg : args) {
+      verbose |= arg.equals("--verbose") || arg.equals("-v");
+    }
+    if (args.length == 0) {
+      err.print(usage());
+      return ExitCode.BAD_INPUT;
+    }
+    try {
+      CommandLine line = CommandLine.parse(args);
+      return switch (line.command()) {
+        case HELP -> {
+          out.print("config".equals(line.topic()) ? configHelp() : usage());
+          yield ExitCode.SUCCESS;
+        }
+        case CHECK -> check(line, stages, out);
+        case SENSITIVITY, PRUNE -> PipelineRun.run(line.command(), line, load(line), stages, out, err);
+      };
+    } catch (Throwable e) {
+      InvalidInputException bad = badInput(e);
+      if (bad != null) {
+        err.println("lopper: error: " + bad.getMessage());
+        if (verbose) {
+          e.printStackTrace(err);
+        }
+        return ExitCode.BAD_INPUT;
+      }
+      err.println("lopper: internal error: " + e);
+      e.printStackTrace(err);
+      return ExitCode.INTERNAL_ERROR;
+    }
+  }
+
+  private static LopperConfig load(CommandLine line) {
+    return LopperConfig.load(line.configPath(), line.overrides(), null);
+  }
+
+  private static ExitCode check(CommandLine line, RunStages stages, PrintStream out) {
+    LopperConfig config = load(line);
+    stages.inspect(config, config.hadoopConfiguration());
+    RunDirectory.checkAvailable(config.output().dir(), config.output().overwrite(), config.hadoopConfiguration());
+    out.println("# lopper check: the configuration is valid and the inputs exist; it would run as:");
+    out.print(config.toYaml());
+    return ExitCode.SUCCESS;
+  }
+
+  /**
+   * The bad-input exception behind {@code e}, if any: Spark wraps exceptions thrown in tasks, so
+   * the cause chain is searched.
+   */
+  private static InvalidInputException badInput(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof InvalidInputException bad) {
+        return bad;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return null;
+  }
+
+  /** The text of {@code lopper help}. */
+  static String usage() {
+    StringBuilder s = new StringBuilder();
+    s.append("usage: lopper <command> [options]\n\n");
+    s.append("Prunes a neural network on Apache Spark: measures every prunable tensor's sensitivity,\n");
+    s.append("allocates sparsities, writes the pruned model and verifies it.\n\n");
+    s.append("commands:\n");
+    for (Command c : Command.values()) {
+      s.append(String.format("  %-12s %s%n", c.word(), c.summary()));
+    }
+    s.append("\noptions:\n");
+    s.append(String.format("  %-22s %s%n", "--config FILE", "YAML configuration file (any Hadoop path)"));
+    s.append(String.format("  %-22s %s%n", "--set KEY=VALUE", "set any configuration key, e.g. --set "
+        + "sweep.sparsities=[0.5,0.9]; repeatable"));
+    for (ConfigKeys.Key key : ConfigKeys.ALL) {
+      if (key.flag() != null) {
+        String flag = key.flag() + (key.type() == ConfigKeys.Type.BOOLEAN ? "" : " " + metavar(key));
+        s.append(String.format("  %-22s %s%n", flag, "sets " + key.name()));
+      }
+    }
+    s.append(String.format("  %-22s %s%n", "--verbose", "stack traces for errors in the input too"));
+    s.append(String.format("  %-22s %s%n", "--help", "this help"));
+    s.append("\nValues apply in order: the --config file, then --set and flags as given (the last wins).\n");
+    s.append("\nexit codes:\n");
+    s.append("  0  success\n");
+    s.append("  1  internal error (a stack trace follows)\n");
+    s.append("  2  bad configuration, command line or input (one line says what and where)\n");
+    s.append("  3  the quality gate failed: the pruned model's drop exceeds gate.max-drop\n");
+    s.append("\nbin/lopper runs Spark in local mode on this machine; with --submit (or LOPPER_SUBMIT=1)\n");
+    s.append("it hands the same arguments to $SPARK_HOME/bin/spark-submit.\n");
+    return s.toString();
+  }
+
+  private static String metavar(ConfigKeys.Key key) {
+    return switch (key.type()) {
+      case PATH -> key.name().equals("output.dir") ? "DIR" : "PATH";
+      case STRING -> key.name().startsWith("data.") ? "COLUMN" : "URL";
+      case NAME -> "NAME";
+      case OPEN_FRACTION, FRACTION, NON_NEGATIVE_NUMBER -> "X";
+      default -> "VALUE";
+    };
+  }
+
+  /** The text of {@code lopper help config}. */
+  static String configHelp() {
+    return "Configuration keys (YAML, nested by the dots; any key can be set with --set KEY=VALUE):\n\n"
+        + ConfigKeys.reference();
+  }
+}

@@ -1,0 +1,100 @@
+package dev.lopper.jobs.cli;
+
+import dev.lopper.jobs.RunContext;
+import dev.lopper.jobs.RunOutcome;
+import dev.lopper.jobs.RunStages;
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.output.InputFile;
+import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.output.RunDirectory;
+import dev.lopper.jobs.output.RunStatus;
+import dev.lopper.jobs.output.StageTimings;
+import dev.lopper.jobs.output.Versions;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Runs one command that needs Spark ({@code sensitivity} or {@code prune}) around the stages: run
+ * directory, input checksums, Spark session, manifest, commit, exit code.
+ */
+final class PipelineRun {
+
+  private PipelineRun() {}
+
+  /**
+   * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one),
+   * checksums, Spark, the stages, the manifest, the commit. Bad input and internal errors propagate
+   * as exceptions after the temporary directory is deleted.
+   */
+  static ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages stages, PrintStream out,
+      PrintStream err) {
+    long start = System.nanoTime();
+    Configuration hadoop = config.hadoopConfiguration();
+    stages.inspect(config, hadoop);
+    String output = config.output().dir();
+    RunDirectory.checkAvailable(output, config.output().overwrite(), hadoop);
+    for (String leftover : RunDirectory.leftovers(output, hadoop)) {
+      err.println("lopper: warning: " + leftover + " is left from an interrupted run; delete it when done");
+    }
+    StageTimings timings = new StageTimings();
+    RunDirectory dir = RunDirectory.create(output, config.output().overwrite(), RunDirectory.newRunId(), hadoop);
+    Manifest.Builder manifest = Manifest.builder(dir.runId(), command.word())
+        .commandLine(line.args())
+        .output(dir.path())
+        .configuration(config.asMap())
+        .timings(timings);
+    SparkSession spark = null;
+    boolean committing = false;
+    try {
+      List<InputFile> inputs = timings.time("checksums", () -> inputsOf(config, hadoop));
+      inputs.forEach(manifest::input);
+      spark = timings.time("spark-start", () -> SparkSessions.start(command, config));
+      manifest.sparkApplicationId(spark.sparkContext().applicationId()).versions(Versions.collect(spark.version()));
+      RunContext context = new RunContext(dir, timings, inputs);
+      SparkSession session = spark;
+      RunOutcome outcome = command == Command.PRUNE ? stages.prune(session, config, context)
+          : stages.sensitivity(session, config, context);
+      manifest.gate(outcome.gate()).results(outcome.results());
+      committing = true;
+      Manifest written = dir.commit(manifest.build());
+      double seconds = (System.nanoTime() - start) / 1e9;
+      if (written.gate() != null) {
+        (written.gate().passed() ? out : err).println("lopper: quality gate " + (written.gate().passed()
+            ? "passed" : "FAILED") + ": " + written.gate().describe());
+      }
+      if (written.status() == RunStatus.FAILED_GATE) {
+        err.printf("lopper: %s finished in %.1f s but failed the quality gate; outputs kept in %s, marked %s in "
+            + "its %s%n", command.word(), seconds, dir.path(), RunStatus.FAILED_GATE, RunDirectory.MANIFEST);
+        return ExitCode.GATE_FAILED;
+      }
+      out.printf("lopper: %s finished in %.1f s: %s%n", command.word(), seconds, dir.path());
+      return ExitCode.SUCCESS;
+    } catch (RuntimeException | Error e) {
+      if (!committing) {
+        try {
+          dir.abort();
+        } catch (RuntimeException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw e;
+    } finally {
+      if (spark != null) {
+        spark.stop();
+      }
+    }
+  }
+
+  private static List<InputFile> inputsOf(LopperConfig config, Configuration hadoop) {
+    List<InputFile> inputs = new ArrayList<>();
+    inputs.add(InputFile.of("model", config.model().onnx(), hadoop));
+    if (config.model().weights() != null) {
+      inputs.add(InputFile.of("weights", config.model().weights(), hadoop));
+    }
+    inputs.add(InputFile.of("data", config.data().path(), hadoop));
+    return inputs;
+  }
+}

@@ -1,0 +1,116 @@
+package dev.lopper.jobs.sweep;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.lopper.criteria.Criteria;
+import dev.lopper.criteria.CriterionContext;
+import dev.lopper.data.Batch;
+import dev.lopper.eval.Evaluator;
+import dev.lopper.eval.TensorSweep;
+import dev.lopper.fixtures.ReferenceCsv;
+import dev.lopper.fixtures.SampleData;
+import dev.lopper.fixtures.ValidationSet;
+import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.jobs.spark.LocalSpark;
+import dev.lopper.jobs.spark.SerializableConfiguration;
+import dev.lopper.metrics.Tally;
+import dev.lopper.model.ModelSource;
+import dev.lopper.model.OnnxModel;
+import dev.lopper.model.PrunableTensor;
+import dev.lopper.model.PrunableTensors;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sweep on Spark (local mode) gives, for 1, 3 and 8 data partitions, bit-for-bit the tallies
+ * of the single-process sweep, and PyTorch's numbers.
+ */
+class SensitivitySweepTest {
+  private static final double[] GRID = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+  private static SparkSession spark;
+  private static Broadcast<SerializableConfiguration> conf;
+
+  @BeforeAll
+  static void start() {
+    spark = LocalSpark.start(2);
+    conf = JavaSparkContext.fromSparkContext(spark.sparkContext())
+        .broadcast(new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()));
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+  }
+
+  private static SweepSpec spec(OnnxModel model, List<PrunableTensor> tensors, int tensorsPerTask) {
+    return new SweepSpec(model.source(), model.checksum(), tensors, "magnitude", GRID, 64, 1, tensorsPerTask, 10);
+  }
+
+  @Test
+  void sweepIsIdenticalForAnyPartitioningAndEqualsSingleProcessAndPyTorch() {
+    OnnxModel cnn = OnnxModel.load(new ModelSource(SampleData.path("digits-cnn.onnx"),
+        SampleData.path("digits-cnn.safetensors")), new Configuration());
+    List<PrunableTensor> tensors = PrunableTensors.find(cnn);
+
+    Tally[][] single = new Tally[tensors.size()][];
+    Tally singleBaseline;
+    try (BufferAllocator allocator = new RootAllocator(); Evaluator evaluator = new Evaluator(cnn)) {
+      List<Batch> batches = ValidationSet.batches(new long[] {1, 8, 8}, 64, allocator);
+      try {
+        TensorSweep sweep = new TensorSweep(evaluator, batches, 10);
+        singleBaseline = sweep.baseline();
+        for (int t = 0; t < tensors.size(); t++) {
+          single[t] = sweep.sweep(cnn.weight(tensors.get(t).name()), Criteria.byName("magnitude"), GRID,
+              CriterionContext.of(tensors));
+        }
+      } finally {
+        batches.forEach(Batch::close);
+      }
+    }
+
+    Map<String, Map<String, String>> torch = new HashMap<>();
+    for (Map<String, String> row : ReferenceCsv.read("digits-cnn-sensitivity.csv")) {
+      torch.put(row.get("tensor") + "@" + row.get("sparsity"), row);
+    }
+    for (int partitions : new int[] {1, 3, 8}) {
+      for (int tensorsPerTask : new int[] {0, 1}) {
+        ValidationData data = ValidationData.load(spark, new ValidationData.Spec(SampleData.path("digits-val.parquet"),
+            "features", "label", new long[] {1, 8, 8}, partitions), 10);
+        assertEquals(partitions, data.partitionCount());
+        SweepResult result = SensitivitySweep.run(spark, data, spec(cnn, tensors, tensorsPerTask), conf);
+        data.release();
+        String where = partitions + " partitions, " + tensorsPerTask + " tensors per task";
+        assertEquals(singleBaseline, result.baseline(), where + ": baseline");
+        for (int t = 0; t < tensors.size(); t++) {
+          for (int s = 0; s < GRID.length; s++) {
+            Tally tally = result.variant(t, s);
+            assertEquals(single[t][s], tally, where + ": " + tensors.get(t).name() + " at " + GRID[s]);
+            Map<String, String> expected = torch.get(tensors.get(t).name() + "@" + GRID[s]);
+            assertEquals(Double.parseDouble(expected.get("accuracy")), tally.metrics().accuracy(), 0.0);
+            assertEquals(Double.parseDouble(expected.get("loss")), tally.metrics().loss(), 1e-5);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void unitsKeepEveryCoreBusyWhenPartitionsAreFew() {
+    OnnxModel mlp = OnnxModel.load(ModelSource.onnx(SampleData.path("digits-mlp.onnx")), new Configuration());
+    SweepSpec spec = spec(mlp, PrunableTensors.find(mlp), 0);
+    assertEquals(3, SensitivitySweep.groups(spec, 1, 8).size(), "1 partition, 8 cores: one group per tensor");
+    assertEquals(1, SensitivitySweep.groups(spec, 16, 8).size(), "16 partitions already fill 8 cores");
+    assertEquals(2, SensitivitySweep.groups(spec, 3, 2).size());
+    assertEquals(List.of(List.of(0, 2), List.of(1)), SensitivitySweep.groups(spec, 3, 2));
+  }
+}
