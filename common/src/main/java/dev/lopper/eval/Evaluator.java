@@ -41,9 +41,13 @@ import onnx.Onnx;
  * dense Conv weights at full optimisation where external initializers take effect;
  * {@link #checkReplacementsTakeEffect} guards that.
  *
+ * <p>Prefix reuse: {@link #cut} prepares a {@link GraphCut} — a session on the dense prefix that
+ * turns batches into {@link CutActivations}, and suffix sessions ({@link Cut#variant}) that
+ * evaluate variants from them, sharing the same dense weights (only those the suffix reads).
+ *
  * <p>A session serves many batches (build one per variant and partition, not per batch) and may be
  * used from several threads. Close sessions when done; closing the evaluator closes any still open
- * and then the shared weight tensors.
+ * (and any open cuts) and then the shared weight tensors.
  *
  * <pre>{@code
  * try (Evaluator evaluator = new Evaluator(model, EvaluatorOptions.defaults());

@@ -37,8 +37,9 @@ import org.nd4j.shade.protobuf.ByteString;
  * <p>The model: {@code layers} Gemm layers (PyTorch Linear, transB=1) with Relu between them,
  * {@code width} inputs and hidden units, 10 outputs, weights uniform in ±1/sqrt(fan-in) from a
  * fixed seed; the data: Gaussian features and random labels. The sweep: every weight at the
- * sparsities 0.1 … 0.9 with the magnitude criterion, one intra-op thread. It prints the time of
- * each mode and checks that both give equal tallies.
+ * sparsities 0.1 … 0.9 with the magnitude criterion, one intra-op thread. It prints wall and
+ * process CPU time of each mode (no reuse; reuse with a prefix run per tensor; reuse with every
+ * cut held from the dense pass), checks that all give equal tallies, then times the parts.
  */
 public final class PrefixReuseBenchmark {
   private static final double[] GRID = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
@@ -65,29 +66,34 @@ public final class PrefixReuseBenchmark {
         Evaluator evaluator = new Evaluator(model)) {
       List<Batch> batches = batches(width, samples, batchRows, allocator);
       try {
+        List<String> names = tensors.stream().map(PrunableTensor::name).toList();
         for (int r = 0; r < repeats; r++) {
-          long[] c0 = clocks();
-          TensorSweep full = new TensorSweep(evaluator, batches, CLASSES, TensorSweep.Options.fullEvaluation());
-          long[] c1 = clocks();
-          List<Tally[]> fullTallies = new ArrayList<>();
-          for (PrunableTensor t : tensors) {
-            fullTallies.add(full.sweep(model.weight(t.name()), magnitude, GRID, context));
+          List<Tally[]> reference = null;
+          for (String mode : List.of("without reuse", "reuse, prefix per tensor", "reuse, cuts from the dense pass")) {
+            long[] c0 = clocks();
+            TensorSweep sweep = switch (mode) {
+              case "without reuse" -> new TensorSweep(evaluator, batches, CLASSES, TensorSweep.Options.fullEvaluation());
+              case "reuse, prefix per tensor" -> new TensorSweep(evaluator, batches, CLASSES);
+              default -> new TensorSweep(evaluator, batches, CLASSES, names, TensorSweep.Options.defaults());
+            };
+            long[] c1 = clocks();
+            List<Tally[]> tallies = new ArrayList<>();
+            for (PrunableTensor t : tensors) {
+              tallies.add(sweep.sweep(model.weight(t.name()), magnitude, GRID, context));
+            }
+            long[] c2 = clocks();
+            boolean equal = true;
+            if (reference == null) {
+              reference = tallies;
+            } else {
+              for (int i = 0; i < tensors.size(); i++) {
+                equal &= Arrays.equals(reference.get(i), tallies.get(i));
+              }
+            }
+            System.out.printf("run %d, %s: dense pass %s (%d MiB held), sweep %s, total %s;"
+                + " tallies equal to the full evaluation's: %b%n", r + 1, mode, span(c0, c1),
+                sweep.heldBytes() >> 20, span(c1, c2), span(c0, c2), equal);
           }
-          long[] c2 = clocks();
-          TensorSweep reuse = new TensorSweep(evaluator, batches, CLASSES);
-          long[] c3 = clocks();
-          List<Tally[]> reuseTallies = new ArrayList<>();
-          for (PrunableTensor t : tensors) {
-            reuseTallies.add(reuse.sweep(model.weight(t.name()), magnitude, GRID, context));
-          }
-          long[] c4 = clocks();
-          boolean equal = true;
-          for (int i = 0; i < tensors.size(); i++) {
-            equal &= Arrays.equals(fullTallies.get(i), reuseTallies.get(i));
-          }
-          System.out.printf("run %d: dense pass %s; sweep without reuse %s, with reuse %s;"
-              + " CPU ratio %.2fx; tallies equal: %b%n", r + 1, span(c0, c1), span(c1, c2),
-              span(c3, c4), (double) (c2[1] - c1[1]) / (c4[1] - c3[1]), equal);
         }
         parts(evaluator, model, tensors, batches);
       } finally {
