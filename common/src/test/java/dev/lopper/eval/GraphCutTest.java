@@ -145,6 +145,35 @@ class GraphCutTest {
   }
 
   @Test
+  void everyTensorOfTheSmallModelsGivesTheWholeModelsLogitsFromItsCut() {
+    List<OnnxModel> models = List.of(SmallOnnxModels.mlp(dir), SmallOnnxModels.cnn(dir),
+        SmallOnnxModels.groupedConv(dir), SmallOnnxModels.depthwise(dir),
+        SmallOnnxModels.concat(dir), SmallOnnxModels.matMulMlp(dir),
+        SmallOnnxModels.reshapeAfterConv(dir));
+    int compared = 0;
+    try (BufferAllocator allocator = new RootAllocator()) {
+      for (OnnxModel m : models) {
+        long[] dims = m.inputs().get(0).dims();
+        long[] rowShape = java.util.Arrays.copyOfRange(dims, 1, dims.length);
+        try (Evaluator evaluator = new Evaluator(m);
+            Batch batch = randomBatch(allocator, rowShape)) {
+          for (dev.lopper.model.PrunableTensor t : dev.lopper.model.PrunableTensors.find(m)) {
+            Map<String, WeightTensor> rep = Map.of(t.name(), scaled(m.weight(t.name()), 0.5f));
+            try (Evaluator.Cut cut = evaluator.cut(GraphCut.of(m, Set.of(t.name())));
+                CutActivations activations = cut.activations(batch);
+                Evaluator.Session full = evaluator.variant(rep);
+                Evaluator.Session suffix = cut.variant(rep)) {
+              assertEquals(full.logits(batch), suffix.logits(activations), m + " " + t.name());
+              compared++;
+            }
+          }
+        }
+      }
+    }
+    assertTrue(compared >= 2 * models.size(), compared + " tensors compared");
+  }
+
+  @Test
   void activationsOfUnknownWidthAreCopiedOutOfTheDensePass() {
     OnnxModel m = SmallOnnxModels.symbolicWidth(dir);
     try (BufferAllocator allocator = new RootAllocator();
@@ -171,11 +200,16 @@ class GraphCutTest {
   }
 
   private static Batch randomBatch(BufferAllocator allocator) {
+    return randomBatch(allocator, new long[] {4});
+  }
+
+  private static Batch randomBatch(BufferAllocator allocator, long[] rowShape) {
     Random random = new Random(7);
-    try (BatchBuilder b = new BatchBuilder(new long[] {4}, 16, true, allocator)) {
+    int size = (int) WeightTensor.elementCount(rowShape);
+    try (BatchBuilder b = new BatchBuilder(rowShape, 16, true, allocator)) {
       for (int r = 0; r < 16; r++) {
-        float[] row = new float[4];
-        for (int i = 0; i < 4; i++) {
+        float[] row = new float[size];
+        for (int i = 0; i < size; i++) {
           row[i] = (float) random.nextGaussian();
         }
         b.add(row, r % 3);
