@@ -147,7 +147,7 @@ class LopperConfigTest {
     assertEquals("--set allocation.policy: unknown name 'greedy'; expected one of target, tolerance, uniform, "
         + "global-magnitude", error(MINIMAL, "allocation.policy=greedy"));
     assertEquals("--set sweep.criterion: unknown name 'wanda'; expected one of magnitude, global-magnitude, "
-        + "l1-unstructured", error(MINIMAL, "sweep.criterion=wanda"));
+        + "channel-l1, channel-l2, l1-unstructured", error(MINIMAL, "sweep.criterion=wanda"));
   }
 
   @Test
