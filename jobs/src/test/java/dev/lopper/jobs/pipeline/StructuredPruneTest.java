@@ -52,7 +52,7 @@ class StructuredPruneTest {
         "--set", "model.onnx=" + SampleData.path(model + ".onnx"),
         "--set", "model.weights=" + SampleData.path(model + ".safetensors"),
         "--set", "data.path=" + SampleData.path("digits-val.parquet"),
-        "--set", "gate.max-drop=1.0", "--out", out.toString()));
+        "--set", "allocation.target=0.5", "--set", "gate.max-drop=1.0", "--out", out.toString()));
     for (String s : settings) {
       args.add("--set");
       args.add(s);
