@@ -209,4 +209,35 @@ class StructuredPruneTest {
     assertEquals(27, assertMatchesChannelReference(sensitivity, "digits-cnn", "L2"));
     assertEquals(1 + 3 * 9, sensitivity.rows().size());
   }
+
+  @Test
+  void refusesAModelWithoutAPrunableGroupBeforeSparkStarts() {
+    // The MLP's fc3 is the logits layer: its group reaches the graph output.
+    RunLopper run = run("prune", "digits-mlp", dir.resolve("mlp"), "model.include=[fc3.weight]",
+        "data.input-shape=null");
+    assertEquals(ExitCode.BAD_INPUT, run.exit(), run.stderr());
+    assertTrue(run.stderr().contains("no channel group can be pruned structurally"), run.stderr());
+    assertTrue(run.stderr().contains("graph output"), run.stderr());
+  }
+
+  @Test
+  void countsMagnitudePruningInTheMultiplyAccumulatesOfTheZeroedWeights() throws Exception {
+    Path out = dir.resolve("magnitude-flops");
+    RunLopper run = run("prune", "digits-cnn", out, "sweep.criterion=magnitude", "allocation.unit=flops");
+    assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
+    // By hand: each weight is used at conv1 8·8, conv2 8·8, fc1 1 and fc2 1 positions per sample.
+    Map<String, Long> uses = Map.of("conv1.weight", 64L, "conv2.weight", 64L, "fc1.weight", 1L, "fc2.weight", 1L);
+    Table masks = csv(out, "masks");
+    double pruned = 0;
+    double total = 0;
+    for (List<Object> r : masks.rows()) {
+      long use = uses.get((String) r.get(masks.indexOf("tensor")));
+      pruned += use * (Long) r.get(masks.indexOf("pruned"));
+      total += use * (Long) r.get(masks.indexOf("parameters"));
+    }
+    assertEquals(8 * 9 * 64 + 16 * 8 * 9 * 64 + 256 * 32 + 32 * 10, total);
+    assertTrue(pruned / total >= 0.5, "MACs of zeroed weights " + pruned / total);
+    assertTrue(pruned / total <= 0.51, "overshoot " + pruned / total);
+    assertEquals(pruned / total, results(out).get("pruned_macs_fraction").asDouble(), 1e-12);
+  }
 }
