@@ -20,13 +20,15 @@ import java.util.Random;
  * optimisation on, one intra-op and one inter-op thread); not a test. Run by hand after a structured
  * {@code prune}, with the class path in the CLASSPATH variable (never a long {@code -cp}), as
  * docs/benchmarks.md shows:
- * {@code java dev.lopper.structure.StructuredLatencyBenchmark data/digits-cnn.onnx runs/cnn-structured}.
+ * {@code java dev.lopper.structure.StructuredLatencyBenchmark data/digits-cnn.onnx runs/cnn-structured ...}.
  *
- * <p>For batch sizes 1 and 256: a warm-up, then rounds that each time every single run of the dense
- * model and of the pruned one (in alternating order, so that drifting load hits both alike); it
- * prints per round the median latency of each, and the median, minimum and maximum of the round
- * medians, the throughput (rows per second at the median) and the speed-up, then the file sizes and
- * the verified accuracies from the run directory's {@code verification.csv}.
+ * <p>For every run directory given, at ONNX Runtime's full optimisation (its default, which turns
+ * convolutions into the blocked-channel NCHWc layout) and at the extended level (without that
+ * layout), for batch sizes 1 and 256: a warm-up, then rounds that each time every single run of
+ * the dense model and of the pruned one (in alternating order, so that drifting load hits both
+ * alike); it prints per round the median latency of each, and the median, minimum and maximum of
+ * the round medians, the throughput (rows per second at the median) and the speed-up; then the
+ * file sizes and the verified accuracies from each run directory's {@code verification.csv}.
  */
 public final class StructuredLatencyBenchmark {
   private static final int ROUNDS = 7;
@@ -34,33 +36,40 @@ public final class StructuredLatencyBenchmark {
   private StructuredLatencyBenchmark() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 2) {
-      System.err.println("usage: StructuredLatencyBenchmark DENSE.onnx RUN_DIRECTORY");
+    if (args.length < 2) {
+      System.err.println("usage: StructuredLatencyBenchmark DENSE.onnx RUN_DIRECTORY...");
       System.exit(2);
     }
     Path dense = Path.of(args[0]);
-    Path run = Path.of(args[1]);
-    Path pruned = run.resolve("model/pruned.onnx");
     System.out.println("load average before: " + Files.readString(Path.of("/proc/loadavg")).trim());
     OrtEnvironment env = OrtRuntime.environment();
-    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-      options.setIntraOpNumThreads(1);
-      options.setInterOpNumThreads(1);
-      options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      try (OrtSession d = env.createSession(dense.toString(), options);
-          OrtSession p = env.createSession(pruned.toString(), options)) {
-        for (int batch : new int[] {1, 256}) {
-          int iterations = batch == 1 ? 20_000 : 2_000;
-          time(env, d, p, batch, iterations);
+    for (OrtSession.SessionOptions.OptLevel level : List.of(OrtSession.SessionOptions.OptLevel.ALL_OPT,
+        OrtSession.SessionOptions.OptLevel.EXTENDED_OPT)) {
+      try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+        options.setIntraOpNumThreads(1);
+        options.setInterOpNumThreads(1);
+        options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+        options.setOptimizationLevel(level);
+        for (int r = 1; r < args.length; r++) {
+          Path pruned = Path.of(args[r]).resolve("model/pruned.onnx");
+          System.out.println("== " + level + ": " + dense + " against " + pruned);
+          try (OrtSession d = env.createSession(dense.toString(), options);
+              OrtSession p = env.createSession(pruned.toString(), options)) {
+            for (int batch : new int[] {1, 256}) {
+              time(env, d, p, batch, batch == 1 ? 20_000 : 2_000);
+            }
+          }
         }
       }
     }
-    long denseBytes = Files.size(dense);
-    long prunedBytes = Files.size(pruned);
-    System.out.printf("files: dense %d bytes, pruned %d bytes, %.2fx smaller%n", denseBytes, prunedBytes,
-        (double) denseBytes / prunedBytes);
-    printAccuracy(run.resolve("verification.csv"));
+    for (int r = 1; r < args.length; r++) {
+      Path run = Path.of(args[r]);
+      long denseBytes = Files.size(dense);
+      long prunedBytes = Files.size(run.resolve("model/pruned.onnx"));
+      System.out.printf("%s: files: dense %d bytes, pruned %d bytes, %.2fx smaller%n", run, denseBytes, prunedBytes,
+          (double) denseBytes / prunedBytes);
+      printAccuracy(run.resolve("verification.csv"));
+    }
     System.out.println("load average after: " + Files.readString(Path.of("/proc/loadavg")).trim());
   }
 

@@ -188,8 +188,7 @@ public final class SparkStages implements RunStages {
         p.items(), p.cost(), unit));
     writeTable(run, "allocation", ChannelPruning.allocationTable(plan, curves, p.items(), p.cost()));
 
-    ChannelSelection selection = criterion.selection(p.structure().groups(), sparsitiesById(plan, p),
-        p.model().weights());
+    ChannelSelection selection = plan.selection(criterion, p.structure(), p.model().weights());
     MaskSet masks = run.timings().time("masks", () -> selection.masks(p.structure()));
     masks.writeSafetensors(run.directory().file("masks.safetensors"), hadoop);
     writeTable(run, "masks", masks.summary());
@@ -243,17 +242,6 @@ public final class SparkStages implements RunStages {
     results.put("dense", metricsMap(verified.dense()));
     results.put("pruned", metricsMap(verified.pruned()));
     return new RunOutcome(gate, results);
-  }
-
-  private static Map<Integer, Double> sparsitiesById(ChannelPruning.Plan plan, Prepared p) {
-    Map<Integer, Double> out = new LinkedHashMap<>();
-    for (SweepItem item : p.items()) {
-      long kept = plan.kept().get(item.group());
-      if (kept < item.channels()) {
-        out.put(item.group(), (item.channels() - kept) / (double) item.channels());
-      }
-    }
-    return out;
   }
 
   /** Verifies the model written at {@code prunedOnnx} against the dense one on the whole data set. */
