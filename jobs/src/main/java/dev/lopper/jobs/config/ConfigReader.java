@@ -373,10 +373,6 @@ final class ConfigReader {
             + key.name() + " (set it in the configuration file or pass " + how + ")");
       }
     }
-    if (Boolean.TRUE.equals(values.get("output.name-by-date"))) {
-      throw new InvalidInputException(label("output.name-by-date") + ": naming run directories by date is not "
-          + "supported yet; set it to false and choose output.dir");
-    }
     if (((List<String>) values.get("model.include")).isEmpty()) {
       throw new InvalidInputException(label("model.include") + ": the list is empty, so no tensor would be "
           + "pruned; use [\"*\"] for every prunable tensor");
