@@ -232,14 +232,17 @@ public final class HtmlReport {
       }
       out.append(" (run ").append(text(c.get("previous_run_id"))).append(", started ")
           .append(text(c.get("previous_started"))).append(", ").append(text(c.get("previous_status")))
-          .append("). Changes are this run minus the previous one.</p>\n");
+          .append("). Changes are this run minus the previous one; every figure is in the manifest's ")
+          .append("<code>comparison</code>.</p>\n");
 
       out.append("<table class=\"compact\" id=\"comparison-figures\">\n<tr><th>figure</th><th class=\"num\">previous</th>")
           .append("<th class=\"num\">this run</th><th class=\"num\">change</th></tr>\n");
       for (String side : List.of("dense", "pruned")) {
         if (c.get(side) instanceof Map<?, ?> metrics) {
           for (Map.Entry<?, ?> e : metrics.entrySet()) {
-            if (e.getValue() instanceof Map<?, ?> v) {
+            // The decision metric, loss and the divergence from the dense outputs; the manifest has them all.
+            boolean shown = e.getKey().equals(metric) || e.getKey().equals("loss") || e.getKey().equals("kl");
+            if (shown && e.getValue() instanceof Map<?, ?> v) {
               figureRow(side + " " + e.getKey(), v, e.getKey().equals(metric));
             }
           }
@@ -697,7 +700,7 @@ public final class HtmlReport {
       .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
       tr.key td{font-weight:600}
       tr.total td{font-weight:600;border-top:2px solid #dde1e7}
-      td.tensor{word-break:break-all;max-width:260px}
+      td.tensor{overflow-wrap:anywhere;min-width:9em;max-width:260px}
       .mono,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
       .scroll{overflow-x:auto}
       .heat td.num{text-align:center;font-size:12px}
