@@ -703,6 +703,7 @@ public final class HtmlReport {
       td.tensor{overflow-wrap:anywhere;min-width:9em;max-width:260px}
       .mono,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
       .scroll{overflow-x:auto}
+      .heat td,.heat th{padding:3px 5px}
       .heat td.num{text-align:center;font-size:12px}
       .heat td.good{background:#e4f3e7}
       .heat td.warn{background:#fff3c9}
