@@ -1,5 +1,6 @@
 package dev.lopper.jobs.cluster;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -13,6 +14,8 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,10 +27,17 @@ import org.junit.jupiter.api.Test;
  * executors, and the table is identical to that of the same command run undisturbed.
  */
 class ExecutorKillIT {
-  /** 19 grid points and batches of 8: about 80 variants × 45 batches per partition, seconds per task. */
+  /**
+   * 19 grid points, 8 partitions and batches of one row: each task evaluates 77 variants on 45 rows in 45
+   * batches, a few seconds, so that a task is still running when its executor is killed (the executor is
+   * killed right after its first sweep task has loaded the model).
+   */
   private static final double[] GRID = IntStream.rangeClosed(1, 19).mapToDouble(i -> i / 20.0).toArray();
   private static final String GRID_TEXT = "[" + IntStream.rangeClosed(1, 19).mapToObj(i -> String.valueOf(i / 20.0))
       .collect(Collectors.joining(",")) + "]";
+
+  /** StandaloneAppClient's line when the master grants the application an executor. */
+  private static final Pattern EXECUTOR_ADDED = Pattern.compile("Executor added: (app-\\d+-\\d+)/");
 
   private static LopperCluster lopper;
 
@@ -45,7 +55,7 @@ class ExecutorKillIT {
 
   private static SubmittedApp sweep(Path out) {
     return lopper.submit("sensitivity", "--config", "conf/digits-cnn.yaml", "--set", "output.dir=" + out,
-        "--set", "data.partitions=8", "--set", "data.batch-size=8", "--set", "sweep.sparsities=" + GRID_TEXT);
+        "--set", "data.partitions=8", "--set", "data.batch-size=1", "--set", "sweep.sparsities=" + GRID_TEXT);
   }
 
   @Test
@@ -53,19 +63,14 @@ class ExecutorKillIT {
     String expected = SweepTables.singleProcessCsv(SampleData.path("digits-cnn.onnx"),
         SampleData.path("digits-cnn.safetensors"), new long[] {1, 8, 8}, GRID, lopper.workDir().resolve("expected.csv"));
 
+    // Both submitted at once: the master runs one after the other, in the order they register, and the
+    // second driver starts while the first application runs.
     Path undisturbed = lopper.workDir().resolve("undisturbed");
-    long start = System.nanoTime();
-    SubmittedApp first = sweep(undisturbed);
-    LopperCluster.awaitSuccess(first, "the undisturbed sweep");
-    System.out.printf("undisturbed sweep (CNN, 8 partitions, %d sparsities, batches of 8) done in %.1f s%n",
-        GRID.length, LopperCluster.seconds(start));
-    LopperCluster.assertRanOnCluster(undisturbed);
-    String undisturbedTable = LopperCluster.sensitivityCsv(undisturbed);
-    SweepTables.assertSameTable(expected, undisturbedTable, "undisturbed sweep against the single-process sweep");
-
     Path disturbed = lopper.workDir().resolve("disturbed");
-    start = System.nanoTime();
+    long start = System.nanoTime();
+    SubmittedApp quiet = sweep(undisturbed);
     SubmittedApp app = sweep(disturbed);
+
     String appId = awaitApplicationId(app);
     long victim = awaitExecutorRunningTheSweep(app, appId);
     Set<Long> before = new HashSet<>(lopper.cluster().executorPids());
@@ -77,7 +82,8 @@ class ExecutorKillIT {
     long killed = System.nanoTime();
     Optional<Long> replacement = Optional.empty();
     while (replacement.isEmpty() && app.isAlive() && LopperCluster.seconds(killed) < 60) {
-      replacement = lopper.cluster().executorPids().stream().filter(pid -> !before.contains(pid)).findFirst();
+      replacement = lopper.cluster().executorPids().stream()
+          .filter(pid -> !before.contains(pid) && executorDir(pid).map(d -> isOf(d, appId)).orElse(false)).findFirst();
       Thread.sleep(100);
     }
     double replacedAfter = LopperCluster.seconds(killed);
@@ -92,25 +98,33 @@ class ExecutorKillIT {
     assertTrue(driverLog.contains("Lost executor"), "the driver did not report the lost executor:\n" + driverLog);
     assertTrue(driverLog.contains("ExecutorLostFailure"), "no task was lost with the executor:\n" + driverLog);
 
+    LopperCluster.awaitSuccess(quiet, "the undisturbed sweep");
+    System.out.printf("undisturbed sweep (CNN, 8 partitions, %d sparsities, batches of 1) done %.1f s after the"
+        + " submissions%n", GRID.length, LopperCluster.seconds(start));
+    LopperCluster.assertRanOnCluster(undisturbed);
+    String undisturbedTable = LopperCluster.sensitivityCsv(undisturbed);
+    SweepTables.assertSameTable(expected, undisturbedTable, "the undisturbed sweep against the single-process sweep");
+
     JsonNode manifest = LopperCluster.assertRanOnCluster(disturbed);
-    assertTrue(manifest.path("spark_application_id").asText().equals(appId), manifest::toString);
+    assertEquals(appId, manifest.path("spark_application_id").asText(), "the application whose executor was killed");
     SweepTables.assertSameTable(undisturbedTable, LopperCluster.sensitivityCsv(disturbed),
         "the sweep with a killed executor against the undisturbed sweep");
   }
 
-  /** The application's standalone id, once the master lists it. */
-  private static String awaitApplicationId(SubmittedApp app) throws IOException, InterruptedException {
+  /** The application's standalone id, from its driver's log of the executors the master granted it. */
+  private static String awaitApplicationId(SubmittedApp app) throws InterruptedException {
     long start = System.nanoTime();
     while (LopperCluster.seconds(start) < LopperCluster.APP_TIMEOUT.toSeconds()) {
-      for (JsonNode active : lopper.cluster().masterState().path("activeapps")) {
-        return active.path("id").asText();
+      Matcher added = EXECUTOR_ADDED.matcher(app.stderr());
+      if (added.find()) {
+        return added.group(1);
       }
       if (!app.isAlive()) {
-        fail("the application exited before it registered with the master\n" + app.stderr());
+        fail("the application exited before it had executors\n" + app.stderr());
       }
       Thread.sleep(100);
     }
-    return fail("the application did not register within " + LopperCluster.APP_TIMEOUT + "\n" + app.stderr());
+    return fail("the application had no executors within " + LopperCluster.APP_TIMEOUT + "\n" + app.stderr());
   }
 
   /**
@@ -123,15 +137,9 @@ class ExecutorKillIT {
     long start = System.nanoTime();
     while (LopperCluster.seconds(start) < LopperCluster.APP_TIMEOUT.toSeconds()) {
       for (long pid : lopper.cluster().executorPids()) {
-        Path dir;
-        try {
-          dir = Path.of("/proc/" + pid + "/cwd").toRealPath();
-        } catch (IOException gone) {
-          continue;
-        }
-        Path stderr = dir.resolve("stderr");
-        if (dir.getParent().getFileName().toString().equals(appId) && Files.exists(stderr)
-            && Files.readString(stderr).contains("ExecutorModels: Loaded")) {
+        Optional<Path> dir = executorDir(pid);
+        if (dir.isPresent() && isOf(dir.get(), appId) && Files.exists(dir.get().resolve("stderr"))
+            && Files.readString(dir.get().resolve("stderr")).contains("ExecutorModels: Loaded")) {
           return pid;
         }
       }
@@ -141,5 +149,18 @@ class ExecutorKillIT {
       Thread.sleep(50);
     }
     return fail("no executor ran a sweep task within " + LopperCluster.APP_TIMEOUT + "\n" + app.stderr());
+  }
+
+  /** An executor's working directory, {@code worker-<i>/<app-id>/<executor-id>}, which holds its logs. */
+  private static Optional<Path> executorDir(long pid) {
+    try {
+      return Optional.of(Path.of("/proc/" + pid + "/cwd").toRealPath());
+    } catch (IOException gone) {
+      return Optional.empty();
+    }
+  }
+
+  private static boolean isOf(Path executorDir, String appId) {
+    return executorDir.getParent().getFileName().toString().equals(appId);
   }
 }

@@ -1,6 +1,7 @@
 package dev.lopper.jobs.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -19,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The sensitivity sweep of both sample models, run by the real fat jar on a standalone cluster (executors
  * in JVMs of their own) with 1, 3 and 8 data partitions, gives the same table as the core library computing
- * the sweep in one process, and PyTorch's numbers.
+ * the sweep in one process, and PyTorch's numbers; and {@code prune} on the cluster verifies the model it
+ * emitted with the metrics that one process measures for that file.
  */
 class SweepOnClusterIT {
   private static final double[] GRID = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
@@ -30,6 +32,7 @@ class SweepOnClusterIT {
   private static long submitted;
   private static final Map<Integer, SubmittedApp> CNN_APPS = new LinkedHashMap<>();
   private static SubmittedApp mlpApp;
+  private static SubmittedApp pruneApp;
 
   /**
    * Starts the cluster and submits every run at once: the master runs them one after the other (each
@@ -47,6 +50,10 @@ class SweepOnClusterIT {
     mlpApp = lopper.submit("sensitivity", "--config", "conf/digits-cnn.yaml",
         "--set", "model.onnx=data/digits-mlp.onnx", "--set", "model.weights=data/digits-mlp.safetensors",
         "--set", "data.input-shape=[64]", "--set", "data.partitions=3", "--set", "output.dir=" + mlpOutput());
+    // Relative to the driver's working directory, as the model and data paths are: executors must still find
+    // the pruned model that verification evaluates.
+    pruneApp = lopper.submit("prune", "--config", "conf/digits-cnn.yaml", "--set", "data.partitions=3",
+        "--set", "output.dir=" + LopperCluster.repoRoot().relativize(pruneOutput()));
   }
 
   @AfterAll
@@ -62,6 +69,10 @@ class SweepOnClusterIT {
 
   private static Path mlpOutput() {
     return lopper.workDir().resolve("mlp-3");
+  }
+
+  private static Path pruneOutput() {
+    return lopper.workDir().resolve("prune-3");
   }
 
   @Test
@@ -102,6 +113,32 @@ class SweepOnClusterIT {
     SweepTables.assertSameTable(expected, table, what);
     SweepTables.assertMatchesPyTorch(table, "digits-mlp-sensitivity.csv", what);
     assertModelLoadedInExecutors(manifest.path("spark_application_id").asText());
+  }
+
+  @Test
+  void pruneOnTheClusterVerifiesTheEmittedModelAsOneProcessEvaluatesIt() throws IOException {
+    String what = "lopper prune (CNN, 3 partitions, output directory relative to the driver's)";
+    LopperCluster.awaitSuccess(pruneApp, what);
+    System.out.printf("%s done %.1f s after the first submission%n", what, LopperCluster.seconds(submitted));
+    JsonNode manifest = LopperCluster.assertRanOnCluster(pruneOutput());
+    assertTrue(manifest.path("gate").path("passed").asBoolean(), manifest.path("gate")::toString);
+    SweepTables.assertMatchesPyTorch(LopperCluster.sensitivityCsv(pruneOutput()), "digits-cnn-sensitivity.csv", what);
+
+    Map<String, Map<String, String>> verified = new LinkedHashMap<>();
+    for (Map<String, String> row : SweepTables.rows(Files.readString(pruneOutput().resolve("verification.csv")))) {
+      verified.put(row.get("model"), row);
+    }
+    Map<String, Double> dense = SweepTables.evaluate(SampleData.path("digits-cnn.onnx"),
+        SampleData.path("digits-cnn.safetensors"), new long[] {1, 8, 8});
+    Map<String, Double> pruned = SweepTables.evaluate(pruneOutput().resolve("model/pruned.onnx").toString(), null,
+        new long[] {1, 8, 8});
+    for (String metric : List.of("accuracy", "loss", "f1_macro")) {
+      assertEquals(dense.get(metric), Double.parseDouble(verified.get("dense").get(metric)), 0.0, "dense " + metric);
+      assertEquals(pruned.get(metric), Double.parseDouble(verified.get("pruned").get(metric)), 0.0,
+          "pruned " + metric);
+    }
+    assertNotEquals(dense.get("loss"), pruned.get("loss"), "the emitted model is pruned");
+    assertEquals(0.7, manifest.path("results").path("sparsity").asDouble(), 0.01, "overall sparsity");
   }
 
   /**

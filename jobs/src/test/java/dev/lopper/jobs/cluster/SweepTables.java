@@ -85,6 +85,27 @@ final class SweepTables {
   }
 
   /**
+   * The metrics of a model on the whole validation set, evaluated in this process by the core library, as
+   * the sensitivity table's columns name them.
+   */
+  static Map<String, Double> evaluate(String onnx, String weights, long[] rowShape) {
+    OnnxModel model = OnnxModel.load(new ModelSource(onnx, weights), new Configuration());
+    try (BufferAllocator allocator = new RootAllocator(); Evaluator evaluator = new Evaluator(model)) {
+      List<Batch> batches = ValidationSet.batches(rowShape, BATCH_SIZE, allocator);
+      try {
+        double[] values = SensitivityTable.values(new TensorSweep(evaluator, batches, CLASSES).baseline().metrics());
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        for (int i = 0; i < values.length; i++) {
+          metrics.put(SensitivityTable.METRIC_COLUMNS[i], values[i]);
+        }
+        return metrics;
+      } finally {
+        batches.forEach(Batch::close);
+      }
+    }
+  }
+
+  /**
    * Asserts that a sensitivity CSV written by Lopper has PyTorch's numbers ({@code data/reference/<reference>}):
    * for every (tensor, sparsity) and the dense baseline, the same accuracy (exactly: a count over 360
    * samples), the loss within 1e-5 and the same number of pruned weights; and no row more or less.
