@@ -11,8 +11,8 @@ Stages, in order:
   3. export:     the safetensors loaded back into a fresh model, exported to ONNX (opset 13,
                  BatchNormalization kept, initializers named as in the state dict).
   4. references: from the model loaded back from the safetensors, dense logits and pruning
-                 sensitivities (per tensor and global), so the numbers always match the
-                 committed weights.
+                 sensitivities (per tensor, global and per channel group), so the numbers always
+                 match the committed weights.
 
 With --skip-training the existing safetensors in --out are used instead of training again.
 Everything runs on one thread with deterministic algorithms and fixed seeds; data/README.md
@@ -83,10 +83,58 @@ class DigitsCnn(nn.Module):
         return self.fc2(x)
 
 
+class DigitsResnet(nn.Module):
+    """A stem convolution and one residual block: conv1-bn1-ReLU, then conv2-bn2-ReLU-conv3-bn3
+    added to the stem's output (the skip connection) and ReLU, a 2x2 max pool, Flatten and one
+    linear layer; input [N,1,8,8]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bn3 = nn.BatchNorm2d(16)
+        self.pool = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(16 * 4 * 4, NUM_CLASSES)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        y = torch.relu(self.bn2(self.conv2(x)))
+        y = self.bn3(self.conv3(y))
+        x = torch.relu(x + y)
+        x = self.flatten(self.pool(x))
+        return self.fc(x)
+
+
 # name -> (class, input shape after the batch axis, training seed, epochs, learning rate)
 MODELS = {
     "digits-mlp": (DigitsMlp, (64,), 1, 40, 1e-3),
     "digits-cnn": (DigitsCnn, (1, 8, 8), 6, 30, 2e-3),
+    "digits-resnet": (DigitsResnet, (1, 8, 8), 7, 30, 2e-3),
+}
+
+# The channel groups of each model, written out by hand (an independent statement of what Lopper's
+# graph analysis must find): name -> [(group, producing modules, per-channel modules (batch norms),
+# consuming modules with the number of input columns per channel)]. Removing channel c of a group
+# removes row c of every producer's weight and bias, channel c of every batch norm and input
+# channel c (columns c*k .. c*k+k-1) of every consumer.
+CHANNEL_GROUPS = {
+    "digits-mlp": [
+        ("fc1", ["fc1"], [], [("fc2", 1)]),
+        ("fc2", ["fc2"], [], [("fc3", 1)]),
+    ],
+    "digits-cnn": [
+        ("conv1", ["conv1"], ["bn1"], [("conv2", 1)]),
+        ("conv2", ["conv2"], ["bn2"], [("fc1", 16)]),
+        ("fc1", ["fc1"], [], [("fc2", 1)]),
+    ],
+    "digits-resnet": [
+        ("conv1+conv3", ["conv1", "conv3"], ["bn1", "bn3"], [("conv2", 1), ("fc", 16)]),
+        ("conv2", ["conv2"], ["bn2"], [("conv3", 1)]),
+    ],
 }
 
 
@@ -382,6 +430,70 @@ def references(name, model, val_x, val_y, out_dir):
     return dense_metrics
 
 
+def channel_norms(weight, p):
+    """The L1 or L2 norm of every output channel (row along axis 0), in float64."""
+    w = weight.detach().numpy().astype(np.float64).reshape(weight.shape[0], -1)
+    return np.abs(w).sum(axis=1) if p == 1 else np.sqrt((w * w).sum(axis=1))
+
+
+def channel_references(name, model, val_x, val_y, out_dir):
+    """Structured pruning of whole channel groups (see README): per group, norm and sparsity, the
+    channels pruned by the group's combined score, each producer's mask and the metrics of the
+    model with the whole group zeroed."""
+    x = model_input(name, val_x)
+    dense = forward(model, x)
+    modules = dict(model.named_modules())
+    rows = []
+    for group, producers, norms, consumers in CHANNEL_GROUPS[name]:
+        channels = modules[producers[0]].weight.shape[0]
+        for p in (1, 2):
+            scores = sum(channel_norms(modules[m].weight, p) for m in producers)
+            for s in SPARSITIES[1:]:
+                pruned = round(s * channels)  # PyTorch's _compute_nparams_toprune
+                order = np.argsort(scores, kind="stable")
+                cut = np.sort(scores)
+                if 0 < pruned < channels and cut[pruned] - cut[pruned - 1] <= 1e-5 * cut[pruned]:
+                    raise SystemExit(f"{name} {group} L{p} {s}: channel scores too close at the cut")
+                removed = np.sort(order[:pruned])
+                kept = np.sort(order[pruned:])
+                variant = copy.deepcopy(model)
+                vmodules = dict(variant.named_modules())
+                masks = {}
+                for m in producers:
+                    if len(producers) == 1:
+                        # PyTorch's own structured pruning, for the masks of single-producer groups.
+                        prune.ln_structured(vmodules[m], "weight", amount=s, n=p, dim=0)
+                        mask = vmodules[m].weight_mask.detach().numpy().astype(np.uint8)
+                        expected = np.ones_like(mask)
+                        expected[removed] = 0
+                        assert np.array_equal(mask, expected), (name, group, p, s)
+                        prune.remove(vmodules[m], "weight")
+                    else:
+                        mask = np.ones(tuple(vmodules[m].weight.shape), dtype=np.uint8)
+                        mask[removed] = 0
+                    masks[m] = mask
+                with torch.no_grad():
+                    for m in producers:
+                        vmodules[m].weight[removed] = 0
+                        vmodules[m].bias[removed] = 0
+                    for m in norms:
+                        vmodules[m].weight[removed] = 0
+                        vmodules[m].bias[removed] = 0
+                    for m, block in consumers:
+                        for c in removed:
+                            vmodules[m].weight[:, c * block:(c + 1) * block] = 0
+                metrics_row = metrics(forward(variant, x), val_y, dense)
+                for m in producers:
+                    rows.append(dict({
+                        "group": group, "norm": f"L{p}", "sparsity": s, "tensor": m + ".weight",
+                        "pruned_channels": pruned, "kept_channels": " ".join(str(c) for c in kept),
+                        "mask_sha256": hashlib.sha256(masks[m].tobytes(order="C")).hexdigest(),
+                    }, **metrics_row))
+    write_csv(os.path.join(out_dir, f"{name}-channel.csv"),
+              ["group", "norm", "sparsity", "tensor", "pruned_channels", "kept_channels",
+               "mask_sha256"] + METRIC_COLUMNS, rows)
+
+
 # ----------------------------------------------------------------------------- main
 
 def main():
@@ -415,6 +527,7 @@ def main():
         if name == "digits-cnn":
             save_external(os.path.join(out, f"{name}.onnx"), os.path.join(out, f"{name}-external"))
         summary[name] = references(name, model, val_x, val_y, ref_dir)
+        channel_references(name, model, val_x, val_y, ref_dir)
     for name, m in summary.items():
         print(f"{name}: validation accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}")
 

@@ -8,7 +8,8 @@ import java.util.stream.Collectors;
 
 /**
  * The criteria configuration can name: {@code magnitude} (alias {@code l1-unstructured}, PyTorch's
- * name) and {@code global-magnitude}.
+ * name), {@code global-magnitude}, and the structured {@code channel-l1} and {@code channel-l2}
+ * (whole channels of channel groups, see {@link ChannelCriterion}).
  *
  * <pre>{@code
  * PruningCriterion criterion = Criteria.byName(config.criterion());
@@ -22,6 +23,8 @@ public final class Criteria {
   static {
     register(MagnitudeCriterion.local());
     register(MagnitudeCriterion.global());
+    register(ChannelCriterion.l1());
+    register(ChannelCriterion.l2());
     ALIASES.put("l1-unstructured", MagnitudeCriterion.local().name());
   }
 
@@ -48,6 +51,13 @@ public final class Criteria {
   /** The canonical names of the known criteria (aliases not included). */
   public static List<String> names() {
     return List.copyOf(CANONICAL.keySet());
+  }
+
+  /** Every name {@link #byName} accepts: the canonical names, then the aliases. */
+  public static List<String> acceptedNames() {
+    List<String> names = new java.util.ArrayList<>(CANONICAL.keySet());
+    names.addAll(ALIASES.keySet());
+    return List.copyOf(names);
   }
 
   private static String describe(String canonical) {

@@ -1,7 +1,9 @@
 package dev.lopper.criteria;
 
+import dev.lopper.structure.ChannelGroup;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -12,14 +14,16 @@ import java.util.Optional;
  * statistics for Wanda or OBS, say) becomes a new {@code opt*} builder method and callers that do
  * not supply it need no change.
  *
- * <p>For now it holds, per tensor name, the {@link Consumer}: the op that reads the weight, which
- * structured criteria need to know which axis holds output channels or neurons. Magnitude criteria
- * ignore it.
+ * <p>It holds, per tensor name, the {@link Consumer}: the op that reads the weight, which says which
+ * axis holds output channels or neurons; and the model's {@link ChannelGroup}s, which structured
+ * criteria ({@link ChannelCriterion}) need to prune whole channels across every tensor that shares
+ * them. Magnitude criteria ignore both.
  *
  * <pre>{@code
  * CriterionContext context = CriterionContext.builder()
  *     .optConsumer("conv1.weight", "Conv", 1, false)
  *     .optConsumer("fc.weight", "Gemm", 1, true)
+ *     .optChannelGroups(ModelStructure.analyse(model).groups())
  *     .build();
  * }</pre>
  */
@@ -48,9 +52,11 @@ public final class CriterionContext {
   }
 
   private final Map<String, Consumer> consumers;
+  private final List<ChannelGroup> channelGroups;
 
   private CriterionContext(Builder builder) {
     this.consumers = Collections.unmodifiableMap(new LinkedHashMap<>(builder.consumers));
+    this.channelGroups = List.copyOf(builder.channelGroups);
   }
 
   /** A context that knows nothing beyond the weights. */
@@ -76,6 +82,7 @@ public final class CriterionContext {
   public Builder toBuilder() {
     Builder builder = new Builder();
     builder.consumers.putAll(consumers);
+    builder.channelGroups = channelGroups;
     return builder;
   }
 
@@ -89,26 +96,46 @@ public final class CriterionContext {
     return consumers;
   }
 
+  /**
+   * The model's channel groups (all of them, indexed by {@link ChannelGroup#id()}), or an empty
+   * list when not supplied.
+   */
+  public List<ChannelGroup> channelGroups() {
+    return channelGroups;
+  }
+
   @Override
   public boolean equals(Object o) {
-    return o instanceof CriterionContext c && consumers.equals(c.consumers);
+    return o instanceof CriterionContext c && consumers.equals(c.consumers)
+        && channelGroups.equals(c.channelGroups);
   }
 
   @Override
   public int hashCode() {
-    return consumers.hashCode();
+    return consumers.hashCode() * 31 + channelGroups.hashCode();
   }
 
   @Override
   public String toString() {
-    return "CriterionContext[consumers=" + consumers + "]";
+    return "CriterionContext[consumers=" + consumers
+        + (channelGroups.isEmpty() ? "" : ", " + channelGroups.size() + " channel groups") + "]";
   }
 
   /** Builds a {@link CriterionContext}; every setting is optional. */
   public static final class Builder {
     private final Map<String, Consumer> consumers = new LinkedHashMap<>();
+    private List<ChannelGroup> channelGroups = List.of();
 
     private Builder() {}
+
+    /**
+     * Supplies the model's channel groups, as {@code ModelStructure.groups()} lists them (every
+     * group, so that ids index the list), replacing earlier ones.
+     */
+    public Builder optChannelGroups(List<ChannelGroup> groups) {
+      this.channelGroups = List.copyOf(groups);
+      return this;
+    }
 
     /** Records the op consuming tensor {@code tensorName}, replacing an earlier one. */
     public Builder optConsumer(String tensorName, Consumer consumer) {

@@ -7,15 +7,37 @@ import dev.lopper.mask.MaskSet;
 import dev.lopper.metrics.Tally;
 import dev.lopper.metrics.TallyAccumulator;
 import dev.lopper.model.WeightTensor;
+import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import onnx.Onnx;
 
 /**
  * Sensitivity of single tensors on a fixed set of batches: the dense logits are computed once,
  * then each (tensor, sparsity) variant is evaluated on every batch and tallied against the labels
  * and the dense outputs. This is the whole computation of one sweep unit; Spark tasks run it on
  * their partition, and single-process callers on the whole data set, with the same numbers.
+ *
+ * <p>Prefix reuse (on by default, {@link Options}): the variants of a tensor differ only from its
+ * consumer on, so they are evaluated on the suffix of the model's {@link GraphCut} there, from the
+ * cut activations the dense model computes; the logits are bitwise those of the full evaluation
+ * (tested on the sample models). Where the activations come from:
+ * <ul>
+ *   <li>for the tensors named at construction, from the dense pass itself: it outputs every cut
+ *       value they need and holds them in direct buffers, rows × cut size × 4 bytes per float
+ *       value, as long as the total stays within {@link Options#activationBytes()} (tensors whose
+ *       cut would exceed it are left to the next case);
+ *   <li>otherwise, from a prefix run per {@link #sweep} (the dense graph up to the cut, so the
+ *       part before the cut runs once per tensor instead of once per variant), holding at most
+ *       {@link Options#activationBytes()} (at least one batch) and processing the batches in
+ *       chunks beyond that, each chunk building the variants' suffix sessions again.
+ * </ul>
  *
  * <pre>{@code
  * TensorSweep sweep = new TensorSweep(evaluator, batches, 10);
@@ -28,18 +50,144 @@ public final class TensorSweep {
   private final List<Batch> batches;
   private final List<Logits> dense;
   private final int classes;
+  private final Options options;
+  private final Map<String, Onnx.TypeProto> heldTypes;
+  private final Set<String> kept;
+  private final List<Map<String, Activation>> held;
 
-  /** Computes the dense logits of every batch; {@code classes} is the model's number of outputs. */
-  public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes) {
-    this.evaluator = evaluator;
-    this.classes = classes;
-    this.batches = List.copyOf(batches);
-    this.dense = new ArrayList<>(batches.size());
-    try (Evaluator.Session session = evaluator.dense()) {
-      for (Batch batch : batches) {
-        dense.add(session.logits(batch));
+  /**
+   * How variants are evaluated.
+   *
+   * @param prefixReuse evaluate variants from the cut activations (true) or each from the model's
+   *     input (false)
+   * @param activationBytes most bytes of cut activations held: by the dense pass for the tensors
+   *     named at construction, and by one sweep's prefix run (at least one batch's)
+   */
+  public record Options(boolean prefixReuse, long activationBytes) implements Serializable {
+    /** Default bound on held cut activations: 256 MiB. */
+    public static final long DEFAULT_ACTIVATION_BYTES = 256L << 20;
+
+    public Options {
+      if (activationBytes < 0) {
+        throw new IllegalArgumentException("activationBytes must be >= 0, got " + activationBytes);
       }
     }
+
+    /** Prefix reuse on, at most {@value #DEFAULT_ACTIVATION_BYTES} bytes of activations held. */
+    public static Options defaults() {
+      return new Options(true, DEFAULT_ACTIVATION_BYTES);
+    }
+
+    /** Every variant evaluated on the whole model (for tests and benchmarks). */
+    public static Options fullEvaluation() {
+      return new Options(false, DEFAULT_ACTIVATION_BYTES);
+    }
+
+    /** These options with {@code bytes} as the bound on held activations. */
+    public Options withActivationBytes(long bytes) {
+      return new Options(prefixReuse, bytes);
+    }
+  }
+
+  /**
+   * Computes the dense logits of every batch; {@code classes} is the model's number of outputs.
+   * Prefix reuse is on ({@link Options#defaults()}), each sweep running its own prefix.
+   */
+  public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes) {
+    this(evaluator, batches, classes, List.of(), Options.defaults());
+  }
+
+  /** Computes the dense logits of every batch; variants are evaluated as {@code options} say. */
+  public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes, Options options) {
+    this(evaluator, batches, classes, List.of(), options);
+  }
+
+  /**
+   * Computes the dense logits of every batch and, with prefix reuse on, holds the cut activations
+   * of {@code tensors} (weight names whose {@link #sweep}s follow) from the same dense pass, within
+   * {@link Options#activationBytes()}.
+   *
+   * @throws IllegalArgumentException when a name is no float initializer of the model
+   */
+  public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes,
+      Collection<String> tensors, Options options) {
+    this.evaluator = evaluator;
+    this.classes = classes;
+    this.options = options;
+    this.batches = List.copyOf(batches);
+    this.dense = new ArrayList<>(batches.size());
+    this.held = new ArrayList<>(batches.size());
+    List<List<String>> cuts = new ArrayList<>();
+    Set<String> wanted = new LinkedHashSet<>();
+    if (options.prefixReuse()) {
+      for (String t : tensors) {
+        GraphCut cut = GraphCut.of(evaluator.model(), Set.of(t));
+        if (cut.affectsOutput() && !cut.computedValues().isEmpty()) {
+          cuts.add(cut.computedValues());
+          wanted.addAll(cut.computedValues());
+        }
+      }
+    }
+    if (wanted.isEmpty() || batches.isEmpty()) {
+      heldTypes = Map.of();
+      kept = Set.of();
+      try (Evaluator.Session session = evaluator.dense()) {
+        for (Batch batch : batches) {
+          dense.add(session.logits(batch));
+          held.add(Map.of());
+        }
+      }
+      return;
+    }
+    try (Evaluator.DensePass pass = evaluator.densePass(wanted)) {
+      heldTypes = pass.types();
+      Evaluator.DensePass.Result first = pass.run(batches.get(0), wanted);
+      kept = Set.copyOf(withinBudget(cuts, first.values(), batches.get(0).rows()));
+      dense.add(first.logits());
+      held.add(only(first.values(), kept));
+      for (int b = 1; b < batches.size(); b++) {
+        Evaluator.DensePass.Result r = pass.run(batches.get(b), kept);
+        dense.add(r.logits());
+        held.add(r.values());
+      }
+    }
+  }
+
+  /** The cut values to hold: whole cuts, in order, while all batches' activations fit. */
+  private Set<String> withinBudget(List<List<String>> cuts, Map<String, Activation> firstBatch,
+      int firstRows) {
+    long rows = batches.stream().mapToLong(Batch::rows).sum();
+    Set<String> keep = new LinkedHashSet<>();
+    long total = 0;
+    for (List<String> values : cuts) {
+      long extra = 0;
+      for (String v : values) {
+        if (!keep.contains(v)) {
+          extra += firstRows == 0 ? 0 : firstBatch.get(v).bytes() / firstRows * rows;
+        }
+      }
+      if (total + extra <= options.activationBytes()) {
+        keep.addAll(values);
+        total += extra;
+      }
+    }
+    return keep;
+  }
+
+  private static Map<String, Activation> only(Map<String, Activation> values, Set<String> keep) {
+    Map<String, Activation> out = new HashMap<>(values);
+    out.keySet().retainAll(keep);
+    return Map.copyOf(out);
+  }
+
+  /** Bytes of cut activations the dense pass holds for later sweeps. */
+  public long heldBytes() {
+    return held.stream().flatMap(m -> m.values().stream()).mapToLong(Activation::bytes).sum();
+  }
+
+  /** How this sweep evaluates variants. */
+  public Options options() {
+    return options;
   }
 
   /** The dense model's tally on these batches. */
@@ -56,22 +204,84 @@ public final class TensorSweep {
   public Tally[] sweep(WeightTensor weight, PruningCriterion criterion, double[] sparsities,
       CriterionContext context) {
     List<MaskSet> masks = criterion.selectGrid(List.of(weight), sparsities, context);
-    Tally[] out = new Tally[sparsities.length];
-    for (int s = 0; s < sparsities.length; s++) {
-      out[s] = evaluate(masks.get(s).apply(Map.of(weight.name(), weight)));
+    List<Supplier<Map<String, WeightTensor>>> variants = new ArrayList<>(sparsities.length);
+    for (MaskSet mask : masks) {
+      // Masked copies are made when their variant runs, so one is held at a time.
+      variants.add(() -> mask.apply(Map.of(weight.name(), weight)));
     }
-    return out;
+    return evaluateAll(List.of(weight.name()), variants);
   }
 
   /** The tally of the model with {@code replacements} in place of the dense weights. */
   public Tally evaluate(Map<String, WeightTensor> replacements) {
-    List<Logits> logits = new ArrayList<>(batches.size());
-    try (Evaluator.Session session = evaluator.variant(replacements)) {
-      for (Batch batch : batches) {
-        logits.add(session.logits(batch));
+    if (replacements.isEmpty()) {
+      return baseline();
+    }
+    return evaluateAll(replacements.keySet(), List.of(() -> replacements))[0];
+  }
+
+  /** Tallies of variants that all replace {@code weights} (some of them, at least). */
+  private Tally[] evaluateAll(Collection<String> weights,
+      List<Supplier<Map<String, WeightTensor>>> variants) {
+    GraphCut cut = options.prefixReuse() ? GraphCut.of(evaluator.model(), weights) : null;
+    if (cut == null || !cut.affectsOutput()) {
+      Tally[] out = new Tally[variants.size()];
+      for (int v = 0; v < out.length; v++) {
+        out[v] = evaluateFull(variants.get(v).get());
+      }
+      return out;
+    }
+    TallyAccumulator[] acc = new TallyAccumulator[variants.size()];
+    for (int v = 0; v < acc.length; v++) {
+      acc[v] = new TallyAccumulator(classes);
+    }
+    boolean fromHeld = kept.containsAll(cut.computedValues());
+    try (Evaluator.Cut prepared = fromHeld ? evaluator.cut(cut, heldTypes) : evaluator.cut(cut)) {
+      int next = 0;
+      while (next < batches.size()) {
+        int first = next;
+        List<CutActivations> chunk = new ArrayList<>();
+        try {
+          long bytes = 0;
+          long last = 0;
+          do {
+            Batch batch = batches.get(next);
+            CutActivations a = fromHeld
+                ? prepared.activations(batch, held.get(next))
+                : prepared.activations(batch);
+            next++;
+            chunk.add(a);
+            last = fromHeld ? 0 : a.bytes();
+            bytes += last;
+          } while (next < batches.size() && bytes + last <= options.activationBytes());
+          for (int v = 0; v < acc.length; v++) {
+            try (Evaluator.Session session = prepared.variant(variants.get(v).get())) {
+              for (int i = 0; i < chunk.size(); i++) {
+                int b = first + i;
+                acc[v].add(session.logits(chunk.get(i)), batches.get(b), dense.get(b));
+              }
+            }
+          }
+        } finally {
+          chunk.forEach(CutActivations::close);
+        }
       }
     }
-    return tally(logits);
+    Tally[] out = new Tally[acc.length];
+    for (int v = 0; v < out.length; v++) {
+      out[v] = acc[v].toTally();
+    }
+    return out;
+  }
+
+  private Tally evaluateFull(Map<String, WeightTensor> replacements) {
+    TallyAccumulator acc = new TallyAccumulator(classes);
+    try (Evaluator.Session session = evaluator.variant(replacements)) {
+      for (int b = 0; b < batches.size(); b++) {
+        acc.add(session.logits(batches.get(b)), batches.get(b), dense.get(b));
+      }
+    }
+    return acc.toTally();
   }
 
   private Tally tally(List<Logits> logits) {

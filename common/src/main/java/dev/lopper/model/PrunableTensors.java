@@ -107,6 +107,11 @@ public final class PrunableTensors {
     };
   }
 
+  /** Whether tensor name {@code name} matches {@code glob} ({@code *} any characters, {@code ?} one). */
+  public static boolean matches(String glob, String name) {
+    return glob(glob).matcher(name).matches();
+  }
+
   /** A glob as a regular expression: {@code *} any run of characters, {@code ?} one character. */
   static Pattern glob(String glob) {
     StringBuilder regex = new StringBuilder();

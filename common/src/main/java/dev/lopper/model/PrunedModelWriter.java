@@ -38,16 +38,43 @@ public final class PrunedModelWriter {
 
   static void writeOnnx(OnnxModel model, Map<String, WeightTensor> replacements, String path,
       Configuration conf, long embedLimit) {
-    Map<String, WeightTensor> weights = merged(model, replacements);
+    write(model.graph(), model.originalInputs(), merged(model, replacements), path, conf, embedLimit);
+  }
+
+  /**
+   * Writes a graph whose float initializers are headers without data (as {@link OnnxModel#graph()}
+   * holds them), with the data of each taken from {@code weights}: how a model whose weights
+   * changed shape (a structurally pruned one) is written.
+   *
+   * @throws IllegalArgumentException when a float initializer has no weight of its dims in {@code weights}
+   */
+  public static void writeOnnx(Onnx.ModelProto graph, Map<String, WeightTensor> weights, String path,
+      Configuration conf) {
+    for (Onnx.TensorProto header : graph.getGraph().getInitializerList()) {
+      if (header.getDataType() != Onnx.TensorProto.DataType.FLOAT_VALUE) {
+        continue;
+      }
+      WeightTensor w = weights.get(header.getName());
+      long[] dims = header.getDimsList().stream().mapToLong(Long::longValue).toArray();
+      if (w == null || !Arrays.equals(dims, w.shape())) {
+        throw new IllegalArgumentException("initializer " + header.getName() + " " + Arrays.toString(dims)
+            + " has " + (w == null ? "no weight" : "weight " + Arrays.toString(w.shape())));
+      }
+    }
+    write(graph, graph.getGraph().getInputList(), weights, path, conf, EMBED_LIMIT);
+  }
+
+  private static void write(Onnx.ModelProto graphOnly, List<Onnx.ValueInfoProto> inputs,
+      Map<String, WeightTensor> weights, String path, Configuration conf, long embedLimit) {
     long total = weights.values().stream().mapToLong(w -> (long) w.size() * Float.BYTES).sum();
     boolean external = total > embedLimit;
     String dataName = new Path(path).getName() + ".data";
     String dataPath = new Path(new Path(path).getParent(), dataName).toString();
 
-    Onnx.GraphProto.Builder graph = model.graph().getGraph().toBuilder().clearInitializer();
+    Onnx.GraphProto.Builder graph = graphOnly.getGraph().toBuilder().clearInitializer();
     long offset = 0;
     List<WeightTensor> externalOrder = new ArrayList<>();
-    for (Onnx.TensorProto header : model.graph().getGraph().getInitializerList()) {
+    for (Onnx.TensorProto header : graphOnly.getGraph().getInitializerList()) {
       WeightTensor w = weights.get(header.getName());
       if (w == null) {
         graph.addInitializer(header);
@@ -67,8 +94,8 @@ public final class PrunedModelWriter {
       }
       graph.addInitializer(t);
     }
-    graph.clearInput().addAllInput(model.originalInputs());
-    byte[] bytes = model.graph().toBuilder().setGraph(graph).build().toByteArray();
+    graph.clearInput().addAllInput(inputs);
+    byte[] bytes = graphOnly.toBuilder().setGraph(graph).build().toByteArray();
     if (external) {
       HadoopFiles.writeAtomically(dataPath, conf, out -> {
         for (WeightTensor w : externalOrder) {

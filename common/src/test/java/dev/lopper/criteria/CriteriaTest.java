@@ -16,14 +16,16 @@ class CriteriaTest {
     assertSame(MagnitudeCriterion.local(), Criteria.byName("magnitude"));
     assertSame(MagnitudeCriterion.local(), Criteria.byName("l1-unstructured"));
     assertSame(MagnitudeCriterion.global(), Criteria.byName("global-magnitude"));
-    assertEquals(List.of("magnitude", "global-magnitude"), Criteria.names());
+    assertSame(ChannelCriterion.l1(), Criteria.byName("channel-l1"));
+    assertSame(ChannelCriterion.l2(), Criteria.byName("channel-l2"));
+    assertEquals(List.of("magnitude", "global-magnitude", "channel-l1", "channel-l2"), Criteria.names());
   }
 
   @Test
   void refusesUnknownNameListingKnownOnes() {
     InvalidInputException e = assertThrows(InvalidInputException.class, () -> Criteria.byName("wanda"));
     assertEquals("unknown pruning criterion 'wanda'; known criteria: magnitude (alias "
-        + "l1-unstructured), global-magnitude", e.getMessage());
+        + "l1-unstructured), global-magnitude, channel-l1, channel-l2", e.getMessage());
   }
 
   @Test

@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class BatchCompositionTest {
 
   @ParameterizedTest
-  @ValueSource(strings = {"digits-mlp.onnx", "digits-cnn.onnx"})
+  @ValueSource(strings = {"digits-mlp.onnx", "digits-cnn.onnx", "digits-resnet.onnx"})
   void logitsAreBitwiseEqualAtEveryBatchSize(String file) {
     OnnxModel model = OnnxModel.load(ModelSource.onnx(SampleData.path(file)), new Configuration());
     Table val = ParquetTables.read(SampleData.path("digits-val.parquet"), new Configuration());

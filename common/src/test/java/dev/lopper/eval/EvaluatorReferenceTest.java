@@ -35,7 +35,7 @@ class EvaluatorReferenceTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"digits-mlp", "digits-cnn"})
+  @ValueSource(strings = {"digits-mlp", "digits-cnn", "digits-resnet"})
   void logitsAndDenseMetricsEqualPyTorch(String name) {
     OnnxModel model = load(name);
     long[] dims = model.inputs().get(0).dims();
@@ -75,7 +75,7 @@ class EvaluatorReferenceTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"digits-mlp", "digits-cnn"})
+  @ValueSource(strings = {"digits-mlp", "digits-cnn", "digits-resnet"})
   void zeroingAnyPrunableTensorChangesTheOutput(String name) {
     OnnxModel model = load(name);
     try (Evaluator evaluator = new Evaluator(model)) {

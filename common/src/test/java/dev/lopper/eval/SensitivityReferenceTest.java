@@ -41,7 +41,7 @@ class SensitivityReferenceTest {
   private static final double[] GRID = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
 
   @ParameterizedTest
-  @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8"})
+  @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8", "digits-resnet, 1 8 8"})
   void everyTensorAtEverySparsityEqualsTorchL1Unstructured(String name, String shape) throws Exception {
     OnnxModel model = OnnxModel.load(new ModelSource(SampleData.path(name + ".onnx"),
         SampleData.path(name + ".safetensors")), new Configuration());
@@ -81,7 +81,7 @@ class SensitivityReferenceTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8"})
+  @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8", "digits-resnet, 1 8 8"})
   void globalMagnitudeEqualsTorchGlobalUnstructured(String name, String shape) throws Exception {
     OnnxModel model = OnnxModel.load(ModelSource.onnx(SampleData.path(name + ".onnx")), new Configuration());
     List<PrunableTensor> tensors = PrunableTensors.find(model);

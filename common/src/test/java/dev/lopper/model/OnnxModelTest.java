@@ -152,6 +152,19 @@ class OnnxModelTest {
   }
 
   @Test
+  void readsThroughHadoopFileSystemUris() {
+    OnnxModel plain = OnnxModel.load(new ModelSource(CNN, CNN_WEIGHTS), conf);
+    OnnxModel uri = OnnxModel.load(new ModelSource(Path.of(CNN).toUri().toString(),
+        "file://" + Path.of(CNN_WEIGHTS).toAbsolutePath()), conf);
+    assertTrue(uri.source().onnxPath().startsWith("file:"));
+    assertEquals(plain.checksum(), uri.checksum());
+    assertArrayEquals(plain.weight("conv2.weight").toArray(), uri.weight("conv2.weight").toArray());
+    OnnxModel external = OnnxModel.load(ModelSource.onnx(
+        Path.of(SampleData.path("digits-cnn-external/model.onnx")).toUri().toString()), conf);
+    assertArrayEquals(plain.weight("fc1.weight").toArray(), external.weight("fc1.weight").toArray());
+  }
+
+  @Test
   void checksumDependsOnTheBytesNotThePath() throws Exception {
     Path copy = dir.resolve("copy.onnx");
     Files.copy(Path.of(CNN), copy, StandardCopyOption.REPLACE_EXISTING);

@@ -155,6 +155,14 @@ public final class SparkStages implements RunStages {
     long[] rowShape;
     if (config.data().inputShape() != null && !config.data().inputShape().isEmpty()) {
       rowShape = config.data().inputShape().stream().mapToLong(Long::longValue).toArray();
+      boolean fits = rowShape.length == dims.length - 1;
+      for (int i = 0; fits && i < rowShape.length; i++) {
+        fits = dims[i + 1] <= 0 || dims[i + 1] == rowShape[i];
+      }
+      if (!fits) {
+        throw new InvalidInputException("data.input-shape " + Arrays.toString(rowShape) + " does not fit input "
+            + model.inputs().get(0) + " of " + config.model().onnx() + " (-1: any size; the first dimension is the batch)");
+      }
     } else {
       rowShape = Arrays.copyOfRange(dims, 1, dims.length);
       if (Arrays.stream(rowShape).anyMatch(d -> d <= 0)) {

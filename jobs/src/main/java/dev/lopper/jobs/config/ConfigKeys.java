@@ -18,7 +18,7 @@ import java.util.stream.Collectors;
 public final class ConfigKeys {
 
   /** Criterion names the sweep accepts (canonical names and the alias {@code l1-unstructured}). */
-  public static final List<String> CRITERIA = List.of("magnitude", "l1-unstructured", "global-magnitude");
+  public static final List<String> CRITERIA = dev.lopper.criteria.Criteria.acceptedNames();
 
   /** The kind of value a key takes; its description is used in error messages and in the docs. */
   public enum Type {

@@ -1,5 +1,6 @@
 package dev.lopper.jobs.config;
 
+import dev.lopper.metrics.Metrics;
 import dev.lopper.InvalidInputException;
 import java.util.Arrays;
 import java.util.List;
@@ -13,23 +14,21 @@ import java.util.List;
  */
 public enum DecisionMetric {
   /** Top-1 accuracy; needs labels. */
-  ACCURACY("accuracy", true, true),
+  ACCURACY("accuracy", true),
   /** Top-5 accuracy; needs labels. */
-  TOP5("top5", true, true),
+  TOP5("top5", true),
   /** Mean cross-entropy loss; needs labels. */
-  LOSS("loss", false, true),
+  LOSS("loss", true),
   /** Macro-averaged F1 score; needs labels. */
-  F1("f1", true, true),
+  F1("f1", true),
   /** Mean KL divergence of the pruned model's outputs from the dense model's; needs no labels. */
-  KL("kl", false, false);
+  KL("kl", false);
 
   private final String configName;
-  private final boolean higherIsBetter;
   private final boolean needsLabels;
 
-  DecisionMetric(String configName, boolean higherIsBetter, boolean needsLabels) {
+  DecisionMetric(String configName, boolean needsLabels) {
     this.configName = configName;
-    this.higherIsBetter = higherIsBetter;
     this.needsLabels = needsLabels;
   }
 
@@ -40,7 +39,7 @@ public enum DecisionMetric {
 
   /** True for accuracy, top5 and f1; false for loss and kl. */
   public boolean higherIsBetter() {
-    return higherIsBetter;
+    return Metrics.higherIsBetter(configName);
   }
 
   /** True when the metric compares predictions with labels. */
@@ -50,7 +49,7 @@ public enum DecisionMetric {
 
   /** How much worse {@code value} is than {@code baseline}; positive when worse. */
   public double drop(double baseline, double value) {
-    return higherIsBetter ? baseline - value : value - baseline;
+    return Metrics.drop(configName, baseline, value);
   }
 
   /** The metric named {@code name} in configuration. */

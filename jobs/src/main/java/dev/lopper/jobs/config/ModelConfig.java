@@ -1,7 +1,7 @@
 package dev.lopper.jobs.config;
 
+import dev.lopper.model.PrunableTensors;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * Which model to prune and which of its tensors may be pruned (keys {@code model.*}).
@@ -20,23 +20,7 @@ public record ModelConfig(String onnx, String weights, List<String> include, Lis
 
   /** True when {@code tensor} matches one of {@link #include} and none of {@link #exclude}. */
   public boolean selects(String tensor) {
-    return include.stream().anyMatch(g -> globMatches(g, tensor))
-        && exclude.stream().noneMatch(g -> globMatches(g, tensor));
-  }
-
-  /** Whether {@code name} matches {@code glob}: {@code *} is any run of characters, {@code ?} one character. */
-  public static boolean globMatches(String glob, String name) {
-    StringBuilder regex = new StringBuilder();
-    StringBuilder literal = new StringBuilder();
-    for (char c : glob.toCharArray()) {
-      if (c == '*' || c == '?') {
-        regex.append(Pattern.quote(literal.toString())).append(c == '*' ? ".*" : ".");
-        literal.setLength(0);
-      } else {
-        literal.append(c);
-      }
-    }
-    regex.append(Pattern.quote(literal.toString()));
-    return Pattern.compile(regex.toString(), Pattern.DOTALL).matcher(name).matches();
+    return include.stream().anyMatch(g -> PrunableTensors.matches(g, tensor))
+        && exclude.stream().noneMatch(g -> PrunableTensors.matches(g, tensor));
   }
 }

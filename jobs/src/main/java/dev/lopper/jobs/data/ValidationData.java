@@ -170,6 +170,9 @@ public final class ValidationData implements Serializable {
         .mapPartitionsWithIndex((index, it) -> List.of(decode(index, it, rowLength, labelled)).iterator(), true);
     decoded.setName("validation data " + spec.path());
     decoded.persist(StorageLevel.MEMORY_AND_DISK());
+    // Decode every partition once now; otherwise the sweep's concurrent units of one partition
+    // would each decode it before the first copy is cached.
+    decoded.count();
     return new ValidationData(spec, rows, decoded);
   }
 

@@ -88,7 +88,11 @@ public final class SensitivitySweep {
       List<Batch> batches = rows.batches(dataSpec.rowShape(), spec.batchSize(), dataSpec.featuresColumn(),
           dataSpec.labelColumn(), allocator);
       try {
-        TensorSweep sweep = new TensorSweep(loaded.evaluator(), batches, spec.classes());
+        // The unit's tensors are named up front so that the one dense pass also yields the
+        // activations at each of their cuts (prefix reuse): variants then run the suffix only.
+        List<String> names = tensors.stream().map(t -> spec.tensors().get(t).name()).toList();
+        TensorSweep sweep = new TensorSweep(loaded.evaluator(), batches, spec.classes(), names,
+            TensorSweep.Options.defaults());
         if (withBaseline) {
           out.add(new VariantTally(VariantTally.BASELINE, 0, rows.partition(), sweep.baseline()));
         }

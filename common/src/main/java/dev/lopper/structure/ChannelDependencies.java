@@ -1,0 +1,679 @@
+package dev.lopper.structure;
+
+import static dev.lopper.structure.NodeAttributes.describe;
+import static dev.lopper.structure.NodeAttributes.input;
+import static dev.lopper.structure.NodeAttributes.nodeName;
+
+import dev.lopper.InvalidInputException;
+import dev.lopper.model.OnnxModel;
+import dev.lopper.structure.ChannelGroup.Member;
+import dev.lopper.structure.ChannelGroup.Role;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import onnx.Onnx;
+
+/**
+ * The graph walk behind {@link ModelStructure#analyse}: one pass over the nodes in topological
+ * order that tags every value with the channel groups it carries (which axis, where each group's
+ * channels lie on it), records how every tensor on the way takes part, unites groups where values
+ * are joined element-wise, and blocks a group wherever a tagged value reaches an op it does not
+ * follow.
+ */
+final class ChannelDependencies {
+
+  /** Channels of group {@code seed} on {@code axis} of a value: [offset + c*block, offset + (c+1)*block). */
+  private record Tag(int seed, int axis, long offset, long block, long count) {
+    Tag at(int newAxis) {
+      return new Tag(seed, newAxis, offset, block, count);
+    }
+  }
+
+  private record Draft(Member member, long order) {}
+
+  /** Ops that map each channel to itself, element by element (other inputs are scalars). */
+  private static final Set<String> UNARY = Set.of(
+      "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Elu", "Selu", "Celu", "HardSigmoid",
+      "HardSwish", "Softplus", "Softsign", "ThresholdedRelu", "Gelu", "Mish", "Abs", "Neg", "Exp",
+      "Log", "Sqrt", "Reciprocal", "Erf", "Ceil", "Floor", "Round", "Sign", "Identity", "Cast",
+      "Sin", "Cos");
+  /** Element-wise ops with broadcasting: an activation operand of full size joins channel spaces. */
+  private static final Set<String> ELEMENTWISE = Set.of(
+      "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu");
+  private static final Set<String> POOLS = Set.of(
+      "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool");
+
+  private final OnnxModel model;
+  private final Onnx.GraphProto graph;
+  private final Map<String, long[]> shapes;
+  private final Set<String> floatWeights;
+  private final Set<String> constants = new HashSet<>();
+  private final Map<String, Integer> readers = new HashMap<>();
+  private final long opset;
+
+  private final Map<String, List<Tag>> tags = new HashMap<>();
+  private final List<Integer> parent = new ArrayList<>();
+  private final List<Long> counts = new ArrayList<>();
+  private final List<List<Draft>> members = new ArrayList<>();
+  private final List<Set<String>> blockers = new ArrayList<>();
+  private long order;
+
+  private ChannelDependencies(OnnxModel model) {
+    this.model = model;
+    this.graph = model.graph().getGraph();
+    this.floatWeights = model.weights().keySet();
+    try {
+      this.shapes = ShapeInference.infer(graph, 1);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidInputException(model.source().onnxPath() + ": inconsistent shapes: " + e.getMessage(), e);
+    }
+    graph.getInitializerList().forEach(t -> constants.add(t.getName()));
+    for (Onnx.NodeProto node : graph.getNodeList()) {
+      if (node.getOpType().equals("Constant")) {
+        constants.addAll(node.getOutputList());
+      }
+      for (String in : node.getInputList()) {
+        if (constants.contains(in)) {
+          readers.merge(in, 1, Integer::sum);
+        }
+      }
+    }
+    this.opset = model.graph().getOpsetImportList().stream()
+        .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
+        .mapToLong(Onnx.OperatorSetIdProto::getVersion).max().orElse(13);
+  }
+
+  static ModelStructure analyse(OnnxModel model) {
+    return new ChannelDependencies(model).run();
+  }
+
+  private ModelStructure run() {
+    for (Onnx.NodeProto node : graph.getNodeList()) {
+      visit(node);
+    }
+    for (Onnx.ValueInfoProto output : graph.getOutputList()) {
+      for (Tag t : tagsOf(output.getName())) {
+        block(t, "its channels reach graph output " + output.getName()
+            + ", whose shape is part of the model's interface");
+      }
+    }
+    boolean controlFlow = graph.getNodeList().stream().anyMatch(n -> n.getAttributeList().stream()
+        .anyMatch(a -> a.hasG() || a.getGraphsCount() > 0));
+    for (int s = 0; s < parent.size(); s++) {
+      if (controlFlow) {
+        blockers.get(s).add("the graph has control flow (If, Loop or Scan), whose subgraphs are not analysed");
+      }
+      for (Draft d : members.get(s)) {
+        int n = readers.getOrDefault(d.member().tensor(), 0);
+        if (n > 1) {
+          blockers.get(s).add("tensor " + d.member().tensor() + " is read by " + n + " node inputs (shared weights)");
+        }
+      }
+    }
+    return assemble();
+  }
+
+  // ------------------------------------------------------------------------------------ nodes
+
+  private void visit(Onnx.NodeProto node) {
+    boolean standard = node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx");
+    String op = standard ? node.getOpType() : node.getDomain() + "." + node.getOpType();
+    switch (op) {
+      case "Conv" -> conv(node);
+      case "Gemm" -> gemm(node);
+      case "MatMul" -> matMul(node);
+      case "BatchNormalization", "InstanceNormalization" -> normalization(node);
+      case "Flatten" -> flatten(node);
+      case "Concat" -> concat(node);
+      case "Softmax", "LogSoftmax", "Hardmax" -> softmax(node);
+      case "Dropout" -> {
+        if (node.getOutputCount() > 1 && !node.getOutput(1).isEmpty()) {
+          blockInputs(node, "node " + describe(node) + " outputs its mask, which is not followed");
+        } else {
+          passThrough(node);
+        }
+      }
+      default -> {
+        if (UNARY.contains(op)) {
+          passThrough(node);
+        } else if (POOLS.contains(op)) {
+          pool(node);
+        } else if (ELEMENTWISE.contains(op)) {
+          elementwise(node);
+        } else {
+          blockInputs(node, "its channels reach node " + nodeName(node) + " (" + op
+              + "), an op structured pruning does not see through");
+        }
+      }
+    }
+  }
+
+  private void conv(Onnx.NodeProto node) {
+    String x = input(node, 0);
+    String w = input(node, 1);
+    String b = input(node, 2);
+    String name = describe(node);
+    blockTagged(node, 1, name + " reads the channels as its weight");
+    blockTagged(node, 2, name + " reads the channels as its bias");
+    List<Tag> in = tagsOf(x);
+    if (!floatWeights.contains(w)) {
+      blockAll(in, "node " + name + " has a weight that is not a float initializer");
+      return;
+    }
+    long[] ws = shapes.get(w);
+    long group = NodeAttributes.integer(node, "group", 1);
+    if (group == 1) {
+      for (Tag t : in) {
+        if (t.axis() != 1) {
+          block(t, "node " + name + " reads the channels on axis " + t.axis() + ", not as input channels");
+        } else {
+          member(t, w, Role.INPUT, 1, node);
+        }
+      }
+      seed(node, w, 0, b, 0, ws[0], 1);
+    } else if (ws[1] == 1 && ws[0] == group) {
+      // Depthwise: filter c reads input channel c only, so input and output channels go together.
+      List<Tag> out = new ArrayList<>();
+      for (Tag t : in) {
+        if (t.axis() != 1) {
+          block(t, "node " + name + " reads the channels on axis " + t.axis());
+          continue;
+        }
+        member(t, w, Role.PARAMETER, 0, node);
+        if (!b.isEmpty()) {
+          if (floatWeights.contains(b)) {
+            member(t, b, Role.PARAMETER, 0, node);
+          } else {
+            block(t, "depthwise node " + name + " has a bias that is not a float initializer");
+          }
+        }
+        out.add(t);
+      }
+      setTags(node.getOutput(0), out);
+    } else {
+      String why = "node " + name + " is a grouped convolution (group=" + group
+          + "), whose groups tie input and output channels together";
+      blockAll(in, why);
+      int s = seed(node, w, 0, b, 0, ws[0], 1);
+      blockers.get(s).add(why);
+    }
+  }
+
+  private void gemm(Onnx.NodeProto node) {
+    String a = input(node, 0);
+    String b = input(node, 1);
+    String c = input(node, 2);
+    String name = describe(node);
+    boolean transA = NodeAttributes.integer(node, "transA", 0) != 0;
+    boolean transB = NodeAttributes.integer(node, "transB", 0) != 0;
+    blockTagged(node, 1, "node " + name + " reads the channels as its operand B");
+    blockTagged(node, 2, "node " + name + " reads the channels as its operand C");
+    List<Tag> in = tagsOf(a);
+    if (!floatWeights.contains(b) || constants.contains(a)) {
+      blockAll(in, "node " + name + " has no float initializer as operand B; only X·W with W an"
+          + " initializer is followed");
+      return;
+    }
+    long[] bs = shapes.get(b);
+    for (Tag t : in) {
+      if (transA || t.axis() != 1) {
+        block(t, "node " + name + " reads the channels on axis " + t.axis()
+            + (transA ? " of a transposed A" : "") + ", not as input columns");
+      } else {
+        member(t, b, Role.INPUT, transB ? 1 : 0, node);
+      }
+    }
+    long n = transB ? bs[0] : bs[1];
+    int biasAxis = -1;
+    String bias = "";
+    String biasProblem = null;
+    if (!c.isEmpty()) {
+      long[] cs = shapes.get(c);
+      if (!floatWeights.contains(c)) {
+        biasProblem = "node " + name + " has a bias C that is not a float initializer";
+      } else if (cs.length == 1 && cs[0] == n && n > 1) {
+        bias = c;
+        biasAxis = 0;
+      } else if (cs.length == 2 && cs[0] == 1 && cs[1] == n && n > 1) {
+        bias = c;
+        biasAxis = 1;
+      } else if (NodeAttributes.product(cs, 0, cs.length) != 1) {
+        biasProblem = "node " + name + " has a bias C of shape " + Arrays.toString(cs)
+            + ", which is not one value per output neuron";
+      }
+    }
+    int s = seed(node, b, transB ? 0 : 1, bias, biasAxis, n, 1);
+    if (biasProblem != null) {
+      blockers.get(s).add(biasProblem);
+    }
+  }
+
+  private void matMul(Onnx.NodeProto node) {
+    String a = input(node, 0);
+    String b = input(node, 1);
+    String name = describe(node);
+    blockTagged(node, 1, "node " + name + " reads the channels as its right operand");
+    List<Tag> in = tagsOf(a);
+    long[] bs = shapes.get(b);
+    if (!floatWeights.contains(b) || bs == null || bs.length != 2 || constants.contains(a)) {
+      blockAll(in, "node " + name + " does not multiply by a float initializer matrix on the right;"
+          + " only X·W with W an initializer is followed");
+      return;
+    }
+    long[] as = shapes.get(a);
+    long[] out = shapes.get(node.getOutput(0));
+    for (Tag t : in) {
+      if (as == null || t.axis() != as.length - 1) {
+        block(t, "node " + name + " reads the channels on axis " + t.axis()
+            + " of its left operand; only its last axis is followed");
+      } else {
+        member(t, b, Role.INPUT, 0, node);
+      }
+    }
+    int outAxis = out == null ? 1 : out.length - 1;
+    int s = seed(node, b, 1, "", -1, bs[1], outAxis);
+    if (out == null) {
+      blockers.get(s).add("the shape of node " + name + "'s output is unknown");
+    }
+  }
+
+  private void normalization(Onnx.NodeProto node) {
+    String name = describe(node);
+    int params = node.getOpType().equals("BatchNormalization") ? 5 : 3;
+    for (int i = 1; i < node.getInputCount(); i++) {
+      blockTagged(node, i, "node " + name + " reads the channels as a parameter");
+    }
+    List<Tag> in = tagsOf(input(node, 0));
+    if (node.getOutputList().stream().skip(1).anyMatch(o -> !o.isEmpty())) {
+      blockAll(in, "node " + name + " is in training mode (it outputs running statistics)");
+      return;
+    }
+    List<Tag> out = new ArrayList<>();
+    for (Tag t : in) {
+      if (t.axis() != 1) {
+        block(t, "node " + name + " normalises axis 1, the channels are on axis " + t.axis());
+        continue;
+      }
+      for (int i = 1; i < Math.min(params, node.getInputCount()); i++) {
+        String p = node.getInput(i);
+        if (floatWeights.contains(p)) {
+          member(t, p, Role.PARAMETER, 0, node);
+        } else {
+          block(t, "node " + name + " has parameter " + p + ", which is not a float initializer");
+        }
+      }
+      out.add(t);
+    }
+    setTags(node.getOutput(0), out);
+  }
+
+  private void pool(Onnx.NodeProto node) {
+    String name = describe(node);
+    List<Tag> in = tagsOf(input(node, 0));
+    if (node.getOpType().equals("MaxPool") && node.getOutputCount() > 1 && !node.getOutput(1).isEmpty()) {
+      blockAll(in, "node " + name + " outputs indices, which are not followed");
+      return;
+    }
+    List<Tag> out = new ArrayList<>();
+    for (Tag t : in) {
+      if (t.axis() != 1) {
+        block(t, "node " + name + " pools a tensor whose channels are on axis " + t.axis());
+      } else {
+        out.add(t);
+      }
+    }
+    setTags(node.getOutput(0), out);
+  }
+
+  private void passThrough(Onnx.NodeProto node) {
+    for (int i = 1; i < node.getInputCount(); i++) {
+      blockTagged(node, i, "node " + describe(node) + " reads the channels as an extra input");
+    }
+    setTags(node.getOutput(0), tagsOf(input(node, 0)));
+  }
+
+  private void softmax(Onnx.NodeProto node) {
+    List<Tag> in = tagsOf(input(node, 0));
+    long[] shape = shapes.get(input(node, 0));
+    if (in.isEmpty()) {
+      return;
+    }
+    if (shape == null) {
+      blockAll(in, "the shape before node " + describe(node) + " is unknown");
+      return;
+    }
+    long axis = NodeAttributes.integer(node, "axis", opset >= 13 ? -1 : 1);
+    if (axis < 0) {
+      axis += shape.length;
+    }
+    List<Tag> out = new ArrayList<>();
+    for (Tag t : in) {
+      // Before opset 13 the op normalises over every axis from `axis` on.
+      boolean mixes = opset >= 13 ? t.axis() == axis : t.axis() >= axis;
+      if (mixes) {
+        block(t, "node " + describe(node) + " normalises over the channel axis");
+      } else {
+        out.add(t);
+      }
+    }
+    setTags(node.getOutput(0), out);
+  }
+
+  private void flatten(Onnx.NodeProto node) {
+    List<Tag> in = tagsOf(input(node, 0));
+    long[] shape = shapes.get(input(node, 0));
+    List<Tag> out = new ArrayList<>();
+    for (Tag t : in) {
+      if (shape == null) {
+        block(t, "the shape before node " + describe(node) + " is unknown, so the columns of each"
+            + " channel after it are not known");
+        continue;
+      }
+      long axis = NodeAttributes.integer(node, "axis", 1);
+      if (axis < 0) {
+        axis += shape.length;
+      }
+      if (t.axis() != axis) {
+        block(t, "node " + describe(node) + " flattens from axis " + axis + ", which interleaves"
+            + " the channels on axis " + t.axis() + " with other axes");
+        continue;
+      }
+      long inner = NodeAttributes.product(shape, t.axis() + 1, shape.length);
+      out.add(new Tag(t.seed(), 1, t.offset() * inner, t.block() * inner, t.count()));
+    }
+    setTags(node.getOutput(0), out);
+  }
+
+  private void concat(Onnx.NodeProto node) {
+    long[] outShape = shapes.get(node.getOutput(0));
+    List<Tag> all = new ArrayList<>();
+    node.getInputList().forEach(in -> all.addAll(tagsOf(in)));
+    if (all.isEmpty()) {
+      return;
+    }
+    if (outShape == null) {
+      blockAll(all, "the shapes around node " + describe(node) + " are unknown");
+      return;
+    }
+    long axis = NodeAttributes.integer(node, "axis", 0);
+    if (axis < 0) {
+      axis += outShape.length;
+    }
+    List<Tag> out = new ArrayList<>();
+    long prefix = 0;
+    Set<Integer> otherAxes = new LinkedHashSet<>();
+    for (String in : node.getInputList()) {
+      for (Tag t : tagsOf(in)) {
+        if (t.axis() == axis) {
+          out.add(new Tag(t.seed(), t.axis(), t.offset() + prefix, t.block(), t.count()));
+        } else {
+          otherAxes.add(t.axis());
+        }
+      }
+      prefix += shapes.get(in)[(int) axis];
+    }
+    for (int other : otherAxes) {
+      out.addAll(join(node, other, outShape.length));
+    }
+    setTags(node.getOutput(0), out);
+  }
+
+  private void elementwise(Onnx.NodeProto node) {
+    long[] outShape = shapes.get(node.getOutput(0));
+    List<Tag> all = new ArrayList<>();
+    node.getInputList().forEach(in -> all.addAll(tagsOf(in)));
+    if (all.isEmpty()) {
+      return;
+    }
+    if (outShape == null) {
+      blockAll(all, "the shapes around node " + describe(node) + " are unknown");
+      return;
+    }
+    Set<Integer> axes = new LinkedHashSet<>();
+    for (String in : node.getInputList()) {
+      int shift = outShape.length - shapes.get(in).length;
+      tagsOf(in).forEach(t -> axes.add(t.axis() + shift));
+    }
+    List<Tag> out = new ArrayList<>();
+    for (int axis : axes) {
+      out.addAll(join(node, axis, outShape.length));
+    }
+    setTags(node.getOutput(0), out);
+  }
+
+  /**
+   * The tags on output axis {@code axis} of an element-wise {@code node} (or a Concat's other
+   * axes): every operand of full size on that axis must carry the same channel layout (their
+   * groups are united), or be a float initializer (a per-channel parameter); an operand of size 1
+   * broadcasts. Anything else blocks the groups involved.
+   */
+  private List<Tag> join(Onnx.NodeProto node, int axis, int rank) {
+    List<Tag> reference = null;
+    List<String> params = new ArrayList<>();
+    List<Integer> paramAxes = new ArrayList<>();
+    List<List<Tag>> others = new ArrayList<>();
+    List<Tag> involved = new ArrayList<>();
+    String problem = null;
+    for (String in : node.getInputList()) {
+      if (in.isEmpty()) {
+        continue;
+      }
+      long[] s = shapes.get(in);
+      int local = axis - (rank - (s == null ? rank : s.length));
+      List<Tag> here = new ArrayList<>();
+      for (Tag t : tagsOf(in)) {
+        if (t.axis() == local) {
+          here.add(t.at(axis));
+        }
+      }
+      involved.addAll(here);
+      if (s == null) {
+        problem = "the shape of " + in + " at node " + describe(node) + " is unknown";
+        continue;
+      }
+      long d = local >= 0 ? s[local] : 1;
+      if (d == 1) {
+        continue; // broadcast along the channels: every channel sees the same value
+      }
+      if (constants.contains(in)) {
+        if (floatWeights.contains(in)) {
+          params.add(in);
+          paramAxes.add(local);
+        } else {
+          problem = "node " + describe(node) + " combines the channels with constant " + in
+              + ", which is not a float initializer";
+        }
+      } else if (here.isEmpty()) {
+        problem = "node " + describe(node) + " joins the channels with " + in
+            + ", whose channels come from no traced weight";
+      } else if (reference == null) {
+        reference = sorted(here);
+      } else {
+        others.add(sorted(here));
+      }
+    }
+    if (problem == null && reference != null) {
+      for (List<Tag> other : others) {
+        if (!sameLayout(reference, other)) {
+          problem = "node " + describe(node) + " joins values whose channels are laid out differently";
+        }
+      }
+    }
+    if (problem != null || reference == null) {
+      blockAll(involved, problem == null ? "node " + describe(node) + " is not followed" : problem);
+      return List.of();
+    }
+    for (List<Tag> other : others) {
+      for (int i = 0; i < other.size(); i++) {
+        union(reference.get(i).seed(), other.get(i).seed());
+      }
+    }
+    for (int p = 0; p < params.size(); p++) {
+      for (Tag t : reference) {
+        member(t, params.get(p), Role.PARAMETER, paramAxes.get(p), node);
+      }
+    }
+    return reference;
+  }
+
+  private static List<Tag> sorted(List<Tag> tags) {
+    List<Tag> out = new ArrayList<>(tags);
+    out.sort(Comparator.comparingLong(Tag::offset));
+    return out;
+  }
+
+  private static boolean sameLayout(List<Tag> a, List<Tag> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      Tag x = a.get(i);
+      Tag y = b.get(i);
+      if (x.offset() != y.offset() || x.block() != y.block() || x.count() != y.count()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------ groups
+
+  /** A new group for the output channels of {@code weight}; its tag goes on the node's output. */
+  private int seed(Onnx.NodeProto node, String weight, int weightAxis, String bias, int biasAxis,
+      long channels, int outAxis) {
+    int s = parent.size();
+    parent.add(s);
+    counts.add(channels);
+    members.add(new ArrayList<>());
+    blockers.add(new LinkedHashSet<>());
+    Tag t = new Tag(s, outAxis, 0, 1, channels);
+    member(t, weight, Role.OUTPUT, weightAxis, node);
+    if (!bias.isEmpty()) {
+      if (floatWeights.contains(bias)) {
+        member(t, bias, Role.PARAMETER, biasAxis, node);
+      } else {
+        blockers.get(s).add("node " + describe(node) + " has a bias that is not a float initializer");
+      }
+    }
+    setTags(node.getOutput(0), List.of(t));
+    return s;
+  }
+
+  private void member(Tag t, String tensor, Role role, int axis, Onnx.NodeProto node) {
+    members.get(t.seed()).add(new Draft(
+        new Member(tensor, role, axis, t.offset(), t.block(), nodeName(node)), order++));
+  }
+
+  private int find(int s) {
+    while (parent.get(s) != s) {
+      parent.set(s, parent.get(parent.get(s)));
+      s = parent.get(s);
+    }
+    return s;
+  }
+
+  private void union(int a, int b) {
+    int ra = find(a);
+    int rb = find(b);
+    if (ra != rb) {
+      parent.set(Math.max(ra, rb), Math.min(ra, rb));
+    }
+  }
+
+  private void block(Tag t, String reason) {
+    blockers.get(t.seed()).add(reason);
+  }
+
+  private void blockAll(List<Tag> tags, String reason) {
+    tags.forEach(t -> block(t, reason));
+  }
+
+  private void blockTagged(Onnx.NodeProto node, int input, String reason) {
+    blockAll(tagsOf(input(node, input)), reason);
+  }
+
+  private void blockInputs(Onnx.NodeProto node, String reason) {
+    for (String in : node.getInputList()) {
+      blockAll(tagsOf(in), reason);
+    }
+  }
+
+  private List<Tag> tagsOf(String value) {
+    return value.isEmpty() ? List.of() : tags.getOrDefault(value, List.of());
+  }
+
+  private void setTags(String value, List<Tag> t) {
+    if (!t.isEmpty()) {
+      tags.put(value, List.copyOf(t));
+    }
+  }
+
+  private ModelStructure assemble() {
+    Map<Integer, List<Integer>> byRoot = new LinkedHashMap<>();
+    for (int s = 0; s < parent.size(); s++) {
+      byRoot.computeIfAbsent(find(s), r -> new ArrayList<>()).add(s);
+    }
+    List<List<Member>> groupMembers = new ArrayList<>();
+    List<Set<String>> groupBlockers = new ArrayList<>();
+    List<Long> groupChannels = new ArrayList<>();
+    for (Map.Entry<Integer, List<Integer>> e : byRoot.entrySet()) {
+      List<Draft> drafts = new ArrayList<>();
+      Set<String> why = new LinkedHashSet<>();
+      for (int s : e.getValue()) {
+        drafts.addAll(members.get(s));
+        why.addAll(blockers.get(s));
+      }
+      drafts.sort(Comparator.comparing((Draft d) -> d.member().role() == Role.OUTPUT ? 0 : 1)
+          .thenComparingLong(Draft::order));
+      groupMembers.add(List.copyOf(new LinkedHashSet<>(drafts.stream().map(Draft::member).toList())));
+      groupBlockers.add(why);
+      groupChannels.add(counts.get(e.getKey()));
+    }
+    checkRanges(groupMembers, groupBlockers, groupChannels);
+    List<ChannelGroup> groups = new ArrayList<>();
+    for (int g = 0; g < groupMembers.size(); g++) {
+      List<Member> m = groupMembers.get(g);
+      String name = String.join("+", m.stream().filter(x -> x.role() == Role.OUTPUT)
+          .map(Member::tensor).distinct().toList());
+      groups.add(new ChannelGroup(g, name, groupChannels.get(g), m, List.copyOf(groupBlockers.get(g))));
+    }
+    return new ModelStructure(model, groups, shapes);
+  }
+
+  /**
+   * A safety net: every member's channels must lie inside its tensor's axis, and the channels of
+   * two groups (or two members of one) must not overlap on a tensor's axis.
+   */
+  private void checkRanges(List<List<Member>> groupMembers, List<Set<String>> groupBlockers,
+      List<Long> channels) {
+    Map<String, List<long[]>> ranges = new HashMap<>(); // tensor#axis -> {group, begin, end}
+    for (int g = 0; g < groupMembers.size(); g++) {
+      for (Member m : groupMembers.get(g)) {
+        long[] dims = model.weight(m.tensor()).shape();
+        long end = m.offset() + channels.get(g) * m.block();
+        if (m.axis() >= dims.length || end > dims[m.axis()]) {
+          groupBlockers.get(g).add("tensor " + m.tensor() + " " + Arrays.toString(dims)
+              + " has no room for " + channels.get(g) + " channels of " + m.block() + " on axis "
+              + m.axis() + " from " + m.offset());
+          continue;
+        }
+        List<long[]> seen = ranges.computeIfAbsent(m.tensor() + "#" + m.axis(), k -> new ArrayList<>());
+        for (long[] r : seen) {
+          if (m.offset() < r[2] && r[1] < end) {
+            String why = "tensor " + m.tensor() + " axis " + m.axis() + " holds overlapping channels";
+            groupBlockers.get(g).add(why);
+            groupBlockers.get((int) r[0]).add(why);
+          }
+        }
+        seen.add(new long[] {g, m.offset(), end});
+      }
+    }
+  }
+}

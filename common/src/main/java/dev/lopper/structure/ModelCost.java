@@ -1,0 +1,145 @@
+package dev.lopper.structure;
+
+import dev.lopper.io.Table;
+import dev.lopper.model.OnnxModel;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import onnx.Onnx;
+
+/**
+ * The size of a model as structured pruning changes it: parameters (elements of float
+ * initializers) and multiply-accumulates per sample, computed from the graph and the input shape
+ * with the batch size set to 1.
+ *
+ * <p>Multiply-accumulates are counted for the ops that carry nearly all of them: Conv {@code
+ * out_c × in_c/group × kernel elements × output positions}, Gemm {@code m × k × n} and MatMul
+ * (the output's elements × the inner dimension). Normalisations, activations, pools and additions
+ * are not counted. A node whose shapes cannot be inferred has {@code macs = -1} and is left out of
+ * the total ({@link #complete()} says whether any was).
+ *
+ * <pre>{@code
+ * Table sizes = ModelCost.compare(ModelCost.of(model), shrunk.cost());
+ * }</pre>
+ *
+ * @param parameters elements of all float initializers
+ * @param macs multiply-accumulates per sample of the counted nodes
+ * @param nodes per node, in graph order: parameters read (each initializer counted at its first
+ *     reader) and multiply-accumulates
+ */
+public record ModelCost(long parameters, long macs, List<NodeCost> nodes) {
+
+  /**
+   * The cost of one node.
+   *
+   * @param node the node's name (its first output when unnamed)
+   * @param op its op type
+   * @param parameters elements of the float initializers it reads first
+   * @param macs multiply-accumulates per sample, 0 for ops not counted, -1 when unknown
+   */
+  public record NodeCost(String node, String op, long parameters, long macs) {}
+
+  public ModelCost {
+    nodes = List.copyOf(nodes);
+  }
+
+  /** The cost of a loaded model. */
+  public static ModelCost of(OnnxModel model) {
+    return of(model.graph());
+  }
+
+  /**
+   * The cost of a model whose initializers carry their dims (full or as headers without data).
+   *
+   * @throws IllegalArgumentException when the graph's shapes are inconsistent
+   */
+  public static ModelCost of(Onnx.ModelProto model) {
+    Onnx.GraphProto graph = model.getGraph();
+    Map<String, long[]> shapes = ShapeInference.infer(graph, 1);
+    Map<String, Long> floatSizes = new LinkedHashMap<>();
+    for (Onnx.TensorProto t : graph.getInitializerList()) {
+      if (t.getDataType() == Onnx.TensorProto.DataType.FLOAT_VALUE) {
+        floatSizes.put(t.getName(), NodeAttributes.product(NodeAttributes.dims(t), 0, t.getDimsCount()));
+      }
+    }
+    long parameters = floatSizes.values().stream().mapToLong(Long::longValue).sum();
+    Set<String> counted = new HashSet<>();
+    List<NodeCost> nodes = new ArrayList<>();
+    long macs = 0;
+    for (Onnx.NodeProto node : graph.getNodeList()) {
+      long params = 0;
+      for (String in : node.getInputList()) {
+        if (floatSizes.containsKey(in) && counted.add(in)) {
+          params += floatSizes.get(in);
+        }
+      }
+      long m = macs(node, shapes);
+      if (m > 0) {
+        macs += m;
+      }
+      nodes.add(new NodeCost(NodeAttributes.nodeName(node), node.getOpType(), params, m));
+    }
+    return new ModelCost(parameters, macs, nodes);
+  }
+
+  /** False when some Conv, Gemm or MatMul node's multiply-accumulates could not be counted. */
+  public boolean complete() {
+    return nodes.stream().noneMatch(n -> n.macs() < 0);
+  }
+
+  private static long macs(Onnx.NodeProto node, Map<String, long[]> shapes) {
+    String op = node.getOpType();
+    if (!op.equals("Conv") && !op.equals("Gemm") && !op.equals("MatMul")) {
+      return 0;
+    }
+    long[] out = shapes.get(node.getOutput(0));
+    long[] a = shapes.get(NodeAttributes.input(node, 0));
+    long[] b = shapes.get(NodeAttributes.input(node, 1));
+    if (out == null || a == null || b == null) {
+      return -1;
+    }
+    return switch (op) {
+      // weight elements = out_c * in_c/group * kernel elements; times the output positions
+      case "Conv" -> Math.multiplyExact(NodeAttributes.product(b, 0, b.length),
+          NodeAttributes.product(out, 2, out.length));
+      case "Gemm" -> {
+        boolean transA = NodeAttributes.integer(node, "transA", 0) != 0;
+        yield Math.multiplyExact(Math.multiplyExact(out[0], out[1]), transA ? a[0] : a[1]);
+      }
+      default -> Math.multiplyExact(NodeAttributes.product(out, 0, out.length),
+          a.length == 1 ? a[0] : a[a.length - 1]);
+    };
+  }
+
+  /**
+   * Dense against pruned, per node (by name, in the dense graph's order) and in total: columns
+   * {@code node, op} (STRING), {@code parameters_dense, parameters_pruned, macs_dense,
+   * macs_pruned} (LONG); the last row, node {@code (total)}, holds the totals (all parameters,
+   * including initializers no node reads).
+   */
+  public static Table compare(ModelCost dense, ModelCost pruned) {
+    Map<String, NodeCost> after = new HashMap<>();
+    pruned.nodes().forEach(n -> after.put(n.node(), n));
+    Table.Builder t = Table.builder()
+        .column("node", Table.Type.STRING)
+        .column("op", Table.Type.STRING)
+        .column("parameters_dense", Table.Type.LONG)
+        .column("parameters_pruned", Table.Type.LONG)
+        .column("macs_dense", Table.Type.LONG)
+        .column("macs_pruned", Table.Type.LONG);
+    for (NodeCost n : dense.nodes()) {
+      if (n.parameters() == 0 && n.macs() == 0) {
+        continue;
+      }
+      NodeCost p = after.get(n.node());
+      t.row(n.node(), n.op(), n.parameters(), p == null ? null : p.parameters(), n.macs(),
+          p == null ? null : p.macs());
+    }
+    t.row("(total)", "", dense.parameters(), pruned.parameters(), dense.macs(), pruned.macs());
+    return t.build();
+  }
+}

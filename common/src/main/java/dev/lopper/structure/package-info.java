@@ -1,0 +1,11 @@
+/**
+ * Structured pruning: which weights must lose the same channel ({@link
+ * dev.lopper.structure.ChannelGroup}s found in the ONNX graph by {@link
+ * dev.lopper.structure.ModelStructure}), which of them cannot be pruned structurally and why
+ * ({@link dev.lopper.structure.StructureReport}), the channels kept per group ({@link
+ * dev.lopper.structure.ChannelSelection}) as masks or as a physically smaller model ({@link
+ * dev.lopper.structure.ModelShrinker}), and parameter and multiply-accumulate counts ({@link
+ * dev.lopper.structure.ModelCost}). Static shapes come from a small shape inference of its own
+ * ({@link dev.lopper.structure.ShapeInference}). See docs/structured.md.
+ */
+package dev.lopper.structure;
