@@ -447,7 +447,7 @@ final class ConfigReader {
   }
 
   private static String qualified(String path, Configuration hadoop) {
-    return HadoopFiles.fileSystem(path, hadoop).makeQualified(new Path(path)).toString();
+    return HadoopFiles.qualified(path, hadoop);
   }
 
   private void checkExists(String key, String path, boolean directoryAllowed, Configuration hadoop) {
