@@ -247,7 +247,8 @@ public final class SparkStages implements RunStages {
   /** Verifies the model written at {@code prunedOnnx} against the dense one on the whole data set. */
   private static Verification.Result verify(SparkSession spark, LopperConfig config, RunContext run, Prepared p,
       ValidationData data, String prunedOnnx, Broadcast<SerializableConfiguration> conf) {
-    OnnxModel emitted = OnnxModel.load(ModelSource.onnx(prunedOnnx), run.directory().conf());
+    Configuration hadoop = run.directory().conf();
+    OnnxModel emitted = OnnxModel.load(ModelSource.onnx(prunedOnnx).qualified(hadoop), hadoop);
     Verification.Spec spec = new Verification.Spec(p.model().source(), p.model().checksum(), emitted.source(),
         emitted.checksum(), config.data().batchSize(), threads(spark, config), p.classes());
     return run.timings().time("verification", () -> Verification.run(spark, data, spec, conf));
@@ -274,9 +275,14 @@ public final class SparkStages implements RunStages {
     return total == 0 ? 0 : pruned / total;
   }
 
-  /** Loads and checks the model on the driver: tensors, input shape, classes, the replacement probe. */
+  /**
+   * Loads and checks the model on the driver: tensors, input shape, classes, the replacement probe.
+   * The model's source is qualified here because executors load it again by that name, from working
+   * directories of their own: a relative path resolves against the driver's.
+   */
   private static Prepared prepare(LopperConfig config, Configuration hadoop) {
-    OnnxModel model = OnnxModel.load(new ModelSource(config.model().onnx(), config.model().weights()), hadoop);
+    ModelSource source = new ModelSource(config.model().onnx(), config.model().weights()).qualified(hadoop);
+    OnnxModel model = OnnxModel.load(source, hadoop);
     List<PrunableTensor> tensors = PrunableTensors.find(model, config.model().include(), config.model().exclude());
     if (model.inputs().size() != 1) {
       throw new InvalidInputException(config.model().onnx() + ": the model has " + model.inputs().size()
