@@ -4,6 +4,8 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lopper.eval.OrtRuntime;
 import java.io.IOException;
 import java.nio.FloatBuffer;
@@ -28,7 +30,8 @@ import java.util.Random;
  * the dense model and of the pruned one (in alternating order, so that drifting load hits both
  * alike); it prints per round the median latency of each, and the median, minimum and maximum of
  * the round medians, the throughput (rows per second at the median) and the speed-up; then the
- * file sizes and the verified accuracies from each run directory's {@code verification.csv}.
+ * file sizes and the verified accuracies from each run directory's {@code verification.csv}. Last,
+ * ONNX Runtime's own per-node profile of each model at batch 256, which shows where time goes.
  */
 public final class StructuredLatencyBenchmark {
   private static final int ROUNDS = 7;
@@ -61,6 +64,10 @@ public final class StructuredLatencyBenchmark {
           }
         }
       }
+    }
+    profile(env, dense);
+    for (int r = 1; r < args.length; r++) {
+      profile(env, Path.of(args[r]).resolve("model/pruned.onnx"));
     }
     for (int r = 1; r < args.length; r++) {
       Path run = Path.of(args[r]);
@@ -106,6 +113,47 @@ public final class StructuredLatencyBenchmark {
           dm / 1e3, min(denseMedians) / 1e3, max(denseMedians) / 1e3, batch / (dm / 1e9),
           pm / 1e3, min(prunedMedians) / 1e3, max(prunedMedians) / 1e3, batch / (pm / 1e9), dm / pm);
     }
+  }
+
+  /**
+   * ONNX Runtime's own profile of batch-256 runs at full optimisation: per node of the optimised
+   * graph (a {@code _nchwc} name means the blocked-channel layout), the median kernel time.
+   */
+  private static void profile(OrtEnvironment env, Path model) throws Exception {
+    Path dir = Files.createTempDirectory("lopper-profile");
+    String file;
+    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+      options.setIntraOpNumThreads(1);
+      options.setInterOpNumThreads(1);
+      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      options.enableProfiling(dir.resolve("profile").toString());
+      try (OrtSession session = env.createSession(model.toString(), options)) {
+        FloatBuffer data = FloatBuffer.allocate(256 * 64);
+        try (OnnxTensor input = OnnxTensor.createTensor(env, data, new long[] {256, 1, 8, 8})) {
+          runs(session, Map.of(session.getInputNames().iterator().next(), input), 500);
+        }
+        file = session.endProfiling();
+      }
+    }
+    Map<String, List<Double>> byNode = new java.util.LinkedHashMap<>();
+    for (JsonNode event : new ObjectMapper().readTree(Path.of(file).toFile())) {
+      String name = event.path("name").asText();
+      if (event.path("cat").asText().equals("Node") && name.endsWith("_kernel_time")) {
+        String node = event.path("args").path("op_name").asText() + " " + name.substring(0, name.length() - 12);
+        byNode.computeIfAbsent(node, k -> new java.util.ArrayList<>()).add(event.path("dur").asDouble());
+      }
+    }
+    StringBuilder line = new StringBuilder("profile, batch 256, " + model + ":");
+    double total = 0;
+    for (Map.Entry<String, List<Double>> e : byNode.entrySet()) {
+      List<Double> times = e.getValue();
+      double m = median(times.subList(times.size() / 5, times.size()).stream().mapToDouble(Double::doubleValue).toArray());
+      total += m;
+      line.append(String.format(" %s %.0f us;", e.getKey(), m));
+    }
+    System.out.println(line.append(String.format(" sum %.0f us", total)));
+    Files.deleteIfExists(Path.of(file));
+    Files.deleteIfExists(dir);
   }
 
   /** Nanoseconds of each of {@code n} runs. */
