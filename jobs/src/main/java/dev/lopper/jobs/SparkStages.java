@@ -68,7 +68,7 @@ public final class SparkStages implements RunStages {
     Broadcast<SerializableConfiguration> conf = broadcastConf(spark);
     ValidationData data = run.timings().time("data", () -> loadData(spark, config, p));
     try {
-      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(config, p), conf));
+      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(spark, config, p), conf));
       writeTable(run, "tensors", PrunableTensors.listing(p.tensors()));
       writeTable(run, "sensitivity", SensitivityTable.of(sweep));
       Map<String, Object> results = new LinkedHashMap<>();
@@ -91,7 +91,7 @@ public final class SparkStages implements RunStages {
     DecisionMetric metric = config.metric();
     ValidationData data = run.timings().time("data", () -> loadData(spark, config, p));
     try {
-      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(config, p), conf));
+      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(spark, config, p), conf));
       writeTable(run, "tensors", PrunableTensors.listing(p.tensors()));
       writeTable(run, "sensitivity", SensitivityTable.of(sweep));
 
@@ -180,9 +180,9 @@ public final class SparkStages implements RunStages {
     return ValidationData.load(spark, spec, p.classes());
   }
 
-  private static SweepSpec sweepSpec(LopperConfig config, Prepared p) {
+  private static SweepSpec sweepSpec(SparkSession spark, LopperConfig config, Prepared p) {
     return new SweepSpec(p.model().source(), p.model().checksum(), p.tensors(), config.sweep().criterion(),
-        config.sweep().grid(), config.data().batchSize(), Math.max(1, config.runtime().threads()),
+        config.sweep().grid(), config.data().batchSize(), threads(spark, config),
         config.sweep().tensorsPerTask(), p.classes());
   }
 
