@@ -37,6 +37,16 @@ public final class HadoopFiles {
     }
   }
 
+  /**
+   * {@code path} fully qualified: with its file system's scheme and authority, and a relative path made
+   * absolute against that file system's working directory (for local paths, this JVM's working directory).
+   * Paths that other JVMs will open, such as executors with working directories of their own, must be
+   * qualified on the driver first.
+   */
+  public static String qualified(String path, Configuration conf) {
+    return fileSystem(path, conf).makeQualified(new Path(path)).toString();
+  }
+
   /** True when {@code path} exists. */
   public static boolean exists(String path, Configuration conf) {
     try {

@@ -109,7 +109,7 @@ public final class SparkStages implements RunStages {
         PrunedModelWriter.writeSafetensors(p.model(), pruned, run.directory().file("model/pruned.safetensors"), hadoop);
       });
 
-      OnnxModel emitted = OnnxModel.load(ModelSource.onnx(prunedOnnx), hadoop);
+      OnnxModel emitted = OnnxModel.load(ModelSource.onnx(prunedOnnx).qualified(hadoop), hadoop);
       Verification.Spec spec = new Verification.Spec(p.model().source(), p.model().checksum(), emitted.source(),
           emitted.checksum(), config.data().batchSize(), threads(spark, config), p.classes());
       Verification.Result verified = run.timings().time("verification", () -> Verification.run(spark, data, spec, conf));
@@ -138,9 +138,14 @@ public final class SparkStages implements RunStages {
     }
   }
 
-  /** Loads and checks the model on the driver: tensors, input shape, classes, the replacement probe. */
+  /**
+   * Loads and checks the model on the driver: tensors, input shape, classes, the replacement probe.
+   * The model's source is qualified here because executors load it again by that name, from working
+   * directories of their own: a relative path resolves against the driver's.
+   */
   private static Prepared prepare(LopperConfig config, Configuration hadoop) {
-    OnnxModel model = OnnxModel.load(new ModelSource(config.model().onnx(), config.model().weights()), hadoop);
+    ModelSource source = new ModelSource(config.model().onnx(), config.model().weights()).qualified(hadoop);
+    OnnxModel model = OnnxModel.load(source, hadoop);
     List<PrunableTensor> tensors = PrunableTensors.find(model, config.model().include(), config.model().exclude());
     if (model.inputs().size() != 1) {
       throw new InvalidInputException(config.model().onnx() + ": the model has " + model.inputs().size()

@@ -20,10 +20,12 @@ import java.util.List;
  * @param configPath the {@code --config} file, or null
  * @param overrides {@code --set} and flag values, in order
  * @param verbose true with {@code --verbose}: stack traces for bad input too
+ * @param quiet true with {@code --quiet}: no progress lines on stderr
+ * @param format what to print on stdout at the end ({@code --format text|json})
  * @param args the arguments as given, for the manifest
  */
 public record CommandLine(Command command, String topic, String configPath, List<ConfigOverride> overrides,
-    boolean verbose, List<String> args) {
+    boolean verbose, boolean quiet, OutputFormat format, List<String> args) {
 
   public CommandLine {
     overrides = List.copyOf(overrides);
@@ -31,7 +33,7 @@ public record CommandLine(Command command, String topic, String configPath, List
   }
 
   /** Options that are not configuration flags. */
-  private static final List<String> OWN_OPTIONS = List.of("--config", "--set", "--verbose", "--help");
+  static final List<String> OWN_OPTIONS = List.of("--config", "--set", "--verbose", "--quiet", "--format", "--help");
 
   /**
    * Parses {@code args}.
@@ -43,6 +45,8 @@ public record CommandLine(Command command, String topic, String configPath, List
     String topic = null;
     String configPath = null;
     boolean verbose = false;
+    boolean quiet = false;
+    OutputFormat format = OutputFormat.TEXT;
     boolean help = false;
     List<ConfigOverride> overrides = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
@@ -51,6 +55,8 @@ public record CommandLine(Command command, String topic, String configPath, List
         help = true;
       } else if (arg.equals("-v") || arg.equals("--verbose")) {
         verbose = true;
+      } else if (arg.equals("-q") || arg.equals("--quiet")) {
+        quiet = true;
       } else if (arg.startsWith("--")) {
         int eq = arg.indexOf('=');
         String name = eq < 0 ? arg : arg.substring(0, eq);
@@ -66,6 +72,8 @@ public record CommandLine(Command command, String topic, String configPath, List
         }
         if (name.equals("--config")) {
           configPath = value;
+        } else if (name.equals("--format")) {
+          format = OutputFormat.of(value);
         } else if (name.equals("--set")) {
           overrides.add(ConfigOverride.parse(value));
         } else if (key != null) {
@@ -97,7 +105,7 @@ public record CommandLine(Command command, String topic, String configPath, List
     if (command == Command.HELP && topic != null && !topic.equals("config") && Command.of(topic).isEmpty()) {
       throw new InvalidInputException("no help on '" + topic + "'; try 'lopper help' or 'lopper help config'");
     }
-    return new CommandLine(command, topic, configPath, overrides, verbose, Arrays.asList(args));
+    return new CommandLine(command, topic, configPath, overrides, verbose, quiet, format, Arrays.asList(args));
   }
 
   private static String suggestOption(String name) {

@@ -6,7 +6,9 @@ import dev.lopper.jobs.SparkStages;
 import dev.lopper.jobs.config.ConfigKeys;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.output.RunDirectory;
+import dev.lopper.jobs.report.RunSummary;
 import java.io.PrintStream;
+import java.time.Clock;
 
 /**
  * Lopper's command line: {@code lopper <command> [options]}.
@@ -37,9 +39,20 @@ public final class Lopper {
    * {@code err}; never throws.
    */
   public static ExitCode run(String[] args, RunStages stages, PrintStream out, PrintStream err) {
+    return run(args, stages, Clock.systemUTC(), out, err);
+  }
+
+  /**
+   * As {@link #run(String[], RunStages, PrintStream, PrintStream)}, with {@code clock} naming run
+   * directories by date ({@code output.name-by-date}).
+   */
+  public static ExitCode run(String[] args, RunStages stages, Clock clock, PrintStream out, PrintStream err) {
     boolean verbose = false;
-    for (String arg : args) {
-      verbose |= arg.equals("--verbose") || arg.equals("-v");
+    boolean json = false;
+    for (int i = 0; i < args.length; i++) {
+      verbose |= args[i].equals("--verbose") || args[i].equals("-v");
+      json |= args[i].equals("--format=json") || (args[i].equals("--format") && i + 1 < args.length
+          && args[i + 1].equals("json"));
     }
     if (args.length == 0) {
       err.print(usage());
@@ -52,8 +65,8 @@ public final class Lopper {
           out.print("config".equals(line.topic()) ? configHelp() : usage());
           yield ExitCode.SUCCESS;
         }
-        case CHECK -> check(line, stages, out);
-        case SENSITIVITY, PRUNE -> PipelineRun.run(line.command(), line, load(line), stages, out, err);
+        case CHECK -> check(line, stages, clock, out);
+        case SENSITIVITY, PRUNE -> PipelineRun.run(line.command(), line, load(line), stages, clock, out, err);
       };
     } catch (Throwable e) {
       InvalidInputException bad = badInput(e);
@@ -62,10 +75,18 @@ public final class Lopper {
         if (verbose) {
           e.printStackTrace(err);
         }
+        if (json) {
+          out.println(RunSummary.failure(commandWord(args), ExitCode.BAD_INPUT.name(), ExitCode.BAD_INPUT.code(),
+              bad.getMessage()).toJson());
+        }
         return ExitCode.BAD_INPUT;
       }
       err.println("lopper: internal error: " + e);
       e.printStackTrace(err);
+      if (json) {
+        out.println(RunSummary.failure(commandWord(args), ExitCode.INTERNAL_ERROR.name(),
+            ExitCode.INTERNAL_ERROR.code(), String.valueOf(e)).toJson());
+      }
       return ExitCode.INTERNAL_ERROR;
     }
   }
@@ -74,13 +95,28 @@ public final class Lopper {
     return LopperConfig.load(line.configPath(), line.overrides(), null);
   }
 
-  private static ExitCode check(CommandLine line, RunStages stages, PrintStream out) {
+  private static ExitCode check(CommandLine line, RunStages stages, Clock clock, PrintStream out) {
     LopperConfig config = load(line);
     stages.inspect(config, config.hadoopConfiguration());
-    RunDirectory.checkAvailable(config.output().dir(), config.output().overwrite(), config.hadoopConfiguration());
+    String output = PipelineRun.outputDir(config, clock);
+    RunDirectory.checkAvailable(output, config.output().overwrite(), config.hadoopConfiguration());
+    if (line.format() == OutputFormat.JSON) {
+      out.println(RunSummary.checked(output, config.asMap()).toJson());
+      return ExitCode.SUCCESS;
+    }
     out.println("# lopper check: the configuration is valid and the inputs exist; it would run as:");
     out.print(config.toYaml());
     return ExitCode.SUCCESS;
+  }
+
+  /** The command word among {@code args}, for the JSON summary of a command line that failed. */
+  private static String commandWord(String[] args) {
+    for (String arg : args) {
+      if (Command.of(arg).isPresent()) {
+        return arg;
+      }
+    }
+    return null;
   }
 
   /**
@@ -119,6 +155,8 @@ public final class Lopper {
         s.append(String.format("  %-22s %s%n", flag, "sets " + key.name()));
       }
     }
+    s.append(String.format("  %-22s %s%n", "--quiet", "no progress lines on stderr"));
+    s.append(String.format("  %-22s %s%n", "--format text|json", "json: one JSON summary on stdout for scripts"));
     s.append(String.format("  %-22s %s%n", "--verbose", "stack traces for errors in the input too"));
     s.append(String.format("  %-22s %s%n", "--help", "this help"));
     s.append("\nValues apply in order: the --config file, then --set and flags as given (the last wins).\n");

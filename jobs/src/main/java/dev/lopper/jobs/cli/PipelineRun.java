@@ -4,13 +4,18 @@ import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.RunOutcome;
 import dev.lopper.jobs.RunStages;
 import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.output.DatedRuns;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
 import dev.lopper.jobs.output.RunDirectory;
 import dev.lopper.jobs.output.RunStatus;
 import dev.lopper.jobs.output.StageTimings;
 import dev.lopper.jobs.output.Versions;
+import dev.lopper.jobs.report.ConsoleProgress;
+import dev.lopper.jobs.report.RunReport;
+import dev.lopper.jobs.report.RunSummary;
 import java.io.PrintStream;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
@@ -18,23 +23,27 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * Runs one command that needs Spark ({@code sensitivity} or {@code prune}) around the stages: run
- * directory, input checksums, Spark session, manifest, commit, exit code.
+ * directory, input checksums, Spark session, progress on the console, report, manifest, commit,
+ * exit code.
  */
 final class PipelineRun {
 
   private PipelineRun() {}
 
   /**
-   * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one),
-   * checksums, Spark, the stages, the manifest, the commit. Bad input and internal errors propagate
+   * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one;
+   * named by date and compared with the previous dated run when configured), checksums, Spark, the
+   * stages with progress on stderr, the report, the manifest, the commit. Bad input and internal errors propagate
    * as exceptions after the temporary directory is deleted.
    */
-  static ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages stages, PrintStream out,
-      PrintStream err) {
+  static ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages stages, Clock clock,
+      PrintStream out, PrintStream err) {
     long start = System.nanoTime();
     Configuration hadoop = config.hadoopConfiguration();
     stages.inspect(config, hadoop);
-    String output = config.output().dir();
+    String output = outputDir(config, clock);
+    String previousRun = config.output().nameByDate()
+        ? DatedRuns.previous(config.output().dir(), output, command.word(), hadoop).orElse(null) : null;
     RunDirectory.checkAvailable(output, config.output().overwrite(), hadoop);
     for (String leftover : RunDirectory.leftovers(output, hadoop)) {
       err.println("lopper: warning: " + leftover + " is left from an interrupted run; delete it when done");
@@ -47,31 +56,42 @@ final class PipelineRun {
         .configuration(config.asMap())
         .timings(timings);
     SparkSession spark = null;
+    ConsoleProgress progress = null;
     boolean committing = false;
+    PrintStream human = line.format() == OutputFormat.JSON ? err : out;
     try {
       List<InputFile> inputs = timings.time("checksums", () -> inputsOf(config, hadoop));
       inputs.forEach(manifest::input);
       spark = timings.time("spark-start", () -> SparkSessions.start(command, config));
       manifest.sparkApplicationId(spark.sparkContext().applicationId()).versions(Versions.collect(spark.version()));
+      progress = line.quiet() ? null : ConsoleProgress.attach(spark.sparkContext(), err, timings::current);
       RunContext context = new RunContext(dir, timings, inputs);
       SparkSession session = spark;
       RunOutcome outcome = command == Command.PRUNE ? stages.prune(session, config, context)
           : stages.sensitivity(session, config, context);
+      if (progress != null) {
+        progress.detach();
+      }
       manifest.gate(outcome.gate()).results(outcome.results());
+      timings.time("report", () -> RunReport.write(dir, manifest, previousRun, err));
       committing = true;
       Manifest written = dir.commit(manifest.build());
       double seconds = (System.nanoTime() - start) / 1e9;
       if (written.gate() != null) {
-        (written.gate().passed() ? out : err).println("lopper: quality gate " + (written.gate().passed()
+        (written.gate().passed() ? human : err).println("lopper: quality gate " + (written.gate().passed()
             ? "passed" : "FAILED") + ": " + written.gate().describe());
       }
       if (written.status() == RunStatus.FAILED_GATE) {
         err.printf("lopper: %s finished in %.1f s but failed the quality gate; outputs kept in %s, marked %s in "
             + "its %s%n", command.word(), seconds, dir.path(), RunStatus.FAILED_GATE, RunDirectory.MANIFEST);
-        return ExitCode.GATE_FAILED;
+      } else {
+        human.printf("lopper: %s finished in %.1f s: %s%n", command.word(), seconds, dir.path());
       }
-      out.printf("lopper: %s finished in %.1f s: %s%n", command.word(), seconds, dir.path());
-      return ExitCode.SUCCESS;
+      ExitCode code = written.status() == RunStatus.FAILED_GATE ? ExitCode.GATE_FAILED : ExitCode.SUCCESS;
+      if (line.format() == OutputFormat.JSON) {
+        out.println(RunSummary.of(written, code.code(), seconds).toJson());
+      }
+      return code;
     } catch (RuntimeException | Error e) {
       if (!committing) {
         try {
@@ -82,10 +102,24 @@ final class PipelineRun {
       }
       throw e;
     } finally {
+      if (progress != null) {
+        progress.detach();
+      }
       if (spark != null) {
         spark.stop();
       }
     }
+  }
+
+  /**
+   * The run directory: {@code output.dir}, or with {@code output.name-by-date} the dated directory
+   * below it for a run starting now ({@link DatedRuns#name}).
+   */
+  static String outputDir(LopperConfig config, Clock clock) {
+    return config.output().nameByDate()
+        ? DatedRuns.name(config.output().dir(), config.output().overwrite(), clock.instant(),
+            config.hadoopConfiguration())
+        : config.output().dir();
   }
 
   private static List<InputFile> inputsOf(LopperConfig config, Configuration hadoop) {

@@ -167,7 +167,9 @@ public final class ConfigKeys {
           "Replace an existing `output.dir`.",
           c -> c.output().overwrite()),
       key("output.name-by-date", Type.BOOLEAN, false, null,
-          "Reserved for naming run directories by date; only false is supported.",
+          "Name each run's directory by date inside `output.dir`: `<output.dir>/<YYYY-MM-DD>` (UTC), or "
+              + "`<YYYY-MM-DD>T<HHmmss>Z` when that day's exists, and compare with the previous run there "
+              + "(scheduled runs).",
           c -> c.output().nameByDate()),
 
       key("runtime.threads", Type.NON_NEGATIVE_INT, 0, null,

@@ -373,10 +373,6 @@ final class ConfigReader {
             + key.name() + " (set it in the configuration file or pass " + how + ")");
       }
     }
-    if (Boolean.TRUE.equals(values.get("output.name-by-date"))) {
-      throw new InvalidInputException(label("output.name-by-date") + ": naming run directories by date is not "
-          + "supported yet; set it to false and choose output.dir");
-    }
     if (((List<String>) values.get("model.include")).isEmpty()) {
       throw new InvalidInputException(label("model.include") + ": the list is empty, so no tensor would be "
           + "pruned; use [\"*\"] for every prunable tensor");
@@ -451,7 +447,7 @@ final class ConfigReader {
   }
 
   private static String qualified(String path, Configuration hadoop) {
-    return HadoopFiles.fileSystem(path, hadoop).makeQualified(new Path(path)).toString();
+    return HadoopFiles.qualified(path, hadoop);
   }
 
   private void checkExists(String key, String path, boolean directoryAllowed, Configuration hadoop) {

@@ -40,13 +40,17 @@ import org.apache.hadoop.conf.Configuration;
  * @param timingsMillis milliseconds per stage, in order
  * @param gate the quality gate's verdict, or null when the command has none
  * @param results what the stages report (counts, overall sparsity, file names), as JSON-able values
+ * @param previousRun for a run named by date ({@code output.name-by-date}): the directory of the
+ *     previous complete run of the same command under the same {@code output.dir}, or null
+ * @param comparison the change from {@code previousRun} ({@code dev.lopper.jobs.report.RunComparison}),
+ *     empty when there is none
  * @param outputs every file in the run directory apart from the manifest, filled in by {@link
  *     RunDirectory#commit}
  */
 public record Manifest(int format, String runId, String command, List<String> commandLine, RunStatus status,
     String started, String finished, String output, Map<String, Object> configuration, List<InputFile> inputs,
     Map<String, String> versions, String sparkApplicationId, Map<String, Long> timingsMillis, GateVerdict gate,
-    Map<String, Object> results, List<OutputFile> outputs) {
+    Map<String, Object> results, String previousRun, Map<String, Object> comparison, List<OutputFile> outputs) {
 
   /** The current format version. */
   public static final int FORMAT = 1;
@@ -64,13 +68,14 @@ public record Manifest(int format, String runId, String command, List<String> co
     versions = Collections.unmodifiableMap(new LinkedHashMap<>(versions));
     timingsMillis = Collections.unmodifiableMap(new LinkedHashMap<>(timingsMillis));
     results = normalize(results);
+    comparison = normalize(comparison);
     outputs = List.copyOf(outputs);
   }
 
   /** This manifest with its list of output files replaced. */
   public Manifest withOutputs(List<OutputFile> files) {
     return new Manifest(format, runId, command, commandLine, status, started, finished, output, configuration,
-        inputs, versions, sparkApplicationId, timingsMillis, gate, results, files);
+        inputs, versions, sparkApplicationId, timingsMillis, gate, results, previousRun, comparison, files);
   }
 
   /** The manifest as indented JSON. */
@@ -137,6 +142,8 @@ public record Manifest(int format, String runId, String command, List<String> co
     private StageTimings timings = new StageTimings();
     private GateVerdict gate;
     private Map<String, Object> results = Map.of();
+    private String previousRun;
+    private Map<String, Object> comparison = Map.of();
 
     private Builder(String runId, String command) {
       this.runId = runId;
@@ -188,11 +195,19 @@ public record Manifest(int format, String runId, String command, List<String> co
       return this;
     }
 
+    /** The previous run this one is compared with, and the comparison. */
+    public Builder previousRun(String dir, Map<String, Object> change) {
+      this.previousRun = dir;
+      this.comparison = change;
+      return this;
+    }
+
     /** The manifest, finished now; its status is {@link RunStatus#FAILED_GATE} when the gate failed. */
     public Manifest build() {
       RunStatus status = gate != null && !gate.passed() ? RunStatus.FAILED_GATE : RunStatus.SUCCEEDED;
       return new Manifest(FORMAT, runId, command, commandLine, status, started, Instant.now().toString(), output,
-          configuration, inputs, versions, sparkApplicationId, timings.asMap(), gate, results, List.of());
+          configuration, inputs, versions, sparkApplicationId, timings.asMap(), gate, results, previousRun, comparison,
+          List.of());
     }
   }
 }

@@ -20,6 +20,9 @@ class CliDocsTest {
     for (String flag : ConfigKeys.flags()) {
       assertTrue(doc.contains("| `" + flag), flag);
     }
+    for (String option : CommandLine.OWN_OPTIONS) {
+      assertTrue(doc.contains("| `" + option), option);
+    }
     for (ExitCode code : ExitCode.values()) {
       assertTrue(doc.contains("| " + code.code() + " |"), code.name());
     }

@@ -218,10 +218,11 @@ class LopperTest {
     assertEquals(new InputFile("model", model, 3,
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), m.inputs().get(0));
     assertEquals("data", m.inputs().get(1).role());
-    assertEquals(List.of("checksums", "spark-start", "sweep"), List.copyOf(m.timingsMillis().keySet()));
+    assertEquals(List.of("checksums", "spark-start", "sweep", "report"), List.copyOf(m.timingsMillis().keySet()));
     assertEquals(Map.of("tensors", 2, "model_sha256",
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), m.results());
-    assertEquals(List.of(new OutputFile("tables/sensitivity.csv", 16)), m.outputs());
+    assertEquals(List.of("report.html", "tables/sensitivity.csv"), m.outputs().stream().map(OutputFile::path).toList());
+    assertEquals(new OutputFile("tables/sensitivity.csv", 16), m.outputs().get(1));
     assertEquals("2g", ((Map<?, ?>) ((Map<?, ?>) m.configuration().get("spark")).get("conf"))
         .get("spark.executor.memory"));
     assertEquals(null, m.gate());

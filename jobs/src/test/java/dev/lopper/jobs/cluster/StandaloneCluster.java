@@ -157,7 +157,21 @@ public final class StandaloneCluster implements AutoCloseable {
    * @param args the application's arguments
    * @throws IllegalArgumentException if the jar does not exist or a setting has no {@code =}
    */
-  public synchronized SubmittedApp submit(Path appJar, String mainClass, List<String> sparkConf, List<String> args) {
+  public SubmittedApp submit(Path appJar, String mainClass, List<String> sparkConf, List<String> args) {
+    return submit(appJar, mainClass, sparkConf, args, workDir);
+  }
+
+  /**
+   * Submits an application as {@link #submit(Path, String, List, List)} does, with its driver running in
+   * {@code driverWorkingDir}, as when a user runs spark-submit from that directory: relative paths in the
+   * application's arguments resolve against it on the driver (and only there: executors run in the
+   * worker's directories).
+   */
+  public synchronized SubmittedApp submit(Path appJar, String mainClass, List<String> sparkConf, List<String> args,
+      Path driverWorkingDir) {
+    if (!Files.isDirectory(driverWorkingDir)) {
+      throw new IllegalArgumentException("driver working directory " + driverWorkingDir + " is not a directory");
+    }
     if (closed) {
       throw new IllegalStateException("the cluster at " + masterUrl() + " is closed");
     }
@@ -196,7 +210,8 @@ public final class StandaloneCluster implements AutoCloseable {
     Path argFile = ArgFile.write(logDir.resolve(name + ".args"), command);
     Path stdout = logDir.resolve(name + ".stdout");
     Path stderr = logDir.resolve(name + ".stderr");
-    ProcessBuilder builder = javaProcess(argFile).redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
+    ProcessBuilder builder = javaProcess(argFile).directory(driverWorkingDir.toFile())
+        .redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
     SubmittedApp app = new SubmittedApp(name, start(builder, name), stdout, stderr, STOP_TIMEOUT);
     apps.add(app);
     return app;
@@ -337,6 +352,11 @@ public final class StandaloneCluster implements AutoCloseable {
           "# Registrations and executor launches, to explain a cluster that does not come up.",
           "logger.deploy.name = org.apache.spark.deploy",
           "logger.deploy.level = info",
+          "# Lopper's progress (the sweep's start, a model loaded in an executor) tells tests where a run is.",
+          "logger.lopper.name = dev.lopper",
+          "logger.lopper.level = info",
+          "logger.executor.name = org.apache.spark.executor.Executor",
+          "logger.executor.level = info",
           "logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader",
           "logger.nativecode.level = error",
           ""));

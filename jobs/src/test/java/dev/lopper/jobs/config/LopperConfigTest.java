@@ -193,8 +193,8 @@ class LopperConfigTest {
   }
 
   @Test
-  void refusesDateNamedOutputsForNow() {
-    assertTrue(error(MINIMAL, "output.name-by-date=true").contains("not supported yet"));
+  void acceptsDateNamedOutputs() {
+    assertTrue(parse(MINIMAL, "output.name-by-date=true").output().nameByDate());
   }
 
   @Test

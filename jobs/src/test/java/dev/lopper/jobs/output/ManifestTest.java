@@ -56,7 +56,7 @@ class ManifestTest {
     json.fieldNames().forEachRemaining(fields::add);
     assertEquals(List.of("format", "run_id", "command", "command_line", "status", "started", "finished", "output",
         "configuration", "inputs", "versions", "spark_application_id", "timings_millis", "gate", "results",
-        "outputs"), fields);
+        "previous_run", "comparison", "outputs"), fields);
     assertEquals("FAILED_GATE", json.get("status").asText());
     assertEquals(12005, json.get("timings_millis").get("sweep").asLong());
     assertEquals(0.02, json.get("gate").get("max_drop").asDouble());

@@ -6,6 +6,7 @@ import dev.lopper.jobs.cli.Lopper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,12 +14,17 @@ import java.util.List;
 record RunLopper(ExitCode exit, String stdout, String stderr) {
 
   static RunLopper run(String... args) {
+    return run(Clock.systemUTC(), args);
+  }
+
+  /** As {@link #run(String...)}, with {@code clock} naming run directories by date. */
+  static RunLopper run(Clock clock, String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     all.add("--master");
     all.add("local[2]");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    ExitCode exit = Lopper.run(all.toArray(String[]::new), new SparkStages(),
+    ExitCode exit = Lopper.run(all.toArray(String[]::new), new SparkStages(), clock,
         new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
     return new RunLopper(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
