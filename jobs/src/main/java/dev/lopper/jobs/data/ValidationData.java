@@ -124,6 +124,7 @@ public final class ValidationData implements Serializable {
       throw new InvalidInputException(spec.path() + ": cannot read as Parquet: " + firstLine(e), e);
     }
     checkSchema(spec, raw.schema());
+    boolean elementsNullable = ((ArrayType) raw.schema().apply(spec.featuresColumn()).dataType()).containsNull();
     boolean labelled = spec.labelColumn() != null;
     Dataset<Row> selected = raw.select(
         col(quoted(spec.featuresColumn())).cast(DataTypes.createArrayType(DataTypes.FloatType)).as("features"),
@@ -137,7 +138,9 @@ public final class ValidationData implements Serializable {
         sum(when(col("label").isNull(), 1).otherwise(0)),
         min(col("label")),
         max(col("label")),
-        sum(when(exists(col("features"), Column::isNull), 1).otherwise(0))).first();
+        // Null values inside the lists: checked only when the file's schema allows them (a
+        // higher-order function per row is not free; Lopper's own writer never allows them).
+        elementsNullable ? sum(when(exists(col("features"), Column::isNull), 1).otherwise(0)) : lit(0L)).first();
     long rows = stats.getLong(0);
     String where = spec.path();
     if (rows == 0) {
@@ -147,9 +150,9 @@ public final class ValidationData implements Serializable {
       throw new InvalidInputException(where + ": column " + spec.featuresColumn() + " is null in "
           + stats.getLong(1) + " of " + rows + " rows");
     }
-    if (stats.getLong(7) > 0) {
+    if (((Number) stats.get(7)).longValue() > 0) {
       throw new InvalidInputException(where + ": column " + spec.featuresColumn() + " has null values in "
-          + stats.getLong(7) + " of " + rows + " rows");
+          + stats.get(7) + " of " + rows + " rows");
     }
     int minLength = stats.getInt(2);
     int maxLength = stats.getInt(3);
