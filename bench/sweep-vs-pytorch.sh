@@ -160,17 +160,20 @@ if [[ "$skip_cluster" == 0 ]]; then
   children_cpu() {  # the worker's reaped children (executors), user + system seconds
     sed 's/.*) //' "/proc/$worker_pid/stat" | awk -v t="$ticks" '{printf "%.2f", ($14 + $15) / t}'
   }
-  executors_running() { pgrep -P "$worker_pid" -f CoarseGrainedExecutorBackend > /dev/null; }
+  # The worker logs "Executor ... finished with state" once it has reaped an executor's process.
+  executors_reaped() { grep -c "finished with state" "$work/cluster/logs/worker.log" || true; }
   for n in ${cluster_sizes:-1 2}; do
     log "load before cluster run with $n executor(s): $(load)"
     before="$(children_cpu)"
+    reaped="$(executors_reaped)"
     LOPPER_SUBMIT=1 SPARK_HOME="$home" SPARK_CONF_DIR="$home/conf" SPARK_LOCAL_IP=127.0.0.1 \
       LOPPER_SUBMIT_ARGS="--master spark://127.0.0.1:$mport --deploy-mode client
         --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 --conf spark.ui.enabled=false
         --conf spark.executor.cores=1 --conf spark.cores.max=$n --conf spark.executor.memory=$executor_memory" \
       time_to "$work/cluster-$n.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
         --out "$work/runs/cluster-$n" > "$work/cluster-$n.log" 2>&1 || { cat "$work/cluster-$n.log" >&2; exit 1; }
-    for _ in $(seq 60); do executors_running || break; sleep 0.5; done
+    for _ in $(seq 120); do [[ "$(executors_reaped)" -ge $((reaped + n)) ]] && break; sleep 0.5; done
+    [[ "$(executors_reaped)" -ge $((reaped + n)) ]] || log "warning: the worker did not report $n executor(s) finished"
     after="$(children_cpu)"
     driver_cpu="$(cpu_of "$work/cluster-$n.time")"
     executors_cpu="$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.2f", a - b}')"
