@@ -11,6 +11,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -19,9 +20,9 @@ import java.util.function.Supplier;
 import onnx.Onnx;
 
 /**
- * Sensitivity of single tensors on a fixed set of batches: the dense logits are computed once,
- * then each (tensor, sparsity) variant is evaluated on every batch and tallied against the labels
- * and the dense outputs. This is the whole computation of one sweep unit; Spark tasks run it on
+ * Sensitivity of single tensors, or of tensors pruned together (a channel group), on a fixed set
+ * of batches: the dense logits are computed once, then each (tensor, sparsity) variant is
+ * evaluated on every batch and tallied against the labels and the dense outputs. This is the whole computation of one sweep unit; Spark tasks run it on
  * their partition, and single-process callers on the whole data set, with the same numbers.
  *
  * <p>Prefix reuse (on by default, {@link Options}): the variants of a tensor differ only from its
@@ -111,6 +112,22 @@ public final class TensorSweep {
    */
   public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes,
       Collection<String> tensors, Options options) {
+    this(evaluator, batches, classes, options, tensors.stream().map(Set::of).toList());
+  }
+
+  /**
+   * Like {@link #TensorSweep(Evaluator, List, int, Collection, Options)} for items pruned as a
+   * whole: each element of {@code items} names the weights one {@link #sweep(List, PruningCriterion,
+   * double[], CriterionContext)} replaces together (a channel group's tensors), and the dense pass
+   * holds the activations at that item's cut.
+   */
+  public static TensorSweep forItems(Evaluator evaluator, List<Batch> batches, int classes,
+      List<? extends Collection<String>> items, Options options) {
+    return new TensorSweep(evaluator, batches, classes, options, items.stream().map(Set::copyOf).toList());
+  }
+
+  private TensorSweep(Evaluator evaluator, List<Batch> batches, int classes, Options options,
+      List<Set<String>> items) {
     this.evaluator = evaluator;
     this.classes = classes;
     this.options = options;
@@ -120,8 +137,8 @@ public final class TensorSweep {
     List<List<String>> cuts = new ArrayList<>();
     Set<String> wanted = new LinkedHashSet<>();
     if (options.prefixReuse()) {
-      for (String t : tensors) {
-        GraphCut cut = GraphCut.of(evaluator.model(), Set.of(t));
+      for (Set<String> item : items) {
+        GraphCut cut = GraphCut.of(evaluator.model(), item);
         if (cut.affectsOutput() && !cut.computedValues().isEmpty()) {
           cuts.add(cut.computedValues());
           wanted.addAll(cut.computedValues());
@@ -203,13 +220,25 @@ public final class TensorSweep {
   /** Tallies of {@code weight} pruned by {@code criterion} at each of {@code sparsities}. */
   public Tally[] sweep(WeightTensor weight, PruningCriterion criterion, double[] sparsities,
       CriterionContext context) {
-    List<MaskSet> masks = criterion.selectGrid(List.of(weight), sparsities, context);
+    return sweep(List.of(weight), criterion, sparsities, context);
+  }
+
+  /**
+   * Tallies of {@code weights} pruned together by {@code criterion} at each of {@code sparsities}:
+   * one swept item, a single tensor or a channel group's tensors (which a structured criterion
+   * prunes as a whole, see {@link dev.lopper.criteria.ChannelCriterion}).
+   */
+  public Tally[] sweep(List<WeightTensor> weights, PruningCriterion criterion, double[] sparsities,
+      CriterionContext context) {
+    List<MaskSet> masks = criterion.selectGrid(weights, sparsities, context);
+    Map<String, WeightTensor> byName = new LinkedHashMap<>();
+    weights.forEach(w -> byName.put(w.name(), w));
     List<Supplier<Map<String, WeightTensor>>> variants = new ArrayList<>(sparsities.length);
     for (MaskSet mask : masks) {
       // Masked copies are made when their variant runs, so one is held at a time.
-      variants.add(() -> mask.apply(Map.of(weight.name(), weight)));
+      variants.add(() -> mask.apply(byName));
     }
-    return evaluateAll(List.of(weight.name()), variants);
+    return evaluateAll(byName.keySet(), variants);
   }
 
   /** The tally of the model with {@code replacements} in place of the dense weights. */

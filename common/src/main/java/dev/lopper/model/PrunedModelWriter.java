@@ -64,13 +64,39 @@ public final class PrunedModelWriter {
     write(graph, graph.getGraph().getInputList(), weights, path, conf, EMBED_LIMIT);
   }
 
+  /**
+   * The bytes {@link #writeOnnx(Onnx.ModelProto, Map, String, Configuration)} writes for this graph
+   * and these weights (the ONNX file, plus its external-data file when the weights go there), without
+   * writing anything: the size of a model file to compare another with.
+   */
+  public static long onnxBytes(Onnx.ModelProto graph, Map<String, WeightTensor> weights) {
+    Serialized s = serialize(graph, graph.getGraph().getInputList(), weights, "model.onnx.data", EMBED_LIMIT);
+    long external = s.external().stream().mapToLong(w -> (long) w.size() * Float.BYTES).sum();
+    return s.onnx().length + external;
+  }
+
+  /** An ONNX file's bytes and the weights, in order, of its external-data file (none when embedded). */
+  private record Serialized(byte[] onnx, List<WeightTensor> external) {}
+
   private static void write(Onnx.ModelProto graphOnly, List<Onnx.ValueInfoProto> inputs,
       Map<String, WeightTensor> weights, String path, Configuration conf, long embedLimit) {
-    long total = weights.values().stream().mapToLong(w -> (long) w.size() * Float.BYTES).sum();
-    boolean external = total > embedLimit;
     String dataName = new Path(path).getName() + ".data";
     String dataPath = new Path(new Path(path).getParent(), dataName).toString();
+    Serialized s = serialize(graphOnly, inputs, weights, dataName, embedLimit);
+    if (!s.external().isEmpty()) {
+      HadoopFiles.writeAtomically(dataPath, conf, out -> {
+        for (WeightTensor w : s.external()) {
+          out.write(littleEndian(w).array());
+        }
+      });
+    }
+    HadoopFiles.writeAtomically(path, conf, out -> out.write(s.onnx()));
+  }
 
+  private static Serialized serialize(Onnx.ModelProto graphOnly, List<Onnx.ValueInfoProto> inputs,
+      Map<String, WeightTensor> weights, String dataName, long embedLimit) {
+    long total = weights.values().stream().mapToLong(w -> (long) w.size() * Float.BYTES).sum();
+    boolean external = total > embedLimit;
     Onnx.GraphProto.Builder graph = graphOnly.getGraph().toBuilder().clearInitializer();
     long offset = 0;
     List<WeightTensor> externalOrder = new ArrayList<>();
@@ -95,15 +121,7 @@ public final class PrunedModelWriter {
       graph.addInitializer(t);
     }
     graph.clearInput().addAllInput(inputs);
-    byte[] bytes = graphOnly.toBuilder().setGraph(graph).build().toByteArray();
-    if (external) {
-      HadoopFiles.writeAtomically(dataPath, conf, out -> {
-        for (WeightTensor w : externalOrder) {
-          out.write(littleEndian(w).array());
-        }
-      });
-    }
-    HadoopFiles.writeAtomically(path, conf, out -> out.write(bytes));
+    return new Serialized(graphOnly.toBuilder().setGraph(graph).build().toByteArray(), externalOrder);
   }
 
   /** Writes every float weight of {@code model}, with {@code replacements}, as safetensors F32. */

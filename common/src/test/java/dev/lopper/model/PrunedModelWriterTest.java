@@ -54,6 +54,15 @@ class PrunedModelWriterTest {
   }
 
   @Test
+  void onnxBytesIsTheSizeOfTheFileWritten() throws Exception {
+    String out = dir.resolve("sized.onnx").toString();
+    PrunedModelWriter.writeOnnx(cnn.graph(), cnn.weights(), out, conf);
+    assertEquals(Files.size(dir.resolve("sized.onnx")), PrunedModelWriter.onnxBytes(cnn.graph(), cnn.weights()));
+    // 9 898 float weights, 4 bytes each, are most of it
+    assertTrue(Files.size(dir.resolve("sized.onnx")) > 9898 * 4);
+  }
+
+  @Test
   void safetensorsHoldEveryWeightUnderItsStateDictName() {
     String out = dir.resolve("pruned.safetensors").toString();
     PrunedModelWriter.writeSafetensors(cnn, Map.of("fc1.weight", halved("fc1.weight")), out, conf);

@@ -1,6 +1,7 @@
 package dev.lopper.jobs;
 
 import dev.lopper.InvalidInputException;
+import dev.lopper.criteria.ChannelCriterion;
 import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
@@ -11,6 +12,7 @@ import dev.lopper.io.Table;
 import dev.lopper.jobs.allocation.Allocation;
 import dev.lopper.jobs.allocation.AllocationPolicies;
 import dev.lopper.jobs.allocation.AllocationPolicy;
+import dev.lopper.jobs.allocation.CostUnit;
 import dev.lopper.jobs.allocation.SensitivityCurve;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.config.LopperConfig;
@@ -19,6 +21,7 @@ import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.spark.SerializableConfiguration;
 import dev.lopper.jobs.sweep.SensitivitySweep;
 import dev.lopper.jobs.sweep.SensitivityTable;
+import dev.lopper.jobs.sweep.SweepItem;
 import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.jobs.sweep.SweepSpec;
 import dev.lopper.jobs.verify.Verification;
@@ -32,6 +35,12 @@ import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.PrunableTensors;
 import dev.lopper.model.PrunedModelWriter;
 import dev.lopper.model.WeightTensor;
+import dev.lopper.structure.ChannelCost;
+import dev.lopper.structure.ChannelSelection;
+import dev.lopper.structure.ModelCost;
+import dev.lopper.structure.ModelShrinker;
+import dev.lopper.structure.ModelStructure;
+import dev.lopper.structure.ShrunkModel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -51,11 +60,31 @@ import org.apache.spark.sql.SparkSession;
  * and for {@code prune} {@code allocation.*}, {@code masks.safetensors} with {@code masks.*} (its
  * summary), {@code model/pruned.onnx}, {@code model/pruned.safetensors} and {@code verification.*};
  * every table as Parquet and CSV.
+ *
+ * <p>With a structured criterion ({@code channel-l1}, {@code channel-l2}) the swept items are the
+ * model's channel groups, {@code structure.*} reports which tensors can be pruned structurally and
+ * why not, the allocation is made in whole channels ({@link ChannelPruning}), {@code
+ * model/pruned.onnx} is the physically smaller model (the masks are the equivalent element masks of
+ * the dense tensors), {@code cost.*} compares its parameters, multiply-accumulates and bytes with
+ * the dense model's, and the verification evaluates that smaller model.
  */
 public final class SparkStages implements RunStages {
 
-  /** The model as the driver loaded and checked it, and what the sweep needs to know of it. */
-  private record Prepared(OnnxModel model, List<PrunableTensor> tensors, long[] rowShape, int classes) {}
+  /**
+   * The model as the driver loaded and checked it, and what the sweep needs to know of it.
+   *
+   * @param structure the model's channel groups when the criterion is structured, else null
+   * @param items what the sweep prunes: the tensors, or the channel groups
+   * @param cost parameters and multiply-accumulates per channel group and weight; null when
+   *     neither a structured criterion nor {@code allocation.unit: flops} needs them
+   */
+  private record Prepared(OnnxModel model, List<PrunableTensor> tensors, long[] rowShape, int classes,
+      ModelStructure structure, List<SweepItem> items, ChannelCost cost) {
+
+    boolean structured() {
+      return structure != null;
+    }
+  }
 
   @Override
   public void inspect(LopperConfig config, Configuration hadoop) {
@@ -69,13 +98,15 @@ public final class SparkStages implements RunStages {
     ValidationData data = run.timings().time("data", () -> loadData(spark, config, p));
     try {
       SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(spark, config, p), conf));
-      writeTable(run, "tensors", PrunableTensors.listing(p.tensors()));
-      writeTable(run, "sensitivity", SensitivityTable.of(sweep));
+      writeSweepTables(run, p, sweep);
       Map<String, Object> results = new LinkedHashMap<>();
       results.put("rows", data.rows());
       results.put("partitions", data.partitionCount());
       results.put("tensors", p.tensors().size());
-      results.put("variants", p.tensors().size() * config.sweep().grid().length);
+      if (p.structured()) {
+        results.put("groups", p.items().size());
+      }
+      results.put("variants", p.items().size() * config.sweep().grid().length);
       results.put("dense", metricsMap(sweep.baseline()));
       return RunOutcome.of(results);
     } finally {
@@ -92,8 +123,10 @@ public final class SparkStages implements RunStages {
     ValidationData data = run.timings().time("data", () -> loadData(spark, config, p));
     try {
       SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(spark, config, p), conf));
-      writeTable(run, "tensors", PrunableTensors.listing(p.tensors()));
-      writeTable(run, "sensitivity", SensitivityTable.of(sweep));
+      writeSweepTables(run, p, sweep);
+      if (p.structured()) {
+        return pruneChannels(spark, config, run, p, data, sweep, conf);
+      }
 
       Allocation allocation = run.timings().time("allocation", () -> allocate(config, p, sweep));
       writeTable(run, "allocation", allocation.toTable());
@@ -109,11 +142,8 @@ public final class SparkStages implements RunStages {
         PrunedModelWriter.writeSafetensors(p.model(), pruned, run.directory().file("model/pruned.safetensors"), hadoop);
       });
 
-      OnnxModel emitted = OnnxModel.load(ModelSource.onnx(prunedOnnx).qualified(hadoop), hadoop);
-      Verification.Spec spec = new Verification.Spec(p.model().source(), p.model().checksum(), emitted.source(),
-          emitted.checksum(), config.data().batchSize(), threads(spark, config), p.classes());
-      Verification.Result verified = run.timings().time("verification", () -> Verification.run(spark, data, spec, conf));
-      writeTable(run, "verification", verificationTable(verified, allocation, metric));
+      Verification.Result verified = verify(spark, config, run, p, data, prunedOnnx, conf);
+      writeTable(run, "verification", verificationTable(verified, allocation.predictedDrop(), metric));
 
       double dense = verified.dense().metrics().get(metric.configName());
       double pruned = verified.pruned().metrics().get(metric.configName());
@@ -124,6 +154,10 @@ public final class SparkStages implements RunStages {
       results.put("tensors", p.tensors().size());
       results.put("policy", allocation.policy());
       results.put("target", config.allocation().target());
+      results.put("unit", config.allocation().unit().configName());
+      if (config.allocation().unit() == CostUnit.FLOPS) {
+        results.put("pruned_macs_fraction", prunedMacsFraction(p, masks));
+      }
       results.put("sparsity", masks.sparsity());
       results.put("pruned_parameters", masks.totalPruned());
       results.put("parameters", masks.totalParameters());
@@ -136,6 +170,109 @@ public final class SparkStages implements RunStages {
     } finally {
       data.release();
     }
+  }
+
+  /**
+   * The structured rest of {@code prune}: allocation in whole channels, the element masks, the
+   * shrunk model and its size table, and the verification of the shrunk model file.
+   */
+  private RunOutcome pruneChannels(SparkSession spark, LopperConfig config, RunContext run, Prepared p,
+      ValidationData data, SweepResult sweep, Broadcast<SerializableConfiguration> conf) {
+    Configuration hadoop = run.directory().conf();
+    DecisionMetric metric = config.metric();
+    CostUnit unit = config.allocation().unit();
+    ChannelCriterion criterion = (ChannelCriterion) Criteria.byName(config.sweep().criterion());
+    List<SensitivityCurve> curves = ChannelPruning.curves(sweep, metric, p.cost(), unit);
+    ChannelPruning.Plan plan = run.timings().time("allocation", () -> ChannelPruning.allocate(
+        AllocationPolicies.byName(config.allocation().policy(), Map::of), curves, config.allocation().settings(),
+        p.items(), p.cost(), unit));
+    writeTable(run, "allocation", ChannelPruning.allocationTable(plan, curves, p.items(), p.cost()));
+
+    ChannelSelection selection = plan.selection(criterion, p.structure(), p.model().weights());
+    MaskSet masks = run.timings().time("masks", () -> selection.masks(p.structure()));
+    masks.writeSafetensors(run.directory().file("masks.safetensors"), hadoop);
+    writeTable(run, "masks", masks.summary());
+
+    String prunedOnnx = run.directory().file("model/pruned.onnx");
+    ShrunkModel shrunk = run.timings().time("emission", () -> {
+      ShrunkModel small = ModelShrinker.shrink(p.structure(), selection);
+      small.writeOnnx(prunedOnnx, hadoop);
+      small.writeSafetensors(run.directory().file("model/pruned.safetensors"), hadoop);
+      return small;
+    });
+    long prunedBytes = ChannelPruning.fileBytes(prunedOnnx, hadoop);
+    long denseBytes = ChannelPruning.denseBytes(p.structure());
+    writeTable(run, "cost", ChannelPruning.costTable(p.structure(), shrunk, prunedBytes));
+
+    Verification.Result verified = verify(spark, config, run, p, data, prunedOnnx, conf);
+    double predicted = plan.allocation().predictedDrop();
+    writeTable(run, "verification", verificationTable(verified, predicted, metric));
+
+    double dense = verified.dense().metrics().get(metric.configName());
+    double pruned = verified.pruned().metrics().get(metric.configName());
+    GateVerdict gate = GateVerdict.judge(metric, dense, pruned, config.gate().maxDrop());
+    ModelCost before = p.cost().dense();
+    ModelCost after = shrunk.cost();
+    Map<String, Object> results = new LinkedHashMap<>();
+    results.put("rows", data.rows());
+    results.put("partitions", data.partitionCount());
+    results.put("tensors", p.tensors().size());
+    results.put("groups", p.items().size());
+    results.put("groups_not_prunable", p.structure().groups().size() - p.structure().prunableGroups().size());
+    results.put("policy", plan.allocation().policy());
+    results.put("target", config.allocation().target());
+    results.put("unit", unit.configName());
+    results.put("policy_target", Double.isNaN(plan.policyTarget()) ? null : plan.policyTarget());
+    results.put("removed_fraction", plan.removed());
+    results.put("parameters", before.parameters());
+    results.put("parameters_pruned", after.parameters());
+    results.put("macs", before.macs());
+    results.put("macs_pruned", after.macs());
+    results.put("bytes", denseBytes);
+    results.put("bytes_pruned", prunedBytes);
+    results.put("parameter_ratio", (double) before.parameters() / after.parameters());
+    results.put("mac_ratio", (double) before.macs() / after.macs());
+    results.put("size_ratio", (double) denseBytes / prunedBytes);
+    results.put("channels", p.items().stream().mapToLong(SweepItem::channels).sum());
+    results.put("channels_pruned", p.items().stream()
+        .mapToLong(i -> i.channels() - plan.kept().get(i.group())).sum());
+    results.put("metric", metric.configName());
+    results.put("predicted_drop", predicted);
+    results.put("measured_drop", metric.drop(dense, pruned));
+    results.put("dense", metricsMap(verified.dense()));
+    results.put("pruned", metricsMap(verified.pruned()));
+    return new RunOutcome(gate, results);
+  }
+
+  /** Verifies the model written at {@code prunedOnnx} against the dense one on the whole data set. */
+  private static Verification.Result verify(SparkSession spark, LopperConfig config, RunContext run, Prepared p,
+      ValidationData data, String prunedOnnx, Broadcast<SerializableConfiguration> conf) {
+    Configuration hadoop = run.directory().conf();
+    OnnxModel emitted = OnnxModel.load(ModelSource.onnx(prunedOnnx).qualified(hadoop), hadoop);
+    Verification.Spec spec = new Verification.Spec(p.model().source(), p.model().checksum(), emitted.source(),
+        emitted.checksum(), config.data().batchSize(), threads(spark, config), p.classes());
+    return run.timings().time("verification", () -> Verification.run(spark, data, spec, conf));
+  }
+
+  /** {@code tensors.*}, {@code sensitivity.*} and, for structured runs, {@code structure.*}. */
+  private static void writeSweepTables(RunContext run, Prepared p, SweepResult sweep) {
+    writeTable(run, "tensors", PrunableTensors.listing(p.tensors()));
+    if (p.structured()) {
+      writeTable(run, "structure", p.structure().report().table());
+    }
+    writeTable(run, "sensitivity", SensitivityTable.of(sweep, p.cost()));
+  }
+
+  /** The fraction of the pruned tensors' multiply-accumulates whose weights the masks zero. */
+  private static double prunedMacsFraction(Prepared p, MaskSet masks) {
+    double pruned = 0;
+    double total = 0;
+    for (Mask m : masks.masks()) {
+      double macs = p.cost().weightMacs(m.name());
+      total += macs;
+      pruned += m.size() == 0 ? 0 : macs * m.prunedCount() / m.size();
+    }
+    return total == 0 ? 0 : pruned / total;
   }
 
   /**
@@ -176,7 +313,35 @@ public final class SparkStages implements RunStages {
       long[] out = model.outputs().get(0).dims();
       classes = out.length == 2 && out[1] > 0 ? (int) out[1] : evaluator.classes(rowShape);
     }
-    return new Prepared(model, tensors, rowShape, classes);
+    boolean flops = config.allocation().unit() == CostUnit.FLOPS;
+    if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion) {
+      ModelStructure structure = ModelStructure.analyse(model);
+      ChannelCost cost = checkedCost(ChannelCost.of(structure), flops, config);
+      return new Prepared(model, tensors, rowShape, classes, structure, ChannelPruning.items(structure, tensors), cost);
+    }
+    ChannelCost cost = null;
+    if (flops) {
+      cost = checkedCost(ChannelCost.of(model, List.of()), true, config);
+      for (PrunableTensor t : tensors) {
+        if (cost.weightMacs(t.name()) <= 0) {
+          throw new InvalidInputException("allocation.unit flops: tensor " + t.name() + " (" + t.opType() + " node "
+              + t.nodeName() + ") has no multiply-accumulates Lopper can count; exclude it or count parameters");
+        }
+      }
+    }
+    return new Prepared(model, tensors, rowShape, classes, null, tensors.stream().map(SweepItem::of).toList(), cost);
+  }
+
+  /** {@code cost}, after checking that every multiply-accumulate could be counted when FLOPs are wanted. */
+  private static ChannelCost checkedCost(ChannelCost cost, boolean flops, LopperConfig config) {
+    if (flops && !cost.dense().complete()) {
+      List<String> unknown = cost.dense().nodes().stream().filter(n -> n.macs() < 0)
+          .map(n -> n.op() + " " + n.node()).toList();
+      throw new InvalidInputException("allocation.unit flops: the multiply-accumulates of " + unknown + " in "
+          + config.model().onnx() + " cannot be counted (their shapes are unknown from the input shape); "
+          + "count parameters instead");
+    }
+    return cost;
   }
 
   private static ValidationData loadData(SparkSession spark, LopperConfig config, Prepared p) {
@@ -188,7 +353,8 @@ public final class SparkStages implements RunStages {
   private static SweepSpec sweepSpec(SparkSession spark, LopperConfig config, Prepared p) {
     return new SweepSpec(p.model().source(), p.model().checksum(), p.tensors(), config.sweep().criterion(),
         config.sweep().grid(), config.data().batchSize(), threads(spark, config),
-        config.sweep().tensorsPerTask(), p.classes());
+        config.sweep().tensorsPerTask(), p.classes(), p.items(),
+        p.structured() ? p.structure().groups() : List.of());
   }
 
   private static int threads(SparkSession spark, LopperConfig config) {
@@ -203,17 +369,17 @@ public final class SparkStages implements RunStages {
         .broadcast(new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()));
   }
 
-  /** The measured curves, as drops of the decision metric from the dense baseline. */
+  /** The measured curves of single tensors, as drops of the decision metric from the dense baseline. */
   static List<SensitivityCurve> curves(SweepResult sweep, DecisionMetric metric) {
     double baseline = sweep.baseline().metrics().get(metric.configName());
     double[] grid = sweep.spec().sparsities();
     List<SensitivityCurve> curves = new ArrayList<>();
-    for (int t = 0; t < sweep.spec().tensors().size(); t++) {
+    for (int t = 0; t < sweep.spec().items().size(); t++) {
       double[] drops = new double[grid.length];
       for (int s = 0; s < grid.length; s++) {
         drops[s] = metric.drop(baseline, sweep.variant(t, s).metrics().get(metric.configName()));
       }
-      PrunableTensor tensor = sweep.spec().tensors().get(t);
+      SweepItem tensor = sweep.spec().items().get(t);
       curves.add(new SensitivityCurve(tensor.name(), tensor.parameters(), grid, drops));
     }
     return curves;
@@ -228,7 +394,11 @@ public final class SparkStages implements RunStages {
       }
       return fractions;
     });
-    return policy.allocate(curves(sweep, config.metric()), config.allocation().settings());
+    List<SensitivityCurve> curves = curves(sweep, config.metric());
+    if (config.allocation().unit() == CostUnit.FLOPS) {
+      curves = curves.stream().map(c -> c.withCost(p.cost().weightMacs(c.tensor()))).toList();
+    }
+    return policy.allocate(curves, config.allocation().settings());
   }
 
   private static MaskSet globalMasks(LopperConfig config, Prepared p) {
@@ -255,7 +425,7 @@ public final class SparkStages implements RunStages {
     return p.tensors().stream().map(t -> p.model().weight(t.name())).toList();
   }
 
-  private static Table verificationTable(Verification.Result verified, Allocation allocation, DecisionMetric metric) {
+  private static Table verificationTable(Verification.Result verified, double predictedDrop, DecisionMetric metric) {
     Table.Builder table = Table.builder().column("model", Table.Type.STRING);
     for (String m : SensitivityTable.METRIC_COLUMNS) {
       table.column(m, Table.Type.DOUBLE);
@@ -265,7 +435,7 @@ public final class SparkStages implements RunStages {
         .column("measured_drop", Table.Type.DOUBLE);
     double dense = verified.dense().metrics().get(metric.configName());
     addVerificationRow(table, "dense", verified.dense(), 0.0, 0.0);
-    addVerificationRow(table, "pruned", verified.pruned(), allocation.predictedDrop(),
+    addVerificationRow(table, "pruned", verified.pruned(), predictedDrop,
         metric.drop(dense, verified.pruned().metrics().get(metric.configName())));
     return table.build();
   }

@@ -7,18 +7,35 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * How much the decision metric drops when one tensor alone is pruned, measured on the sweep's grid.
+ * How much the decision metric drops when one tensor (or one channel group) alone is pruned,
+ * measured on the sweep's grid, and what pruning it saves.
  *
  * <p>The curve runs from (0, 0) through the grid points and is linear between them; it is undefined
  * above the largest swept sparsity. A drop is positive when the pruned model is worse than the dense
  * one and may be negative when pruning helped.
  *
- * @param tensor the tensor's name
- * @param parameters the tensor's number of elements
+ * <p>The {@code cost} is what the policies count a target in: pruning the curve's item at
+ * sparsity s saves {@code s × cost}. It is the tensor's parameters by default; its multiply-accumulates
+ * when allocating FLOPs; for a channel group, the parameters or multiply-accumulates the model loses
+ * per channel, times the channels (exact for one group alone; see {@code TargetCalibration} for groups
+ * that share tensors). {@code units} says in what steps the sparsity can move: a group of C channels
+ * can only be pruned at multiples of 1/C, so policies choose among those; 0 means in steps too fine
+ * to matter (single elements).
+ *
+ * @param tensor the tensor's name, or the channel group's
+ * @param parameters the tensor's number of elements (of all member tensors, for a group)
  * @param sparsities the grid, strictly increasing, each in (0, 1]
  * @param drops the measured drop at each grid point (finite)
+ * @param cost what pruning all of it saves, in the allocation's unit, positive
+ * @param units the number of indivisible parts sparsity counts (a group's channels), or 0
  */
-public record SensitivityCurve(String tensor, long parameters, double[] sparsities, double[] drops) {
+public record SensitivityCurve(String tensor, long parameters, double[] sparsities, double[] drops, double cost,
+    long units) {
+
+  /** A tensor's curve, counted in parameters, at any sparsity. */
+  public SensitivityCurve(String tensor, long parameters, double[] sparsities, double[] drops) {
+    this(tensor, parameters, sparsities, drops, parameters, 0);
+  }
 
   public SensitivityCurve {
     Objects.requireNonNull(tensor, "tensor");
@@ -43,6 +60,17 @@ public record SensitivityCurve(String tensor, long parameters, double[] sparsiti
       }
       previous = sparsities[i];
     }
+    if (!(cost > 0) || !Double.isFinite(cost)) {
+      throw new IllegalArgumentException("tensor " + tensor + ": cost must be positive and finite, found " + cost);
+    }
+    if (units < 0) {
+      throw new IllegalArgumentException("tensor " + tensor + ": units must be >= 0, found " + units);
+    }
+  }
+
+  /** This curve with what pruning all of it saves counted as {@code cost}. */
+  public SensitivityCurve withCost(double cost) {
+    return new SensitivityCurve(tensor, parameters, sparsities, drops, cost, units);
   }
 
   /** The largest swept sparsity: the curve's end. */
@@ -89,18 +117,20 @@ public record SensitivityCurve(String tensor, long parameters, double[] sparsiti
   @Override
   public boolean equals(Object o) {
     return o instanceof SensitivityCurve c && tensor.equals(c.tensor) && parameters == c.parameters
-        && Arrays.equals(sparsities, c.sparsities) && Arrays.equals(drops, c.drops);
+        && Arrays.equals(sparsities, c.sparsities) && Arrays.equals(drops, c.drops)
+        && Double.compare(cost, c.cost) == 0 && units == c.units;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(tensor, parameters, Arrays.hashCode(sparsities), Arrays.hashCode(drops));
+    return Objects.hash(tensor, parameters, Arrays.hashCode(sparsities), Arrays.hashCode(drops), cost, units);
   }
 
   @Override
   public String toString() {
-    return "SensitivityCurve[" + tensor + ", " + parameters + " parameters, sparsities "
-        + Arrays.toString(sparsities) + ", drops " + Arrays.toString(drops) + "]";
+    return "SensitivityCurve[" + tensor + ", " + parameters + " parameters, cost " + cost
+        + (units > 0 ? ", " + units + " units" : "") + ", sparsities " + Arrays.toString(sparsities)
+        + ", drops " + Arrays.toString(drops) + "]";
   }
 
   /** Checks that there is at least one curve and that tensor names are distinct. */

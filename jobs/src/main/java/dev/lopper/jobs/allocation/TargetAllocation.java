@@ -7,14 +7,18 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * Policy {@code target}: reach an overall sparsity T, counted in parameters, while minimising the
- * summed predicted drop.
+ * Policy {@code target}: reach an overall sparsity T, counted in the curves' cost (parameters
+ * unless the caller counts something else, see {@link SensitivityCurve#cost()}), while minimising
+ * the summed predicted drop.
  *
  * <p>The problem: choose {@code s_t} in [0, cap_t] for every tensor t (cap_t the smaller of
  * {@link AllocationSettings#maxSparsity()} and the tensor's largest swept sparsity) so that
- * {@code sum n_t s_t >= T sum n_t} and {@code sum f_t(s_t)} is smallest, where {@code f_t} is the
- * tensor's curve, linear between grid points. Each {@code s_t} is restricted to a fine set of
- * choices: multiples of {@code step} (0.005 by default), every grid point and the cap.
+ * {@code sum n_t s_t >= T sum n_t} and {@code sum f_t(s_t)} is smallest, where {@code n_t} is the
+ * curve's cost and {@code f_t} the curve, linear between grid points. Each {@code s_t} is
+ * restricted to a fine set of choices: multiples of {@code step} (0.005 by default), every grid
+ * point and the cap; or, for a curve of few {@link SensitivityCurve#units()} (a channel group of C
+ * channels, coarser than the step), the multiples of 1/C up to the cap, the only sparsities such an
+ * item can have.
  *
  * <p>Method (a Lagrangian relaxation of this multiple-choice knapsack, solved exactly):
  * <ol>
@@ -75,7 +79,7 @@ public final class TargetAllocation implements AllocationPolicy {
   /** One tensor's choices: sparsities ascending from 0 and the predicted drop at each. */
   private record Choices(SensitivityCurve curve, double[] s, double[] f) {
     double pruned(int i) {
-      return curve.parameters() * s[i];
+      return curve.cost() * s[i];
     }
   }
 
@@ -92,7 +96,7 @@ public final class TargetAllocation implements AllocationPolicy {
     for (SensitivityCurve curve : curves) {
       Choices c = choicesOf(curve, Math.min(settings.maxSparsity(), curve.maxSparsity()));
       choices.add(c);
-      total += curve.parameters();
+      total += curve.cost();
       reachable += c.pruned(c.s.length - 1);
     }
     double need = settings.target() * total;
@@ -100,7 +104,7 @@ public final class TargetAllocation implements AllocationPolicy {
     if (reachable < need - slack) {
       throw new InvalidInputException("allocation.target: overall sparsity " + settings.target() + " cannot be "
           + "reached: with each tensor capped at allocation.max-sparsity " + settings.maxSparsity()
-          + " (and its largest swept sparsity) at most " + reachable / total + " of the parameters can be pruned");
+          + " (and its largest swept sparsity) at most " + reachable / total + " of the total can be pruned");
     }
 
     int[] at = new int[m];
@@ -313,6 +317,18 @@ public final class TargetAllocation implements AllocationPolicy {
   }
 
   private Choices choicesOf(SensitivityCurve curve, double cap) {
+    if (curve.units() > 0 && 1.0 / curve.units() > step) {
+      List<Double> multiples = new ArrayList<>();
+      for (long k = 0; k / (double) curve.units() <= cap + 1e-12; k++) {
+        multiples.add(k / (double) curve.units());
+      }
+      double[] s = multiples.stream().mapToDouble(Double::doubleValue).toArray();
+      double[] f = new double[s.length];
+      for (int i = 0; i < s.length; i++) {
+        f[i] = curve.dropAt(Math.min(s[i], curve.maxSparsity()));
+      }
+      return new Choices(curve, s, f);
+    }
     TreeSet<Double> points = new TreeSet<>();
     points.add(0.0);
     for (long k = 1; k * step < cap; k++) {

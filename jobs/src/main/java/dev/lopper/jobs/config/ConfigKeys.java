@@ -1,6 +1,7 @@
 package dev.lopper.jobs.config;
 
 import dev.lopper.jobs.allocation.AllocationPolicies;
+import dev.lopper.jobs.allocation.CostUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -94,7 +95,8 @@ public final class ConfigKeys {
           c -> c.model().weights()),
       key("model.include", Type.STRING_LIST, List.of("*"), null,
           "Globs over prunable tensor names (`*` any characters, `?` one character); a tensor is swept "
-              + "when it matches one of them and none of `model.exclude`.",
+              + "when it matches one of them and none of `model.exclude`. With a channel criterion a group is "
+              + "swept when all its producing tensors are.",
           c -> c.model().include()),
       key("model.exclude", Type.STRING_LIST, List.of(), null,
           "Globs of tensor names never to prune.",
@@ -122,13 +124,15 @@ public final class ConfigKeys {
           c -> c.data().partitions()),
 
       name("sweep.criterion", "magnitude", CRITERIA, "--criterion",
-          "How the weights to prune are chosen within a tensor (`l1-unstructured` is an alias of `magnitude`).",
+          "How the weights to prune are chosen within a tensor (`l1-unstructured` is an alias of `magnitude`); "
+              + "`channel-l1` and `channel-l2` remove whole channels of channel groups and emit a smaller model.",
           c -> c.sweep().criterion()),
       key("sweep.sparsities", Type.FRACTION_LIST, List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), null,
           "The sparsity grid each prunable tensor is measured at; sorted, duplicates dropped.",
           c -> c.sweep().sparsities()),
       key("sweep.tensors-per-task", Type.NON_NEGATIVE_INT, 0, null,
-          "Prunable tensors evaluated by one task; 0 chooses automatically so that every executor core is busy.",
+          "Prunable tensors (or channel groups) evaluated by one task; 0 chooses automatically so that every "
+              + "executor core is busy.",
           c -> c.sweep().tensorsPerTask()),
 
       name("metric", "accuracy", DecisionMetric.names(), "--metric",
@@ -143,9 +147,14 @@ public final class ConfigKeys {
               + "`global-magnitude` are baselines to compare with.",
           c -> c.allocation().policy()),
       key("allocation.target", Type.OPEN_FRACTION, 0.5, "--target",
-          "Overall sparsity over the prunable parameters, counted in parameters (policies target, uniform, "
-              + "global-magnitude).",
+          "Overall sparsity, counted in `allocation.unit` (policies target, uniform, global-magnitude): a fraction "
+              + "of the prunable tensors' parameters or FLOPs; with a channel criterion, of the whole model's.",
           c -> c.allocation().target()),
+      name("allocation.unit", "parameters", CostUnit.names(), null,
+          "What `allocation.target` counts: `parameters`, or `flops` (multiply-accumulates per sample of the Conv, "
+              + "Gemm and MatMul nodes, from the graph and the input shape; for magnitude criteria those of the "
+              + "non-zero weights).",
+          c -> c.allocation().unit().configName()),
       key("allocation.tolerance", Type.NON_NEGATIVE_NUMBER, 0.01, null,
           "Largest allowed predicted drop of the metric per tensor (policy tolerance).",
           c -> c.allocation().tolerance()),

@@ -8,6 +8,9 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.lopper.InvalidInputException;
+import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.criteria.Criteria;
+import dev.lopper.jobs.allocation.CostUnit;
 import dev.lopper.io.HadoopFiles;
 import dev.lopper.jobs.config.ConfigKeys.Key;
 import dev.lopper.jobs.config.ConfigKeys.Type;
@@ -394,7 +397,20 @@ final class ConfigReader {
     }
     String policy = (String) values.get("allocation.policy");
     double target = (Double) values.get("allocation.target");
-    if ((policy.equals("target") || policy.equals("uniform")) && target > maxSparsity) {
+    CostUnit unit = CostUnit.fromName((String) values.get("allocation.unit"));
+    boolean structured = Criteria.byName((String) values.get("sweep.criterion")) instanceof ChannelCriterion;
+    if (policy.equals("global-magnitude") && structured) {
+      throw new InvalidInputException(label("allocation.policy") + ": global-magnitude prunes single weights, but "
+          + "sweep.criterion " + values.get("sweep.criterion") + " prunes whole channels; use target, tolerance or "
+          + "uniform");
+    }
+    if (policy.equals("global-magnitude") && unit != CostUnit.PARAMETERS) {
+      throw new InvalidInputException(label("allocation.unit") + ": global-magnitude counts its target in parameters; "
+          + "use allocation.unit parameters or another policy");
+    }
+    // With channel groups the target is a fraction of the whole model, reached through calibration,
+    // so the cap on each group's sparsity does not bound it this simply.
+    if (!structured && (policy.equals("target") || policy.equals("uniform")) && target > maxSparsity) {
       throw new InvalidInputException(label("allocation.target") + ": " + target + " cannot be reached by policy "
           + policy + " when no tensor goes above " + maxSparsity + " (allocation.max-sparsity, by default the "
           + "largest swept sparsity); lower the target or sweep higher sparsities");
@@ -407,7 +423,7 @@ final class ConfigReader {
             (Integer) values.get("data.batch-size"), (Integer) values.get("data.partitions")),
         new SweepConfig((String) values.get("sweep.criterion"), grid, (Integer) values.get("sweep.tensors-per-task")),
         metric,
-        new AllocationConfig(policy, target, (Double) values.get("allocation.tolerance"), maxSparsity),
+        new AllocationConfig(policy, target, (Double) values.get("allocation.tolerance"), maxSparsity, unit),
         new GateConfig((Double) values.get("gate.max-drop")),
         new OutputConfig((String) values.get("output.dir"), (Boolean) values.get("output.overwrite"),
             (Boolean) values.get("output.name-by-date")),

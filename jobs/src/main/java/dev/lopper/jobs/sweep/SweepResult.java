@@ -6,7 +6,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The merged tallies of a sweep: the dense baseline and one tally per (tensor, sparsity). Merging
+ * The merged tallies of a sweep: the dense baseline and one tally per (item, sparsity), an item
+ * being a tensor or a channel group ({@link SweepItem}). Merging
  * is exact, so the result is the same for any number of partitions, any task order and retries.
  */
 public final class SweepResult {
@@ -26,18 +27,18 @@ public final class SweepResult {
     Map<Integer, Tally> merged = new TreeMap<>();
     Map<Integer, Integer> counts = new TreeMap<>();
     for (VariantTally t : tallies) {
-      int key = (t.tensor() + 1) * grid + t.sparsity();
+      int key = (t.item() + 1) * grid + t.sparsity();
       merged.merge(key, t.tally(), Tally::merge);
       counts.merge(key, 1, Integer::sum);
     }
     Tally baseline = merged.get(0);
-    Tally[][] variants = new Tally[spec.tensors().size()][grid];
+    Tally[][] variants = new Tally[spec.items().size()][grid];
     for (int t = 0; t < variants.length; t++) {
       for (int s = 0; s < grid; s++) {
         int key = (t + 1) * grid + s;
         variants[t][s] = merged.get(key);
         if (variants[t][s] == null || counts.get(key) != partitions) {
-          throw new IllegalStateException("variant " + spec.tensors().get(t).name() + " at sparsity "
+          throw new IllegalStateException("variant " + spec.items().get(t).name() + " at sparsity "
               + spec.sparsities()[s] + " has results from " + counts.getOrDefault(key, 0) + " of "
               + partitions + " partitions");
         }
@@ -60,8 +61,8 @@ public final class SweepResult {
     return baseline;
   }
 
-  /** The tally of tensor {@code tensor} pruned at grid point {@code sparsity}. */
-  public Tally variant(int tensor, int sparsity) {
-    return variants[tensor][sparsity];
+  /** The tally of item {@code item} (index into {@link SweepSpec#items()}) pruned at grid point {@code sparsity}. */
+  public Tally variant(int item, int sparsity) {
+    return variants[item][sparsity];
   }
 }

@@ -1,34 +1,55 @@
 package dev.lopper.jobs.sweep;
 
+import dev.lopper.criteria.CriterionContext;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.PrunableTensor;
+import dev.lopper.structure.ChannelGroup;
 import java.io.Serializable;
 import java.util.List;
 
 /**
- * What a sensitivity sweep evaluates: the dense baseline and every (tensor, sparsity) variant of
- * one model, pruned by one criterion. Small and serialisable: tasks receive this, never the model.
+ * What a sensitivity sweep evaluates: the dense baseline and every (item, sparsity) variant of one
+ * model, pruned by one criterion, where an item is a tensor or a channel group ({@link SweepItem}).
+ * Small and serialisable: tasks receive this, never the model.
  *
  * @param model where the model comes from
  * @param checksum the model's checksum as the driver read it
- * @param tensors the tensors to sweep, in order
+ * @param tensors the prunable tensors with their consumers, which the criterion's context knows
  * @param criterion the criterion's registry name
  * @param sparsities the sparsity grid, ascending, in (0, 1]
  * @param batchSize rows per ONNX Runtime call
  * @param threads ONNX Runtime intra-op threads per task
- * @param tensorsPerTask tensors evaluated by one task; 0 chooses so that every core gets work
+ * @param tensorsPerTask items evaluated by one task; 0 chooses so that every core gets work
  * @param classes the model's number of outputs (classes)
+ * @param items what is swept, in order: one item per tensor of {@code tensors}, or channel groups
+ * @param channelGroups every channel group of the model, indexed by id (structured criteria need
+ *     them in their context); empty for unstructured sweeps
  */
 public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
-    double[] sparsities, int batchSize, int threads, int tensorsPerTask, int classes) implements Serializable {
+    double[] sparsities, int batchSize, int threads, int tensorsPerTask, int classes, List<SweepItem> items,
+    List<ChannelGroup> channelGroups) implements Serializable {
 
   public SweepSpec {
     tensors = List.copyOf(tensors);
     sparsities = sparsities.clone();
+    items = List.copyOf(items);
+    channelGroups = List.copyOf(channelGroups);
+  }
+
+  /** A sweep of every tensor of {@code tensors} on its own. */
+  public SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
+      double[] sparsities, int batchSize, int threads, int tensorsPerTask, int classes) {
+    this(model, checksum, tensors, criterion, sparsities, batchSize, threads, tensorsPerTask, classes,
+        tensors.stream().map(SweepItem::of).toList(), List.of());
   }
 
   @Override
   public double[] sparsities() {
     return sparsities.clone();
+  }
+
+  /** The context the criterion selects in: the tensors' consumers and the channel groups. */
+  public CriterionContext context() {
+    return CriterionContext.of(tensors).toBuilder().optChannelGroups(channelGroups).build();
   }
 }

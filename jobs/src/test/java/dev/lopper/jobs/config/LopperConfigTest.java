@@ -50,6 +50,29 @@ class LopperConfigTest {
   }
 
   @Test
+  void countsTheTargetInParametersOrFlops() {
+    assertEquals(dev.lopper.jobs.allocation.CostUnit.PARAMETERS, parse(MINIMAL).allocation().unit());
+    assertEquals(dev.lopper.jobs.allocation.CostUnit.FLOPS, parse(MINIMAL, "allocation.unit=flops").allocation().unit());
+    assertTrue(error(MINIMAL, "allocation.unit=macs").contains("one of parameters, flops"));
+  }
+
+  @Test
+  void refusesGlobalMagnitudeWithChannelsOrFlops() {
+    String channels = error(MINIMAL, "sweep.criterion=channel-l1", "allocation.policy=global-magnitude");
+    assertTrue(channels.contains("allocation.policy") && channels.contains("whole channels"), channels);
+    String flops = error(MINIMAL, "allocation.unit=flops", "allocation.policy=global-magnitude");
+    assertTrue(flops.contains("allocation.unit") && flops.contains("parameters"), flops);
+  }
+
+  @Test
+  void aChannelTargetIsNotBoundedByTheCapOnEachGroup() {
+    // Half of every group's channels removes about three quarters of a Conv between two groups.
+    assertEquals(0.8, parse(MINIMAL, "sweep.criterion=channel-l1", "allocation.target=0.8",
+        "allocation.max-sparsity=0.6").allocation().target());
+    assertTrue(error(MINIMAL, "allocation.target=0.8", "allocation.max-sparsity=0.6").contains("cannot be reached"));
+  }
+
+  @Test
   void buildsAConfigurationFromFlagsAlone() {
     LopperConfig c = LopperConfig.parse(null, null, List.of(
         ConfigOverride.ofFlag("--model", "s3a://bucket/m.onnx"),

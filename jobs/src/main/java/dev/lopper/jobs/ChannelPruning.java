@@ -1,0 +1,256 @@
+package dev.lopper.jobs;
+
+import dev.lopper.InvalidInputException;
+import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.io.HadoopFiles;
+import dev.lopper.io.Table;
+import dev.lopper.jobs.allocation.Allocation;
+import dev.lopper.jobs.allocation.AllocationPolicy;
+import dev.lopper.jobs.allocation.AllocationSettings;
+import dev.lopper.jobs.allocation.CostUnit;
+import dev.lopper.jobs.allocation.SensitivityCurve;
+import dev.lopper.jobs.allocation.TargetCalibration;
+import dev.lopper.jobs.allocation.TensorAllocation;
+import dev.lopper.jobs.config.DecisionMetric;
+import dev.lopper.jobs.sweep.SensitivityTable;
+import dev.lopper.jobs.sweep.SweepItem;
+import dev.lopper.jobs.sweep.SweepResult;
+import dev.lopper.model.PrunableTensor;
+import dev.lopper.model.PrunedModelWriter;
+import dev.lopper.model.WeightTensor;
+import dev.lopper.structure.ChannelCost;
+import dev.lopper.structure.ChannelGroup;
+import dev.lopper.structure.ChannelSelection;
+import dev.lopper.structure.ModelCost;
+import dev.lopper.structure.ModelShrinker;
+import dev.lopper.structure.ModelStructure;
+import dev.lopper.structure.ShrunkModel;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The structured path of a run, on the driver: which channel groups are swept, their sensitivity
+ * curves in whole channels, the allocation counted exactly in the model's parameters or
+ * multiply-accumulates, and the physically smaller model with its size table.
+ *
+ * <pre>{@code
+ * List<SweepItem> items = ChannelPruning.items(structure, selectedTensors);
+ * List<SensitivityCurve> curves = ChannelPruning.curves(sweep, metric, cost, unit);
+ * ChannelPruning.Plan plan = ChannelPruning.allocate(policy, curves, settings, items, cost, unit);
+ * ShrunkModel small = ModelShrinker.shrink(structure, plan.selection(structure, weights));
+ * }</pre>
+ */
+final class ChannelPruning {
+
+  private ChannelPruning() {}
+
+  /**
+   * The groups to sweep: every prunable group whose producing tensors are all among {@code
+   * selected} (the prunable tensors that {@code model.include} and {@code model.exclude} let
+   * through), in group order.
+   *
+   * @throws InvalidInputException when no group qualifies, with the reasons groups are blocked
+   */
+  static List<SweepItem> items(ModelStructure structure, List<PrunableTensor> selected) {
+    Set<String> names = new HashSet<>();
+    selected.forEach(t -> names.add(t.name()));
+    List<SweepItem> items = new ArrayList<>();
+    for (ChannelGroup g : structure.prunableGroups()) {
+      if (g.outputs().stream().allMatch(m -> names.contains(m.tensor()))) {
+        items.add(SweepItem.of(g, structure.tensorShapes()));
+      }
+    }
+    if (items.isEmpty()) {
+      StringBuilder why = new StringBuilder();
+      for (ChannelGroup g : structure.groups()) {
+        why.append("; ").append(g.name()).append(": ")
+            .append(g.prunable() ? "excluded by model.include/model.exclude" : g.reason());
+      }
+      throw new InvalidInputException(structure.model().source().onnxPath() + ": no channel group can be pruned"
+          + " structurally" + (structure.groups().isEmpty() ? " (the graph has none)" : why.toString()));
+    }
+    return items;
+  }
+
+  /** What removing all of a group saves, counted as {@code unit}: per-channel saving times channels. */
+  static double cost(SweepItem item, ChannelCost cost, CostUnit unit) {
+    Map<Integer, Long> oneLess = Map.of(item.group(), item.channels() - 1);
+    long saved = unit == CostUnit.PARAMETERS
+        ? cost.dense().parameters() - cost.parameters(oneLess)
+        : cost.dense().macs() - cost.macs(oneLess);
+    return (double) saved * item.channels();
+  }
+
+  /**
+   * One curve per group, over the fractions of its channels the grid's sparsities remove ({@code
+   * round(s × C) / C}; sparsities that remove the same channels are one point, those that remove
+   * none or all are left out: a group keeps at least one channel). A group with no such point, or
+   * whose removal saves nothing in {@code unit}, has no curve and keeps its channels.
+   */
+  static List<SensitivityCurve> curves(SweepResult sweep, DecisionMetric metric, ChannelCost cost, CostUnit unit) {
+    double baseline = sweep.baseline().metrics().get(metric.configName());
+    double[] grid = sweep.spec().sparsities();
+    List<SensitivityCurve> curves = new ArrayList<>();
+    for (int i = 0; i < sweep.spec().items().size(); i++) {
+      SweepItem item = sweep.spec().items().get(i);
+      List<Double> fractions = new ArrayList<>();
+      List<Double> drops = new ArrayList<>();
+      long last = 0;
+      for (int s = 0; s < grid.length; s++) {
+        long removed = SensitivityTable.prunedChannels(item.channels(), grid[s]);
+        if (removed <= last || removed >= item.channels()) {
+          continue;
+        }
+        last = removed;
+        fractions.add(removed / (double) item.channels());
+        drops.add(metric.drop(baseline, sweep.variant(i, s).metrics().get(metric.configName())));
+      }
+      double saved = cost(item, cost, unit);
+      if (fractions.isEmpty() || saved <= 0) {
+        continue;
+      }
+      curves.add(new SensitivityCurve(item.name(), item.parameters(),
+          fractions.stream().mapToDouble(Double::doubleValue).toArray(),
+          drops.stream().mapToDouble(Double::doubleValue).toArray(), saved, item.channels()));
+    }
+    return curves;
+  }
+
+  /**
+   * The allocation of a structured run and what it removes.
+   *
+   * @param allocation per group with a curve: its sparsity, a multiple of 1/C
+   * @param policyTarget the target the policy was given to reach {@code removed} (NaN for policies
+   *     without a target)
+   * @param removed the fraction of the model's cost, in the run's unit, the allocation removes
+   * @param kept channels kept per group id, for every swept group
+   */
+  record Plan(Allocation allocation, double policyTarget, double removed, Map<Integer, Long> kept) {
+
+    /** The kept channels of every group, chosen by {@code criterion} from the weights. */
+    ChannelSelection selection(ChannelCriterion criterion, ModelStructure structure,
+        Map<String, WeightTensor> weights) {
+      Map<Integer, Double> sparsities = new LinkedHashMap<>();
+      kept.forEach((id, k) -> {
+        long channels = structure.group(id).channels();
+        if (k < channels) {
+          sparsities.put(id, (channels - k) / (double) channels);
+        }
+      });
+      return criterion.selection(structure.groups(), sparsities, weights);
+    }
+  }
+
+  /**
+   * Allocates channels: policies with a target are calibrated so that the model loses at least
+   * {@code settings.target()} of its cost ({@link TargetCalibration}); the others are taken in whole
+   * channels.
+   */
+  static Plan allocate(AllocationPolicy policy, List<SensitivityCurve> curves, AllocationSettings settings,
+      List<SweepItem> items, ChannelCost cost, CostUnit unit) {
+    if (curves.isEmpty()) {
+      throw new InvalidInputException("no swept channel group can lose a channel at the swept sparsities "
+          + "(each would keep all or none of its channels); sweep other sparsities");
+    }
+    Map<String, SweepItem> byName = new LinkedHashMap<>();
+    items.forEach(i -> byName.put(i.name(), i));
+    if (policy.name().equals("tolerance")) {
+      Allocation allocation = TargetCalibration.inUnits(policy.allocate(curves, settings), curves);
+      return new Plan(allocation, Double.NaN, removed(allocation.sparsities(), byName, cost, unit),
+          kept(allocation.sparsities(), items));
+    }
+    TargetCalibration.Result r = TargetCalibration.reach(policy, curves, settings,
+        sparsities -> removed(sparsities, byName, cost, unit));
+    return new Plan(r.allocation(), r.policyTarget(), r.removed(), kept(r.allocation().sparsities(), items));
+  }
+
+  private static Map<Integer, Long> kept(Map<String, Double> sparsities, List<SweepItem> items) {
+    Map<Integer, Long> kept = new LinkedHashMap<>();
+    for (SweepItem item : items) {
+      double s = sparsities.getOrDefault(item.name(), 0.0);
+      kept.put(item.group(), item.channels() - Math.round(s * item.channels()));
+    }
+    return kept;
+  }
+
+  private static double removed(Map<String, Double> sparsities, Map<String, SweepItem> items, ChannelCost cost,
+      CostUnit unit) {
+    Map<Integer, Long> kept = kept(sparsities, List.copyOf(items.values()));
+    if (unit == CostUnit.PARAMETERS) {
+      return 1.0 - (double) cost.parameters(kept) / cost.dense().parameters();
+    }
+    return 1.0 - (double) cost.macs(kept) / cost.dense().macs();
+  }
+
+  /**
+   * The allocation table of a structured run: per swept group {@code tensor} (the group's name),
+   * {@code parameters} (of its member tensors), {@code sparsity} (pruned channels / channels),
+   * {@code pruned} (parameters the model loses by this group's cut alone), {@code predicted_drop},
+   * {@code channels}, {@code kept_channels} and {@code cost} (what removing the whole group saves, in
+   * the run's unit; empty for a group without a curve, which keeps its channels with a predicted
+   * drop of 0).
+   */
+  static Table allocationTable(Plan plan, List<SensitivityCurve> curves, List<SweepItem> items, ChannelCost cost) {
+    Map<String, TensorAllocation> allocated = new LinkedHashMap<>();
+    plan.allocation().tensors().forEach(t -> allocated.put(t.tensor(), t));
+    Map<String, Double> costs = new LinkedHashMap<>();
+    curves.forEach(c -> costs.put(c.tensor(), c.cost()));
+    Table.Builder table = Table.builder()
+        .column("tensor", Table.Type.STRING)
+        .column("parameters", Table.Type.LONG)
+        .column("sparsity", Table.Type.DOUBLE)
+        .column("pruned", Table.Type.LONG)
+        .column("predicted_drop", Table.Type.DOUBLE)
+        .column("channels", Table.Type.LONG)
+        .column("kept_channels", Table.Type.LONG)
+        .column("cost", Table.Type.DOUBLE);
+    for (SweepItem item : items) {
+      long kept = plan.kept().get(item.group());
+      TensorAllocation t = allocated.get(item.name());
+      long pruned = cost.dense().parameters() - cost.parameters(Map.of(item.group(), kept));
+      table.row(item.name(), item.parameters(), (item.channels() - kept) / (double) item.channels(), pruned,
+          t == null ? 0.0 : t.predictedDrop(), item.channels(), kept, costs.get(item.name()));
+    }
+    return table.build();
+  }
+
+  /**
+   * The size of the dense and the shrunk model: {@link ModelCost#compare} per node and in total,
+   * with two more columns, {@code bytes_dense} and {@code bytes_pruned}, filled on the total row
+   * only: the ONNX file of the dense model as Lopper writes models (weights embedded, no stale
+   * shapes) and the shrunk model's written file (with its external-data file, if any).
+   */
+  static Table costTable(ModelStructure structure, ShrunkModel shrunk, long prunedBytes) {
+    Table compare = ModelCost.compare(ModelCost.of(structure.model()), shrunk.cost());
+    List<Table.Column> columns = new ArrayList<>(compare.columns());
+    columns.add(new Table.Column("bytes_dense", Table.Type.LONG));
+    columns.add(new Table.Column("bytes_pruned", Table.Type.LONG));
+    List<List<Object>> rows = new ArrayList<>();
+    for (int r = 0; r < compare.rows().size(); r++) {
+      List<Object> row = new ArrayList<>(compare.rows().get(r));
+      boolean total = r == compare.rows().size() - 1;
+      row.add(total ? denseBytes(structure) : null);
+      row.add(total ? prunedBytes : null);
+      rows.add(row);
+    }
+    return new Table(columns, rows);
+  }
+
+  /** Bytes of the dense model written the way the shrunk one is. */
+  static long denseBytes(ModelStructure structure) {
+    ShrunkModel dense = ModelShrinker.shrink(structure, ChannelSelection.none());
+    return PrunedModelWriter.onnxBytes(dense.graph(), dense.weights());
+  }
+
+  /** Bytes of a written ONNX model: the file and its external-data file, if there is one. */
+  static long fileBytes(String onnx, Configuration conf) {
+    long bytes = HadoopFiles.length(onnx, conf);
+    String data = onnx + ".data";
+    return HadoopFiles.exists(data, conf) ? bytes + HadoopFiles.length(data, conf) : bytes;
+  }
+}
