@@ -97,7 +97,7 @@ public final class SparkStages implements RunStages {
     Broadcast<SerializableConfiguration> conf = broadcastConf(spark);
     ValidationData data = run.timings().time("data", () -> loadData(spark, config, p));
     try {
-      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(config, p), conf));
+      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(spark, config, p), conf));
       writeSweepTables(run, p, sweep);
       Map<String, Object> results = new LinkedHashMap<>();
       results.put("rows", data.rows());
@@ -122,7 +122,7 @@ public final class SparkStages implements RunStages {
     DecisionMetric metric = config.metric();
     ValidationData data = run.timings().time("data", () -> loadData(spark, config, p));
     try {
-      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(config, p), conf));
+      SweepResult sweep = run.timings().time("sweep", () -> SensitivitySweep.run(spark, data, sweepSpec(spark, config, p), conf));
       writeSweepTables(run, p, sweep);
       if (p.structured()) {
         return pruneChannels(spark, config, run, p, data, sweep, conf);
@@ -350,9 +350,9 @@ public final class SparkStages implements RunStages {
     return ValidationData.load(spark, spec, p.classes());
   }
 
-  private static SweepSpec sweepSpec(LopperConfig config, Prepared p) {
+  private static SweepSpec sweepSpec(SparkSession spark, LopperConfig config, Prepared p) {
     return new SweepSpec(p.model().source(), p.model().checksum(), p.tensors(), config.sweep().criterion(),
-        config.sweep().grid(), config.data().batchSize(), Math.max(1, config.runtime().threads()),
+        config.sweep().grid(), config.data().batchSize(), threads(spark, config),
         config.sweep().tensorsPerTask(), p.classes(), p.items(),
         p.structured() ? p.structure().groups() : List.of());
   }

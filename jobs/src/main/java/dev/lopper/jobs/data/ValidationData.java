@@ -2,6 +2,7 @@ package dev.lopper.jobs.data;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.exists;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
 import static org.apache.spark.sql.functions.min;
@@ -17,7 +18,9 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.ArrayType;
@@ -121,6 +124,7 @@ public final class ValidationData implements Serializable {
       throw new InvalidInputException(spec.path() + ": cannot read as Parquet: " + firstLine(e), e);
     }
     checkSchema(spec, raw.schema());
+    boolean elementsNullable = ((ArrayType) raw.schema().apply(spec.featuresColumn()).dataType()).containsNull();
     boolean labelled = spec.labelColumn() != null;
     Dataset<Row> selected = raw.select(
         col(quoted(spec.featuresColumn())).cast(DataTypes.createArrayType(DataTypes.FloatType)).as("features"),
@@ -133,7 +137,10 @@ public final class ValidationData implements Serializable {
         max(size(col("features"))),
         sum(when(col("label").isNull(), 1).otherwise(0)),
         min(col("label")),
-        max(col("label"))).first();
+        max(col("label")),
+        // Null values inside the lists: checked only when the file's schema allows them (a
+        // higher-order function per row is not free; Lopper's own writer never allows them).
+        elementsNullable ? sum(when(exists(col("features"), Column::isNull), 1).otherwise(0)) : lit(0L)).first();
     long rows = stats.getLong(0);
     String where = spec.path();
     if (rows == 0) {
@@ -142,6 +149,10 @@ public final class ValidationData implements Serializable {
     if (stats.getLong(1) > 0) {
       throw new InvalidInputException(where + ": column " + spec.featuresColumn() + " is null in "
           + stats.getLong(1) + " of " + rows + " rows");
+    }
+    if (((Number) stats.get(7)).longValue() > 0) {
+      throw new InvalidInputException(where + ": column " + spec.featuresColumn() + " has null values in "
+          + stats.get(7) + " of " + rows + " rows");
     }
     int minLength = stats.getInt(2);
     int maxLength = stats.getInt(3);
@@ -166,7 +177,9 @@ public final class ValidationData implements Serializable {
 
     Dataset<Row> data = spec.partitions() > 0 ? selected.repartition(spec.partitions()) : selected;
     int rowLength = spec.rowLength();
-    JavaRDD<PartitionRows> decoded = data.javaRDD()
+    // A typed bean encoder copies each row's array<float> into a float[] in one go: about twice as fast
+    // as reading a Row's Seq of boxed Floats (STACK-NOTES), and nothing boxed on the data path.
+    JavaRDD<PartitionRows> decoded = data.as(Encoders.bean(EncodedRow.class)).javaRDD()
         .mapPartitionsWithIndex((index, it) -> List.of(decode(index, it, rowLength, labelled)).iterator(), true);
     decoded.setName("validation data " + spec.path());
     decoded.persist(StorageLevel.MEMORY_AND_DISK());
@@ -176,22 +189,18 @@ public final class ValidationData implements Serializable {
     return new ValidationData(spec, rows, decoded);
   }
 
-  private static PartitionRows decode(int partition, Iterator<Row> it, int rowLength, boolean labelled) {
+  private static PartitionRows decode(int partition, Iterator<EncodedRow> it, int rowLength, boolean labelled) {
     float[] features = new float[1024 * rowLength];
     int[] labels = new int[1024];
     int n = 0;
     while (it.hasNext()) {
-      Row row = it.next();
+      EncodedRow row = it.next();
       if (n == labels.length) {
         features = Arrays.copyOf(features, features.length * 2);
         labels = Arrays.copyOf(labels, labels.length * 2);
       }
-      scala.collection.Seq<Object> values = row.getSeq(0);
-      int offset = n * rowLength;
-      for (int i = 0; i < rowLength; i++) {
-        features[offset + i] = (Float) values.apply(i);
-      }
-      labels[n] = (int) row.getLong(1);
+      System.arraycopy(row.getFeatures(), 0, features, n * rowLength, rowLength);
+      labels[n] = (int) row.getLabel();
       n++;
     }
     return new PartitionRows(partition, n, rowLength, Arrays.copyOf(features, n * rowLength),

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Lopper's sensitivity sweep against the reference PyTorch sweep, on one synthetic MLP and data set.
+# Run by hand (not in CI); results and the machine's load go in docs/benchmarks.md.
+#
+#   bench/sweep-vs-pytorch.sh                                  # 6 x 1024 MLP, 16384 samples
+#   bench/sweep-vs-pytorch.sh --width 512 --samples 8192       # smaller
+#   bench/sweep-vs-pytorch.sh --skip-cluster --threads "1"     # local mode and PyTorch on one thread only
+#
+# Options: --layers N (6) --width N (1024) --classes N (10) --samples N (16384) --seed N (0)
+#          --threads "1 2" (PyTorch thread counts tried; the fastest counts) --local-cores N (2)
+#          --executor-memory 2g --work DIR (/tmp/lopper-bench) --skip-cluster --keep (reuse DIR's model/data)
+#
+# In one run it
+#   1. makes the model (bench/sweep_reference.py make: ONNX exported like data/make_samples.py, the
+#      weights as hand-written safetensors) and the data (CSV -> Parquet with Lopper's own writer,
+#      dev.lopper.fixtures.CsvToParquet, as data/make_samples.sh does);
+#   2. times `bin/lopper sensitivity` in local mode (local[N], Spark's start included), wall and CPU
+#      seconds by /usr/bin/time;
+#   3. times the PyTorch sweep (per tensor and sparsity: deepcopy, prune.l1_unstructured, evaluate the
+#      whole set) at each thread count: the sweep loop alone (data loading and Python's start left out,
+#      which favours PyTorch) and the whole process;
+#   4. starts a standalone cluster on 127.0.0.1 (one master, one worker of 2 cores, from the Spark jars
+#      in jobs/target/spark-classpath.txt) and submits the same sweep with one executor of one core and
+#      with two executors of one core each; CPU time = the driver's (/usr/bin/time) + the executors'
+#      (the worker's reaped-children time from /proc/<worker>/stat, before and after);
+#   5. checks every Lopper table against the PyTorch one (accuracy exact, loss within 1e-5) and
+#      prints the ratios.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+layers=6 width=1024 classes=10 samples=16384 seed=0 threads="1 2" local_cores=2
+executor_memory=2g work=/tmp/lopper-bench skip_cluster=0 keep=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --layers) layers="$2"; shift 2 ;;
+    --width) width="$2"; shift 2 ;;
+    --classes) classes="$2"; shift 2 ;;
+    --samples) samples="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --local-cores) local_cores="$2"; shift 2 ;;
+    --executor-memory) executor_memory="$2"; shift 2 ;;
+    --work) work="$2"; shift 2 ;;
+    --skip-cluster) skip_cluster=1; shift ;;
+    --keep) keep=1; shift ;;
+    *) echo "unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
+  esac
+done
+
+py=/usr/bin/python3
+ref="$root/bench/sweep_reference.py"
+mkdir -p "$work"
+work="$(cd "$work" && pwd)"
+results="$work/results.txt"
+: > "$results"
+log() { echo "$*" | tee -a "$results"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+ticks="$(getconf CLK_TCK)"
+
+log "# bench/sweep-vs-pytorch.sh: ${layers} x ${width} MLP, ${classes} classes, ${samples} samples, $(date -u +%FT%TZ)"
+log "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+
+# ---------------------------------------------------------------- 1. model and data
+data="$work/data"
+if [[ "$keep" == 0 || ! -f "$data/val.parquet" ]]; then
+  rm -rf "$data"
+  "$py" "$ref" make --out "$data" --layers "$layers" --width "$width" --classes "$classes" \
+    --samples "$samples" --seed "$seed"
+  (cd "$root" && mvn -o -q -B -pl common test-compile \
+    && mvn -o -q -B -pl common dependency:build-classpath -Dmdep.outputFile="$work/common-test-classpath.txt" \
+      -Dmdep.includeScope=test) >&2
+  # CLASSPATH, not -cp: see data/make_samples.sh.
+  CLASSPATH="$root/common/target/classes:$root/common/target/test-classes:$(cat "$work/common-test-classpath.txt")" \
+    java dev.lopper.fixtures.CsvToParquet "$data/val.csv" "$data/val.parquet" id:INT label:INT features:FLOAT_LIST
+fi
+
+# The fat jar, built once here so that no build is timed.
+"$root/bin/lopper" help > /dev/null
+cat > "$work/bench.yaml" <<YAML
+model:
+  onnx: $data/mlp.onnx
+  weights: $data/mlp.safetensors
+data:
+  path: $data/val.parquet
+sweep:
+  sparsities: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+output:
+  overwrite: true
+YAML
+
+# time_to FILE CMD...: runs CMD under /usr/bin/time, "wall user sys" into FILE.
+time_to() {
+  local file="$1"; shift
+  /usr/bin/time -f "%e %U %S" -o "$file" "$@"
+}
+cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
+wall_of() { awk '{printf "%.2f", $1}' "$1"; }
+
+# ---------------------------------------------------------------- 2. Lopper, local mode
+log "load before local run: $(load)"
+time_to "$work/local.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" --out "$work/runs/local" \
+  --set "spark.master=local[$local_cores]" > "$work/local.log" 2>&1 || { cat "$work/local.log" >&2; exit 1; }
+local_wall="$(wall_of "$work/local.time")"
+local_cpu="$(cpu_of "$work/local.time")"
+log "lopper local[$local_cores]: wall ${local_wall} s, cpu ${local_cpu} s (whole run, Spark's start included)"
+
+# ---------------------------------------------------------------- 3. PyTorch
+best_wall="" best_threads=""
+for t in $threads; do
+  log "load before PyTorch t=$t: $(load)"
+  time_to "$work/pytorch-t$t.time" "$py" "$ref" sweep --out "$data" --threads "$t" > "$work/pytorch-t$t.log"
+  line="$(tail -n 1 "$work/pytorch-t$t.log")"
+  w="$(sed -n 's/.* wall=\([0-9.]*\).*/\1/p' <<< "$line")"
+  log "$line (whole process: wall $(wall_of "$work/pytorch-t$t.time") s, cpu $(cpu_of "$work/pytorch-t$t.time") s)"
+  if [[ -z "$best_wall" ]] || awk -v a="$w" -v b="$best_wall" 'BEGIN{exit !(a < b)}'; then
+    best_wall="$w"; best_threads="$t"
+  fi
+done
+reference="$data/pytorch-t$best_threads.csv"
+
+# ---------------------------------------------------------------- 4. standalone cluster
+declare -A cluster_wall cluster_cpu
+if [[ "$skip_cluster" == 0 ]]; then
+  home="$work/spark-home"
+  rm -rf "$home" "$work/cluster"
+  mkdir -p "$home/jars" "$home/conf" "$work/cluster/logs" "$work/cluster/local" "$work/cluster/worker"
+  { tr ":" "\n" < "$root/jobs/target/spark-classpath.txt"; echo; } | while read -r jar; do
+    [[ -n "$jar" ]] || continue
+    link="$home/jars/$(basename "$jar")"
+    n=2; while [[ -e "$link" ]]; do link="$home/jars/$n-$(basename "$jar")"; n=$((n + 1)); done
+    ln -s "$jar" "$link"
+  done
+  touch "$home/RELEASE"
+  printf '%s\n' 'rootLogger.level = warn' 'rootLogger.appenderRef.stderr.ref = console' \
+    'appender.console.type = Console' 'appender.console.name = console' 'appender.console.target = SYSTEM_ERR' \
+    'appender.console.layout.type = PatternLayout' 'appender.console.layout.pattern = %d{HH:mm:ss.SSS} %p %c{1}: %m%n%ex' \
+    'logger.deploy.name = org.apache.spark.deploy' 'logger.deploy.level = info' \
+    > "$home/conf/log4j2.properties"
+  printf '%s\n' 'spark.master.rest.enabled false' 'spark.ui.showConsoleProgress false' > "$home/conf/spark-defaults.conf"
+  free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  mport="$(free_port)"
+  daemon_env=(env -u CLASSPATH SPARK_HOME="$home" SPARK_CONF_DIR="$home/conf" SPARK_LOCAL_IP=127.0.0.1
+    SPARK_LOCAL_DIRS="$work/cluster/local" SPARK_SCALA_VERSION=2.13 OMP_NUM_THREADS=1)
+  daemon_java=(java @"$root/jobs/target/launcher/jvm.args" -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+    -cp "$home/conf:$home/jars/*")
+  "${daemon_env[@]}" "${daemon_java[@]}" org.apache.spark.deploy.master.Master --host 127.0.0.1 --port "$mport" \
+    --webui-port "$(free_port)" > "$work/cluster/logs/master.log" 2>&1 &
+  master_pid=$!
+  "${daemon_env[@]}" "${daemon_java[@]}" org.apache.spark.deploy.worker.Worker "spark://127.0.0.1:$mport" \
+    --host 127.0.0.1 --cores 2 --memory 6g --work-dir "$work/cluster/worker" --webui-port "$(free_port)" \
+    > "$work/cluster/logs/worker.log" 2>&1 &
+  worker_pid=$!
+  trap 'kill $worker_pid $master_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 120); do
+    grep -q "Successfully registered with master" "$work/cluster/logs/worker.log" 2>/dev/null && break
+    sleep 1
+  done
+  grep -q "Successfully registered with master" "$work/cluster/logs/worker.log" \
+    || { echo "the worker did not register; see $work/cluster/logs" >&2; exit 1; }
+  children_cpu() {  # the worker's reaped children (executors), user + system seconds
+    sed 's/.*) //' "/proc/$worker_pid/stat" | awk -v t="$ticks" '{printf "%.2f", ($14 + $15) / t}'
+  }
+  # The worker logs "Executor ... finished with state" once it has reaped an executor's process.
+  executors_reaped() { grep -c "finished with state" "$work/cluster/logs/worker.log" || true; }
+  for n in ${cluster_sizes:-1 2}; do
+    log "load before cluster run with $n executor(s): $(load)"
+    before="$(children_cpu)"
+    reaped="$(executors_reaped)"
+    LOPPER_SUBMIT=1 SPARK_HOME="$home" SPARK_CONF_DIR="$home/conf" SPARK_LOCAL_IP=127.0.0.1 \
+      LOPPER_SUBMIT_ARGS="--master spark://127.0.0.1:$mport --deploy-mode client
+        --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 --conf spark.ui.enabled=false
+        --conf spark.executor.cores=1 --conf spark.cores.max=$n --conf spark.executor.memory=$executor_memory" \
+      time_to "$work/cluster-$n.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
+        --out "$work/runs/cluster-$n" > "$work/cluster-$n.log" 2>&1 || { cat "$work/cluster-$n.log" >&2; exit 1; }
+    for _ in $(seq 120); do [[ "$(executors_reaped)" -ge $((reaped + n)) ]] && break; sleep 0.5; done
+    [[ "$(executors_reaped)" -ge $((reaped + n)) ]] || log "warning: the worker did not report $n executor(s) finished"
+    after="$(children_cpu)"
+    driver_cpu="$(cpu_of "$work/cluster-$n.time")"
+    executors_cpu="$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.2f", a - b}')"
+    cluster_wall[$n]="$(wall_of "$work/cluster-$n.time")"
+    cluster_cpu[$n]="$(awk -v a="$driver_cpu" -v b="$executors_cpu" 'BEGIN{printf "%.2f", a + b}')"
+    log "lopper standalone, $n executor(s) of 1 core: wall ${cluster_wall[$n]} s, cpu ${cluster_cpu[$n]} s (driver $driver_cpu + executors $executors_cpu)"
+  done
+fi
+
+# ---------------------------------------------------------------- 5. agreement and ratios
+status=0
+for run in "$work"/runs/*/; do
+  "$py" "$ref" compare --reference "$reference" --lopper "$run/sensitivity.csv" | tee -a "$results" || status=1
+done
+log "speed-up, fastest PyTorch sweep (t=$best_threads, ${best_wall} s) / Lopper local whole run (${local_wall} s):" \
+  "$(awk -v a="$best_wall" -v b="$local_wall" 'BEGIN{printf "%.2f", a / b}') (target >= 1.8)"
+if [[ "$skip_cluster" == 0 ]]; then
+  log "cpu time, two executors / one executor: ${cluster_cpu[2]} / ${cluster_cpu[1]} =" \
+    "$(awk -v a="${cluster_cpu[2]}" -v b="${cluster_cpu[1]}" 'BEGIN{printf "%.3f", a / b}') (target <= 1.15)"
+fi
+log "load at the end: $(load)"
+echo "results in $results" >&2
+exit "$status"

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""The PyTorch half of bench/sweep-vs-pytorch.sh: a synthetic MLP and data set, the reference
+sensitivity sweep the way existing tools run it, and the comparison with Lopper's table.
+
+    sweep_reference.py make    --out DIR [--layers 6 --width 1024 --classes 10 --samples 16384 --seed 0]
+    sweep_reference.py sweep   --out DIR --threads N [--grid 0.1,...,0.9]
+    sweep_reference.py compare --reference DIR/pytorch-t1.csv --lopper RUN/sensitivity.csv
+
+make writes DIR/mlp.onnx (exported like data/make_samples.py: opset 13, no constant folding,
+TrainingMode.PRESERVE, initializers named as in the state dict), DIR/mlp.safetensors (written by
+hand) and DIR/val.csv (id,label,features for dev.lopper.fixtures.CsvToParquet). Features are
+multiples of 1/64 in [-2, 2], exact in float32 and short in text; labels are the dense model's own
+predictions, so the dense accuracy is 1 and pruning lowers it.
+
+sweep loads the model back from the safetensors and, for every (tensor, sparsity): deep-copies the
+model, applies torch.nn.utils.prune.l1_unstructured and evaluates the whole set in batches of 256;
+it prints the wall and CPU seconds of the sweep alone (the dense baseline included, data loading
+and Python's start not) and writes the accuracy and loss (mean cross-entropy, log-softmax in
+float64 from the float32 logits, as data/make_samples.py computes it) of every variant.
+"""
+
+import argparse
+import copy
+import csv
+import json
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.utils.prune as prune
+
+BATCH = 256
+
+
+class Mlp(nn.Module):
+    """layers Linear layers: width inputs -> width (ReLU) ... -> classes."""
+
+    def __init__(self, layers, width, classes):
+        super().__init__()
+        dims = [width] * layers + [classes]
+        self.fcs = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) for i in range(layers))
+
+    def forward(self, x):
+        for i, fc in enumerate(self.fcs):
+            x = fc(x)
+            if i + 1 < len(self.fcs):
+                x = torch.relu(x)
+        return x
+
+
+def write_safetensors(path, tensors):
+    """safetensors by hand: u64 LE header length, JSON header padded with spaces to 8 bytes, data."""
+    header = {"__metadata__": {"format": "pt", "source": "bench/sweep_reference.py"}}
+    offset, blobs = 0, []
+    for name, t in tensors.items():
+        data = t.detach().contiguous().numpy().astype("<f4", copy=False).tobytes(order="C")
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    data = raw[8 + n:]
+    out = {}
+    for name, e in header.items():
+        if name != "__metadata__":
+            begin, end = e["data_offsets"]
+            out[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype="<f4").reshape(e["shape"]).copy())
+    return out
+
+
+def meta_path(out):
+    return os.path.join(out, "mlp.json")
+
+
+def load(out):
+    with open(meta_path(out)) as f:
+        meta = json.load(f)
+    model = Mlp(meta["layers"], meta["width"], meta["classes"])
+    model.load_state_dict(read_safetensors(os.path.join(out, "mlp.safetensors")))
+    model.eval()
+    with open(os.path.join(out, "val.csv")) as f:
+        r = csv.reader(f)
+        next(r)
+        labels, rows = [], []
+        for row in r:
+            labels.append(int(row[1]))
+            rows.append(np.array(row[2].split(" "), dtype=np.float32))
+    return model, torch.from_numpy(np.stack(rows)), np.array(labels, dtype=np.int64)
+
+
+def make(args):
+    os.makedirs(args.out, exist_ok=True)
+    torch.manual_seed(args.seed)
+    model = Mlp(args.layers, args.width, args.classes).eval()
+    rng = np.random.default_rng(args.seed)
+    x = (rng.integers(-128, 129, size=(args.samples, args.width)) / 64.0).astype(np.float32)
+    with torch.no_grad():
+        labels = torch.cat([model(torch.from_numpy(x[i:i + BATCH])) for i in range(0, len(x), BATCH)]).argmax(1).numpy()
+    write_safetensors(os.path.join(args.out, "mlp.safetensors"), model.state_dict())
+    onnx_path = os.path.join(args.out, "mlp.onnx")
+    torch.onnx.export(model, torch.zeros(1, args.width), onnx_path, opset_version=13, do_constant_folding=False,
+                      training=torch.onnx.TrainingMode.PRESERVE, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    import onnx
+    m = onnx.load(onnx_path)
+    names = sorted(i.name for i in m.graph.initializer)
+    assert names == sorted(model.state_dict().keys()), (names, list(model.state_dict().keys()))
+    with open(os.path.join(args.out, "val.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["id", "label", "features"])
+        for i in range(len(x)):
+            w.writerow([i, int(labels[i]), " ".join(repr(float(v)) for v in x[i])])
+    with open(meta_path(args.out), "w") as f:
+        json.dump({"layers": args.layers, "width": args.width, "classes": args.classes,
+                   "samples": args.samples, "seed": args.seed}, f)
+    print(f"made {args.layers}x{args.width} MLP ({sum(p.numel() for p in model.parameters())} parameters),"
+          f" {args.samples} samples, {len(set(labels.tolist()))} classes used")
+
+
+def evaluate(model, x, labels):
+    with torch.no_grad():
+        logits = torch.cat([model(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    n = len(labels)
+    ordered = np.sort(logits.astype(np.float64), axis=1)
+    return {"accuracy": float((logits.argmax(1) == labels).sum()) / n,
+            "loss": float(-logp[np.arange(n), labels].mean()),
+            "top_gap": float((ordered[:, -1] - ordered[:, -2]).min())}
+
+
+def sweep(args):
+    torch.set_num_threads(args.threads)
+    model, x, labels = load(args.out)
+    grid = [float(s) for s in args.grid.split(",")]
+    tensors = [(name + ".weight", m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    rows = []
+    wall, cpu = time.perf_counter(), time.process_time()
+    dense = evaluate(model, x, labels)
+    rows.append(dict(tensor="(dense)", sparsity=0.0, **dense))
+    for tensor, _ in tensors:
+        module_name = tensor[:-len(".weight")]
+        for s in grid:
+            variant = copy.deepcopy(model)
+            prune.l1_unstructured(dict(variant.named_modules())[module_name], "weight", amount=s)
+            rows.append(dict(tensor=tensor, sparsity=s, **evaluate(variant, x, labels)))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    path = os.path.join(args.out, f"pytorch-t{args.threads}.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, ["tensor", "sparsity", "accuracy", "loss", "top_gap"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"pytorch threads={args.threads} variants={len(rows) - 1} wall={wall:.2f} cpu={cpu:.2f}")
+
+
+def compare(args):
+    def read(path):
+        with open(path) as f:
+            return {(r["tensor"], round(float(r["sparsity"]), 6)): r for r in csv.DictReader(f)}
+    ref, got = read(args.reference), read(args.lopper)
+    problems = []
+    if set(ref) != set(got):
+        problems.append(f"rows differ: only PyTorch {sorted(set(ref) - set(got))[:5]},"
+                        f" only Lopper {sorted(set(got) - set(ref))[:5]}")
+    worst = 0.0
+    for key in sorted(set(ref) & set(got)):
+        a, b = ref[key], got[key]
+        if float(a["accuracy"]) != float(b["accuracy"]):
+            problems.append(f"{key}: accuracy PyTorch {a['accuracy']} Lopper {b['accuracy']}"
+                            f" (smallest top-2 logit gap {a['top_gap']})")
+        d = abs(float(a["loss"]) - float(b["loss"]))
+        worst = max(worst, d)
+        if d > 1e-5:
+            problems.append(f"{key}: loss PyTorch {a['loss']} Lopper {b['loss']}")
+    print(f"compare {os.path.basename(os.path.dirname(os.path.abspath(args.lopper)))} vs {os.path.basename(args.reference)}: {len(ref)} rows,"
+          f" largest loss difference {worst:.3g}, {len(problems)} problems")
+    for p in problems[:20]:
+        print("  " + p)
+    sys.exit(1 if problems else 0)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--out", required=True)
+    m.add_argument("--layers", type=int, default=6)
+    m.add_argument("--width", type=int, default=1024)
+    m.add_argument("--classes", type=int, default=10)
+    m.add_argument("--samples", type=int, default=16384)
+    m.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("sweep")
+    s.add_argument("--out", required=True)
+    s.add_argument("--threads", type=int, required=True)
+    s.add_argument("--grid", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
+    c = sub.add_parser("compare")
+    c.add_argument("--reference", required=True)
+    c.add_argument("--lopper", required=True)
+    args = p.parse_args()
+    {"make": make, "sweep": sweep, "compare": compare}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
