@@ -52,36 +52,10 @@ class Mlp(nn.Module):
         return x
 
 
-def write_safetensors(path, tensors):
-    """safetensors by hand: u64 LE header length, JSON header padded with spaces to 8 bytes, data."""
-    header = {"__metadata__": {"format": "pt", "source": "bench/sweep_reference.py"}}
-    offset, blobs = 0, []
-    for name, t in tensors.items():
-        data = t.detach().contiguous().numpy().astype("<f4", copy=False).tobytes(order="C")
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
+# The sample-data script's safetensors reader and writer: one implementation of the format in Python.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
+from make_samples import float_state, read_safetensors, write_safetensors  # noqa: E402
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
-    data = raw[8 + n:]
-    out = {}
-    for name, e in header.items():
-        if name != "__metadata__":
-            begin, end = e["data_offsets"]
-            out[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype="<f4").reshape(e["shape"]).copy())
-    return out
 
 
 def meta_path(out):
@@ -112,7 +86,7 @@ def make(args):
     x = (rng.integers(-128, 129, size=(args.samples, args.width)) / 64.0).astype(np.float32)
     with torch.no_grad():
         labels = torch.cat([model(torch.from_numpy(x[i:i + BATCH])) for i in range(0, len(x), BATCH)]).argmax(1).numpy()
-    write_safetensors(os.path.join(args.out, "mlp.safetensors"), model.state_dict())
+    write_safetensors(os.path.join(args.out, "mlp.safetensors"), float_state(model))
     onnx_path = os.path.join(args.out, "mlp.onnx")
     torch.onnx.export(model, torch.zeros(1, args.width), onnx_path, opset_version=13, do_constant_folding=False,
                       training=torch.onnx.TrainingMode.PRESERVE, input_names=["input"], output_names=["logits"],
