@@ -86,14 +86,30 @@ public final class SparkStages implements RunStages {
     }
   }
 
+  /** What {@link #inspect} prepared, kept for the run of the same configuration that follows it. */
+  private LopperConfig inspectedConfig;
+  private Prepared inspected;
+
   @Override
   public void inspect(LopperConfig config, Configuration hadoop) {
-    prepare(config, hadoop);
+    inspected = prepare(config, hadoop);
+    inspectedConfig = config;
+  }
+
+  /** The model loaded and checked for {@code config}: the one {@link #inspect} prepared, or anew. */
+  private Prepared prepared(LopperConfig config, Configuration hadoop) {
+    if (inspected != null && inspectedConfig == config) {
+      Prepared p = inspected;
+      inspected = null;
+      inspectedConfig = null;
+      return p;
+    }
+    return prepare(config, hadoop);
   }
 
   @Override
   public RunOutcome sensitivity(SparkSession spark, LopperConfig config, RunContext run) {
-    Prepared p = prepare(config, run.directory().conf());
+    Prepared p = prepared(config, run.directory().conf());
     Broadcast<SerializableConfiguration> conf = broadcastConf(spark);
     ValidationData data = run.timings().time("data", () -> loadData(spark, config, p));
     try {
@@ -116,7 +132,7 @@ public final class SparkStages implements RunStages {
 
   @Override
   public RunOutcome prune(SparkSession spark, LopperConfig config, RunContext run) {
-    Prepared p = prepare(config, run.directory().conf());
+    Prepared p = prepared(config, run.directory().conf());
     Configuration hadoop = run.directory().conf();
     Broadcast<SerializableConfiguration> conf = broadcastConf(spark);
     DecisionMetric metric = config.metric();

@@ -4,7 +4,8 @@ import java.io.Serializable;
 
 /**
  * One validation row as Spark's bean encoder decodes it: the features straight into a {@code float[]}
- * (a copy of Spark's array data, no boxed {@code Float} per value) and the label as a {@code long}.
+ * (a copy of Spark's array data, no boxed {@code Float} per value), the label as a {@code long} and
+ * two flags the decoding's checks need (a null label, null values in the list).
  * Only {@link ValidationData} uses it; it is public because Spark's bean encoder needs a public class
  * with a public no-argument constructor, getters and setters.
  */
@@ -13,6 +14,8 @@ public final class EncodedRow implements Serializable {
 
   private float[] features;
   private long label;
+  private boolean labelMissing;
+  private boolean nullValues;
 
   /** An empty row, for the encoder. */
   public EncodedRow() {}
@@ -35,5 +38,29 @@ public final class EncodedRow implements Serializable {
   /** Sets the class label. */
   public void setLabel(long label) {
     this.label = label;
+  }
+
+  /** Whether the row's label is null (the label then reads 0). */
+  public boolean getLabelMissing() {
+    return labelMissing;
+  }
+
+  /** Sets whether the label is null. */
+  public void setLabelMissing(boolean labelMissing) {
+    this.labelMissing = labelMissing;
+  }
+
+  /**
+   * Whether the features list holds a null value; such a row's features come as null (Spark's
+   * decoding into a {@code float[]} refuses null values). Only computed when the file's schema
+   * allows null values.
+   */
+  public boolean getNullValues() {
+    return nullValues;
+  }
+
+  /** Sets whether the features hold a null value. */
+  public void setNullValues(boolean nullValues) {
+    this.nullValues = nullValues;
   }
 }

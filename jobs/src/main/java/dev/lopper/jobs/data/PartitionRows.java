@@ -17,16 +17,30 @@ import org.apache.arrow.memory.BufferAllocator;
  * @param rowLength floats per row
  * @param features the rows' features, row-major
  * @param labels the rows' labels, or null
+ * @param checks what decoding counted in this partition's rows (all of them, also those not kept
+ *     because they are unusable; the data is only used once every partition's checks pass)
  */
-public record PartitionRows(int partition, int rows, int rowLength, float[] features, int[] labels)
-    implements Serializable {
+public record PartitionRows(int partition, int rows, int rowLength, float[] features, int[] labels,
+    DataChecks checks) implements Serializable {
 
   /** This partition's rows as batches of at most {@code batchSize} rows; the caller closes them. */
   public List<Batch> batches(long[] rowShape, int batchSize, String featuresColumn, String labelColumn,
       BufferAllocator allocator) {
+    return batches(0, rows, rowShape, batchSize, featuresColumn, labelColumn, allocator);
+  }
+
+  /**
+   * Rows {@code from} (inclusive) to {@code to} (exclusive) as batches of at most {@code batchSize}
+   * rows, the first starting at {@code from}; the caller closes them.
+   */
+  public List<Batch> batches(int from, int to, long[] rowShape, int batchSize, String featuresColumn,
+      String labelColumn, BufferAllocator allocator) {
+    if (from < 0 || to > rows || from > to) {
+      throw new IllegalArgumentException("rows " + from + " to " + to + " of a partition of " + rows);
+    }
     List<Batch> batches = new ArrayList<>();
-    for (int start = 0; start < rows; start += batchSize) {
-      int n = Math.min(batchSize, rows - start);
+    for (int start = from; start < to; start += batchSize) {
+      int n = Math.min(batchSize, to - start);
       try (BatchBuilder builder = new BatchBuilder(rowShape, n, labels != null, allocator)) {
         builder.columns(featuresColumn, labelColumn);
         for (int r = start; r < start + n; r++) {

@@ -1,13 +1,9 @@
 package dev.lopper.jobs.data;
 
+import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.exists;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.max;
-import static org.apache.spark.sql.functions.min;
-import static org.apache.spark.sql.functions.size;
-import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
 import dev.lopper.InvalidInputException;
@@ -36,10 +32,11 @@ import org.apache.spark.storage.StorageLevel;
  * features column (a list of numbers per row, reshaped to the model's input) and an optional
  * integer label column.
  *
- * <p>{@link #load} checks everything a task would trip over before any evaluation runs — the
- * columns exist and have usable types, every row has the right number of features, labels lie in
- * [0, classes), the data is not empty — with one message naming the file and column. It then
- * decodes each partition once into {@link PartitionRows}, kept in memory for the run.
+ * <p>{@link #load} reads the file once: it decodes each partition into {@link PartitionRows}, kept
+ * in memory for the run, and counts on the way everything a task would trip over ({@link
+ * DataChecks}); before any evaluation runs, the columns must exist and have usable types, every row
+ * must have the right number of features, labels must lie in [0, classes) and the data must not be
+ * empty — otherwise one message names the file and column.
  */
 public final class ValidationData implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -75,12 +72,12 @@ public final class ValidationData implements Serializable {
   }
 
   private final Spec spec;
-  private final long rows;
+  private final int[] rowsPerPartition;
   private final transient JavaRDD<PartitionRows> partitions;
 
-  private ValidationData(Spec spec, long rows, JavaRDD<PartitionRows> partitions) {
+  private ValidationData(Spec spec, int[] rowsPerPartition, JavaRDD<PartitionRows> partitions) {
     this.spec = spec;
-    this.rows = rows;
+    this.rowsPerPartition = rowsPerPartition.clone();
     this.partitions = partitions;
   }
 
@@ -91,7 +88,12 @@ public final class ValidationData implements Serializable {
 
   /** Number of rows. */
   public long rows() {
-    return rows;
+    return Arrays.stream(rowsPerPartition).asLongStream().sum();
+  }
+
+  /** Number of rows of each data partition, by partition index. */
+  public int[] rowsPerPartition() {
+    return rowsPerPartition.clone();
   }
 
   /** The decoded partitions, persisted in memory (and on disk when memory is short). */
@@ -126,54 +128,17 @@ public final class ValidationData implements Serializable {
     checkSchema(spec, raw.schema());
     boolean elementsNullable = ((ArrayType) raw.schema().apply(spec.featuresColumn()).dataType()).containsNull();
     boolean labelled = spec.labelColumn() != null;
+    Column label = labelled ? col(quoted(spec.labelColumn())).cast(DataTypes.LongType) : lit(0L);
+    Column features = col(quoted(spec.featuresColumn())).cast(DataTypes.createArrayType(DataTypes.FloatType));
+    // Null values inside the lists: looked for only when the file's schema allows them (a
+    // higher-order function per row is not free; Lopper's own writer never allows them). Such a
+    // row's list is passed on as null, flagged: the bean's float[] cannot take a null value.
+    Column nullValues = elementsNullable ? coalesce(exists(features, Column::isNull), lit(false)) : lit(false);
     Dataset<Row> selected = raw.select(
-        col(quoted(spec.featuresColumn())).cast(DataTypes.createArrayType(DataTypes.FloatType)).as("features"),
-        labelled ? col(quoted(spec.labelColumn())).cast(DataTypes.LongType).as("label") : lit(0L).as("label"));
-
-    Row stats = selected.agg(
-        count(lit(1)),
-        sum(when(col("features").isNull(), 1).otherwise(0)),
-        min(size(col("features"))),
-        max(size(col("features"))),
-        sum(when(col("label").isNull(), 1).otherwise(0)),
-        min(col("label")),
-        max(col("label")),
-        // Null values inside the lists: checked only when the file's schema allows them (a
-        // higher-order function per row is not free; Lopper's own writer never allows them).
-        elementsNullable ? sum(when(exists(col("features"), Column::isNull), 1).otherwise(0)) : lit(0L)).first();
-    long rows = stats.getLong(0);
-    String where = spec.path();
-    if (rows == 0) {
-      throw new InvalidInputException(where + ": the validation data has no rows");
-    }
-    if (stats.getLong(1) > 0) {
-      throw new InvalidInputException(where + ": column " + spec.featuresColumn() + " is null in "
-          + stats.getLong(1) + " of " + rows + " rows");
-    }
-    if (((Number) stats.get(7)).longValue() > 0) {
-      throw new InvalidInputException(where + ": column " + spec.featuresColumn() + " has null values in "
-          + stats.get(7) + " of " + rows + " rows");
-    }
-    int minLength = stats.getInt(2);
-    int maxLength = stats.getInt(3);
-    if (minLength != spec.rowLength() || maxLength != spec.rowLength()) {
-      throw new InvalidInputException(where + ": column " + spec.featuresColumn() + " has rows of "
-          + (minLength == maxLength ? minLength : minLength + " to " + maxLength) + " values; the model input "
-          + Arrays.toString(spec.rowShape()) + " needs " + spec.rowLength() + " per row");
-    }
-    if (labelled) {
-      if (stats.getLong(4) > 0) {
-        throw new InvalidInputException(where + ": column " + spec.labelColumn() + " is null in "
-            + stats.getLong(4) + " of " + rows + " rows");
-      }
-      long minLabel = stats.getLong(5);
-      long maxLabel = stats.getLong(6);
-      if (minLabel < 0 || maxLabel >= classes) {
-        throw new InvalidInputException(where + ": column " + spec.labelColumn() + " has labels from "
-            + minLabel + " to " + maxLabel + "; the model has " + classes + " classes, so labels must lie in [0, "
-            + (classes - 1) + "]");
-      }
-    }
+        (elementsNullable ? when(nullValues, lit(null)).otherwise(features) : features).as("features"),
+        coalesce(label, lit(0L)).as("label"),
+        label.isNull().as("labelMissing"),
+        nullValues.as("nullValues"));
 
     Dataset<Row> data = spec.partitions() > 0 ? selected.repartition(spec.partitions()) : selected;
     int rowLength = spec.rowLength();
@@ -183,28 +148,71 @@ public final class ValidationData implements Serializable {
         .mapPartitionsWithIndex((index, it) -> List.of(decode(index, it, rowLength, labelled)).iterator(), true);
     decoded.setName("validation data " + spec.path());
     decoded.persist(StorageLevel.MEMORY_AND_DISK());
-    // Decode every partition once now; otherwise the sweep's concurrent units of one partition
-    // would each decode it before the first copy is cached.
-    decoded.count();
-    return new ValidationData(spec, rows, decoded);
+    // One pass over the file: each partition is decoded (and cached) once, counting what the checks
+    // need on the way; the sweep's concurrent units of a partition then all start from the cache.
+    List<DataChecks> checks = decoded.map(PartitionRows::checks).collect();
+    try {
+      checks.stream().reduce(DataChecks.NONE, DataChecks::merge).verify(spec, classes);
+    } catch (RuntimeException e) {
+      decoded.unpersist(false);
+      throw e;
+    }
+    int[] rowsPerPartition = checks.stream().mapToInt(c -> Math.toIntExact(c.rows())).toArray();
+    return new ValidationData(spec, rowsPerPartition, decoded);
   }
 
+  /**
+   * Decodes one partition's rows and counts what the checks need. Rows that cannot be used (null
+   * features, a wrong length) are counted and not kept: the run stops on the merged checks.
+   */
   private static PartitionRows decode(int partition, Iterator<EncodedRow> it, int rowLength, boolean labelled) {
     float[] features = new float[1024 * rowLength];
     int[] labels = new int[1024];
     int n = 0;
+    long seen = 0;
+    long nullFeatures = 0;
+    long nullValues = 0;
+    long nullLabels = 0;
+    int minLength = Integer.MAX_VALUE;
+    int maxLength = -1;
+    long minLabel = Long.MAX_VALUE;
+    long maxLabel = Long.MIN_VALUE;
     while (it.hasNext()) {
       EncodedRow row = it.next();
+      seen++;
+      if (row.getNullValues()) {
+        nullValues++;
+      }
+      if (row.getLabelMissing()) {
+        nullLabels++;
+      } else {
+        minLabel = Math.min(minLabel, row.getLabel());
+        maxLabel = Math.max(maxLabel, row.getLabel());
+      }
+      float[] values = row.getFeatures();
+      if (values == null) {
+        if (!row.getNullValues()) {
+          nullFeatures++;
+        }
+        continue;
+      }
+      minLength = Math.min(minLength, values.length);
+      maxLength = Math.max(maxLength, values.length);
+      if (values.length != rowLength) {
+        continue;
+      }
       if (n == labels.length) {
         features = Arrays.copyOf(features, features.length * 2);
         labels = Arrays.copyOf(labels, labels.length * 2);
       }
-      System.arraycopy(row.getFeatures(), 0, features, n * rowLength, rowLength);
+      System.arraycopy(values, 0, features, n * rowLength, rowLength);
       labels[n] = (int) row.getLabel();
       n++;
     }
+    DataChecks checks = new DataChecks(seen, nullFeatures, nullValues, minLength, maxLength, nullLabels,
+        minLabel, maxLabel);
     return new PartitionRows(partition, n, rowLength, Arrays.copyOf(features, n * rowLength),
-        labelled ? Arrays.copyOf(labels, n) : null);
+        labelled ? Arrays.copyOf(labels, n) : null, checks);
   }
 
   private static void checkSchema(Spec spec, StructType schema) {

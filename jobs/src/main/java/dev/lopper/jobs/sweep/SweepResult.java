@@ -8,7 +8,7 @@ import java.util.TreeMap;
 /**
  * The merged tallies of a sweep: the dense baseline and one tally per (item, sparsity), an item
  * being a tensor or a channel group ({@link SweepItem}). Merging
- * is exact, so the result is the same for any number of partitions, any task order and retries.
+ * is exact, so the result is the same for any number of partitions or slices, any task order and retries.
  */
 public final class SweepResult {
   private final SweepSpec spec;
@@ -21,8 +21,8 @@ public final class SweepResult {
     this.variants = variants;
   }
 
-  /** Merges the tasks' tallies; every variant must have been evaluated on every partition. */
-  public static SweepResult merge(SweepSpec spec, Collection<VariantTally> tallies, int partitions) {
+  /** Merges the tasks' tallies; every variant must have been evaluated on each of the {@code slices} data slices. */
+  public static SweepResult merge(SweepSpec spec, Collection<VariantTally> tallies, int slices) {
     int grid = spec.sparsities().length;
     Map<Integer, Tally> merged = new TreeMap<>();
     Map<Integer, Integer> counts = new TreeMap<>();
@@ -37,16 +37,16 @@ public final class SweepResult {
       for (int s = 0; s < grid; s++) {
         int key = (t + 1) * grid + s;
         variants[t][s] = merged.get(key);
-        if (variants[t][s] == null || counts.get(key) != partitions) {
+        if (variants[t][s] == null || counts.get(key) != slices) {
           throw new IllegalStateException("variant " + spec.items().get(t).name() + " at sparsity "
               + spec.sparsities()[s] + " has results from " + counts.getOrDefault(key, 0) + " of "
-              + partitions + " partitions");
+              + slices + " data slices");
         }
       }
     }
-    if (baseline == null || counts.get(0) != partitions) {
+    if (baseline == null || counts.get(0) != slices) {
       throw new IllegalStateException("the dense baseline has results from " + counts.getOrDefault(0, 0)
-          + " of " + partitions + " partitions");
+          + " of " + slices + " data slices");
     }
     return new SweepResult(spec, baseline, variants);
   }

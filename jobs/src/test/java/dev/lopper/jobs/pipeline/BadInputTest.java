@@ -11,7 +11,14 @@ import dev.lopper.jobs.cli.ExitCode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.ArrayList;
 import java.util.List;
+import dev.lopper.jobs.spark.LocalSpark;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -105,5 +112,73 @@ class BadInputTest {
   void inputShapeThatDoesNotFitTheModelIsRefused() {
     assertRefused(sensitivity(SampleData.path("digits-val.parquet"), "--set", "data.input-shape=[8,8]"),
         "input-shape", "[8, 8]");
+  }
+
+  /**
+   * The validation split written by Spark with nullable columns (what most writers produce), the
+   * rows of label 3 changed by {@code edit}: a null features list, a null value in the list, or a
+   * null label.
+   */
+  private String nullableData(String name, RowEdit edit) {
+    Table val = ParquetTables.read(SampleData.path("digits-val.parquet"), new Configuration());
+    List<Row> rows = new ArrayList<>();
+    for (List<Object> row : val.rows()) {
+      float[] f = (float[]) row.get(val.indexOf("features"));
+      int l = ((Number) row.get(val.indexOf("label"))).intValue();
+      Object[] out = l == 3 ? edit.apply(f, l) : new Object[] {f, l};
+      List<Float> boxed = null;
+      if (out[0] != null) {
+        boxed = new ArrayList<>();
+        for (float v : (float[]) out[0]) {
+          boxed.add(v);
+        }
+        if (out.length > 2) {
+          boxed.set(5, null);
+        }
+      }
+      rows.add(RowFactory.create(boxed == null ? null : boxed.toArray(), out[1]));
+    }
+    StructType schema = new StructType()
+        .add("features", DataTypes.createArrayType(DataTypes.FloatType, true), true)
+        .add("label", DataTypes.IntegerType, true);
+    String path = dir.resolve(name + ".parquet").toString();
+    SparkSession spark = LocalSpark.start(1);
+    try {
+      spark.createDataFrame(rows, schema).coalesce(1).write().parquet(path);
+    } finally {
+      spark.stop();
+    }
+    return path;
+  }
+
+  /** Rows of label 3 in the validation split, the rows {@link #nullableData} edits. */
+  private static long threes() {
+    Table val = ParquetTables.read(SampleData.path("digits-val.parquet"), new Configuration());
+    return val.rows().stream().filter(r -> ((Number) r.get(val.indexOf("label"))).intValue() == 3).count();
+  }
+
+  @Test
+  void nullFeatureListsAreRefusedWithTheirCount() {
+    String path = nullableData("null-features", (f, l) -> new Object[] {null, l});
+    assertRefused(sensitivity(path), "features", "is null in " + threes() + " of 360 rows");
+  }
+
+  @Test
+  void nullValuesInsideFeatureListsAreRefused() {
+    String path = nullableData("null-values", (f, l) -> new Object[] {f, l, "null at 5"});
+    assertRefused(sensitivity(path), "features", "null values in " + threes() + " of 360 rows");
+  }
+
+  @Test
+  void nullLabelsAreRefused() {
+    String path = nullableData("null-labels", (f, l) -> new Object[] {f, null});
+    assertRefused(sensitivity(path), "label", "is null in " + threes() + " of 360 rows");
+  }
+
+  @Test
+  void nullableColumnsWithoutNullsAreAccepted() {
+    String path = nullableData("nullable-clean", (f, l) -> new Object[] {f, l});
+    RunLopper run = sensitivity(path);
+    assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
   }
 }

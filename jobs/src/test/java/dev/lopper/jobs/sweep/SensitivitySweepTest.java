@@ -103,14 +103,4 @@ class SensitivitySweepTest {
       }
     }
   }
-
-  @Test
-  void unitsKeepEveryCoreBusyWhenPartitionsAreFew() {
-    OnnxModel mlp = OnnxModel.load(ModelSource.onnx(SampleData.path("digits-mlp.onnx")), new Configuration());
-    SweepSpec spec = spec(mlp, PrunableTensors.find(mlp), 0);
-    assertEquals(3, SensitivitySweep.groups(spec, 1, 8).size(), "1 partition, 8 cores: one group per tensor");
-    assertEquals(1, SensitivitySweep.groups(spec, 16, 8).size(), "16 partitions already fill 8 cores");
-    assertEquals(2, SensitivitySweep.groups(spec, 3, 2).size());
-    assertEquals(List.of(List.of(0, 2), List.of(1)), SensitivitySweep.groups(spec, 3, 2));
-  }
 }
