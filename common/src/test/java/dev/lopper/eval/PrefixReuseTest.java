@@ -31,20 +31,31 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Prefix reuse changes nothing: for every prunable tensor of the sample models and every sparsity
- * of the grid, the logits computed from the cut activations through the suffix are bitwise ONNX
- * Runtime's logits of the whole pruned model, and so are the tallies of a {@link TensorSweep}.
+ * of the grid, a {@link TensorSweep}'s tallies are bitwise those of the full evaluation; and
+ * wherever a cut's dense suffix reproduces the dense logits (every cut of the MLP and CNN, all but
+ * the residual block's on the resnet), every variant's suffix logits are bitwise ONNX Runtime's
+ * logits of the whole pruned model.
  */
 class PrefixReuseTest {
   private static final double[] GRID = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
 
+  /**
+   * Where the dense suffix reproduces the dense logits, every variant's suffix logits are the full
+   * model's. On the residual sample, ONNX Runtime's NCHWc layout fuses the skip Add into conv3 in
+   * the whole model but not in suffixes that take the skip value as an input (conv2's and conv3's
+   * cuts, where the logits differ by ~1e-6): {@link TensorSweep} detects that and evaluates those
+   * variants on the whole model ({@link #sweepTalliesWithReuseEqualFullEvaluation}); only those
+   * cuts may differ.
+   */
   @ParameterizedTest
-  @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8"})
-  void suffixLogitsAreBitwiseTheFullModels(String name, String shape) {
+  @CsvSource({"digits-mlp, 64, ''", "digits-cnn, 1 8 8, ''", "digits-resnet, 1 8 8, conv2.weight conv3.weight"})
+  void suffixLogitsAreBitwiseTheFullModels(String name, String shape, String mayDiffer) {
     OnnxModel model = load(name);
     List<PrunableTensor> tensors = PrunableTensors.find(model);
     CriterionContext context = CriterionContext.of(tensors);
     PruningCriterion magnitude = Criteria.byName("magnitude");
     int compared = 0;
+    int skipped = 0;
     try (BufferAllocator allocator = new RootAllocator();
         Evaluator evaluator = new Evaluator(model)) {
       List<Batch> batches = ValidationSet.batches(SensitivityReferenceTest.rowShape(shape), 64, allocator);
@@ -61,10 +72,16 @@ class PrefixReuseTest {
             batches.forEach(b -> activations.add(cut.activations(b)));
             try {
               // The dense suffix on the cut activations is the dense model.
+              boolean exact = true;
               try (Evaluator.Session s = cut.variant(Map.of())) {
                 for (int b = 0; b < batches.size(); b++) {
-                  assertEquals(dense.get(b), s.logits(activations.get(b)), t.name() + " dense");
+                  exact &= dense.get(b).equals(s.logits(activations.get(b)));
                 }
+              }
+              if (!exact) {
+                assertTrue(List.of(mayDiffer.split(" ")).contains(t.name()), t.name() + " dense suffix differs");
+                skipped++;
+                continue;
               }
               boolean changed = false;
               for (int g = 0; g < GRID.length; g++) {
@@ -90,11 +107,12 @@ class PrefixReuseTest {
         batches.forEach(Batch::close);
       }
     }
-    assertEquals(tensors.size() * GRID.length * 6, compared);
+    assertEquals((tensors.size() - skipped) * GRID.length * 6, compared);
+    assertTrue(skipped < tensors.size(), "some cut is exact");
   }
 
   @ParameterizedTest
-  @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8"})
+  @CsvSource({"digits-mlp, 64", "digits-cnn, 1 8 8", "digits-resnet, 1 8 8"})
   void sweepTalliesWithReuseEqualFullEvaluation(String name, String shape) {
     OnnxModel model = load(name);
     List<PrunableTensor> tensors = PrunableTensors.find(model);
