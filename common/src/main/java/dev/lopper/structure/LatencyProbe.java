@@ -18,10 +18,11 @@ import java.util.Random;
  * size.
  *
  * <p>The timing loop ({@link #compare}) is the one {@code StructuredLatencyBenchmark} uses: a
- * warm-up of both models, then rounds that each time every single run of the dense model and of the
- * candidate, in alternating order (dense first in even rounds), so that load drifting during the
- * measurement hits both alike; a round's figure is the median of its runs, and a comparison's is
- * the median of the round medians.
+ * warm-up of both models, then rounds of paired runs, one run of the dense model and one of the
+ * candidate back to back (in alternating order), so that load on a shared machine hits both runs of
+ * a pair alike; a round's figures are the median of each model's runs and the median of the pairs'
+ * ratios, and a comparison's are the medians over the rounds. Speed-up and saving come from the
+ * paired ratios.
  *
  * <pre>{@code
  * try (LatencyProbe probe = LatencyProbe.open(dense.onnxBytes(), rowShape, 256, LatencyProbe.Budget.DEFAULT)) {
@@ -61,17 +62,25 @@ public final class LatencyProbe implements AutoCloseable {
   }
 
   /**
-   * One candidate timed against the dense model, in nanoseconds per run.
+   * One candidate timed against the dense model: per round, the median latency of each (in
+   * nanoseconds per run) and the median of the ratios of paired runs (candidate over dense, each
+   * pair run back to back).
    *
    * @param dense the dense model's median per round
    * @param candidate the candidate's median per round
+   * @param ratios the median per round of candidate / dense over the round's paired runs
    * @param runs runs of each model per round
    */
-  public record Comparison(double[] dense, double[] candidate, int runs) {
+  public record Comparison(double[] dense, double[] candidate, double[] ratios, int runs) {
 
     public Comparison {
       dense = dense.clone();
       candidate = candidate.clone();
+      ratios = ratios.clone();
+      if (dense.length == 0 || dense.length != candidate.length || dense.length != ratios.length) {
+        throw new IllegalArgumentException("needs one dense, candidate and ratio figure per round, found "
+            + dense.length + ", " + candidate.length + " and " + ratios.length);
+      }
     }
 
     /** The dense model's latency: the median of its round medians. */
@@ -84,14 +93,24 @@ public final class LatencyProbe implements AutoCloseable {
       return median(candidate);
     }
 
-    /** How many times faster the candidate runs: dense over candidate latency. */
-    public double speedup() {
-      return denseNanos() / candidateNanos();
+    /**
+     * The candidate's latency relative to the dense model's: the median of the rounds' median ratio
+     * of paired runs. Pairing cancels what slows both runs of a pair alike (another process on the
+     * core or its hyper-thread sibling, frequency changes), which the ratio of the two medians does
+     * not when the load changes between them.
+     */
+    public double ratio() {
+      return median(ratios);
     }
 
-    /** The fraction of the dense latency the candidate saves, {@code 1 - candidate / dense}; negative when slower. */
+    /** How many times faster the candidate runs: {@code 1 / ratio()}. */
+    public double speedup() {
+      return 1 / ratio();
+    }
+
+    /** The fraction of the dense latency the candidate saves, {@code 1 - ratio()}; negative when slower. */
     public double saving() {
-      return 1 - candidateNanos() / denseNanos();
+      return 1 - ratio();
     }
 
     @Override
@@ -105,14 +124,19 @@ public final class LatencyProbe implements AutoCloseable {
     }
 
     @Override
+    public double[] ratios() {
+      return ratios.clone();
+    }
+
+    @Override
     public boolean equals(Object o) {
       return o instanceof Comparison c && runs == c.runs && Arrays.equals(dense, c.dense)
-          && Arrays.equals(candidate, c.candidate);
+          && Arrays.equals(candidate, c.candidate) && Arrays.equals(ratios, c.ratios);
     }
 
     @Override
     public int hashCode() {
-      return 31 * (31 * Arrays.hashCode(dense) + Arrays.hashCode(candidate)) + runs;
+      return 31 * (31 * (31 * Arrays.hashCode(dense) + Arrays.hashCode(candidate)) + Arrays.hashCode(ratios)) + runs;
     }
 
     @Override
@@ -250,8 +274,10 @@ public final class LatencyProbe implements AutoCloseable {
   }
 
   /**
-   * The timing loop: {@code runs / 2} warm-up runs of each model, then {@code rounds} rounds of
-   * {@code runs} timed runs of each, dense first in even rounds and the candidate first in odd ones.
+   * The timing loop: {@code runs / 2} warm-up pairs, then {@code rounds} rounds of {@code runs}
+   * pairs, each pair one run of the dense model and one of the candidate back to back (which goes
+   * first alternates from pair to pair and round to round). A round's figures are the median of
+   * each model's runs and the median of the pairs' ratios.
    *
    * @param input the input of both models (their first input name)
    * @param listener told each round's medians as it ends
@@ -260,21 +286,41 @@ public final class LatencyProbe implements AutoCloseable {
       RoundListener listener) throws OrtException {
     Map<String, OnnxTensor> denseInput = Map.of(dense.getInputNames().iterator().next(), input);
     Map<String, OnnxTensor> candidateInput = Map.of(candidate.getInputNames().iterator().next(), input);
-    runs(dense, denseInput, Math.max(1, runs / 2));
-    runs(candidate, candidateInput, Math.max(1, runs / 2));
+    for (int i = 0; i < Math.max(1, runs / 2); i++) {
+      once(dense, denseInput);
+      once(candidate, candidateInput);
+    }
     double[] denseMedians = new double[rounds];
     double[] candidateMedians = new double[rounds];
+    double[] ratioMedians = new double[rounds];
+    double[] d = new double[runs];
+    double[] c = new double[runs];
+    double[] ratio = new double[runs];
     for (int r = 0; r < rounds; r++) {
-      if (r % 2 == 0) {
-        denseMedians[r] = median(runs(dense, denseInput, runs));
-        candidateMedians[r] = median(runs(candidate, candidateInput, runs));
-      } else {
-        candidateMedians[r] = median(runs(candidate, candidateInput, runs));
-        denseMedians[r] = median(runs(dense, denseInput, runs));
+      for (int i = 0; i < runs; i++) {
+        if ((i + r) % 2 == 0) {
+          d[i] = once(dense, denseInput);
+          c[i] = once(candidate, candidateInput);
+        } else {
+          c[i] = once(candidate, candidateInput);
+          d[i] = once(dense, denseInput);
+        }
+        ratio[i] = c[i] / d[i];
       }
+      denseMedians[r] = median(d);
+      candidateMedians[r] = median(c);
+      ratioMedians[r] = median(ratio);
       listener.round(r, denseMedians[r], candidateMedians[r]);
     }
-    return new Comparison(denseMedians, candidateMedians, runs);
+    return new Comparison(denseMedians, candidateMedians, ratioMedians, runs);
+  }
+
+  /** Nanoseconds of one run. */
+  private static double once(OrtSession session, Map<String, OnnxTensor> input) throws OrtException {
+    long t0 = System.nanoTime();
+    try (OrtSession.Result result = session.run(input)) {
+      return System.nanoTime() - t0;
+    }
   }
 
   /** Nanoseconds of each of {@code n} runs. */

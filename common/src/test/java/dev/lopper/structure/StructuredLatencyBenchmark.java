@@ -24,11 +24,12 @@ import java.util.Map;
  *
  * <p>For every run directory given, at ONNX Runtime's full optimisation (its default, which turns
  * convolutions into the blocked-channel NCHWc layout) and at the extended level (without that
- * layout), for batch sizes 1 and 256: a warm-up, then rounds that each time every single run of
- * the dense model and of the pruned one (in alternating order, so that drifting load hits both
- * alike; the loop is {@link LatencyProbe#compare}, the one the pipeline's latency probe uses); it
- * prints per round the median latency of each, and the median, minimum and maximum of the round
- * medians, the throughput (rows per second at the median) and the speed-up; then the
+ * layout), for batch sizes 1 and 256: a warm-up, then rounds of paired runs, a run of the dense
+ * model and one of the pruned one back to back, so that load on a shared machine hits both runs of
+ * a pair alike (the loop is {@link LatencyProbe#compare}, the one the pipeline's latency probe
+ * uses); it prints per round the median latency of each, and the median, minimum and maximum of the
+ * round medians, the throughput (rows per second at the median), the ratio of the medians and the
+ * paired speed-up (the median over rounds of the median ratio of paired runs, with its range); then the
  * file sizes and the verified accuracies from each run directory's {@code verification.csv}. Last,
  * ONNX Runtime's own per-node profile of each model at batch 256, which shows where time goes.
  */
@@ -84,10 +85,12 @@ public final class StructuredLatencyBenchmark {
               p / 1e3));
       double dm = c.denseNanos();
       double pm = c.candidateNanos();
-      System.out.printf("batch %d, %d runs x %d rounds: dense median %.1f us [%.1f-%.1f], %.0f rows/s; "
-          + "pruned median %.1f us [%.1f-%.1f], %.0f rows/s; %.2fx lower latency%n", batch, iterations, ROUNDS,
+      System.out.printf("batch %d, %d paired runs x %d rounds: dense median %.1f us [%.1f-%.1f], %.0f rows/s; "
+          + "pruned median %.1f us [%.1f-%.1f], %.0f rows/s; ratio of medians %.2fx; "
+          + "paired speed-up %.2fx [%.2f-%.2f]%n", batch, iterations, ROUNDS,
           dm / 1e3, min(c.dense()) / 1e3, max(c.dense()) / 1e3, batch / (dm / 1e9),
-          pm / 1e3, min(c.candidate()) / 1e3, max(c.candidate()) / 1e3, batch / (pm / 1e9), c.speedup());
+          pm / 1e3, min(c.candidate()) / 1e3, max(c.candidate()) / 1e3, batch / (pm / 1e9), dm / pm, c.speedup(),
+          1 / max(c.ratios()), 1 / min(c.ratios()));
     }
   }
 

@@ -180,7 +180,8 @@ final class ChannelPruning {
    * @param table {@code latency.*}: per (group, sparsity) {@code tensor}, {@code sparsity}, {@code
    *     channels}, {@code kept_channels}, {@code batch}, {@code dense_us} and {@code pruned_us} (the
    *     medians of the round medians, the dense model timed in the same rounds), {@code speedup} and
-   *     {@code saving} ({@code 1 - pruned / dense})
+   *     {@code saving} ({@code 1 / ratio} and {@code 1 - ratio}, the ratio of pruned to dense taken
+   *     over paired runs, {@link LatencyProbe.Comparison#ratio()})
    */
   record Latency(Map<String, LatencyCurve> curves, Table table) {}
 
