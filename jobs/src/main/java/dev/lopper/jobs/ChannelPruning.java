@@ -228,8 +228,53 @@ final class ChannelPruning {
    *
    * @param plan the allocation and what it removes
    * @param constrained the multiplier, the predicted speed-up and the plain policy's
+   * @param measured the shrunk model of this plan timed against the dense model (null until measured)
+   * @param required the predicted speed-up the allocation was asked for
+   * @param attempts allocations measured to reach it (1 when the first one measured fast enough)
    */
-  record LatencyPlan(Plan plan, LatencyConstrainedAllocation.Result constrained) {}
+  record LatencyPlan(Plan plan, LatencyConstrainedAllocation.Result constrained, LatencyProbe.Comparison measured,
+      double required, int attempts) {}
+
+  /** Allocations measured at most, raising the predicted speed-up asked for after each that measures too slow. */
+  static final int LATENCY_ATTEMPTS = 3;
+
+  /**
+   * The constrained allocation, measured: the plan for a predicted {@code minSpeedup} is shrunk and
+   * timed against the dense model; when it measures slower than {@code minSpeedup} (savings of
+   * groups measured one at a time do not add up exactly), the predicted speed-up asked for is raised
+   * by the shortfall ({@code required × minSpeedup / measured}) and the allocation made again, up to
+   * {@link #LATENCY_ATTEMPTS} times. The last plan measured is returned, whether or not it reached
+   * {@code minSpeedup} (the gate judges that); when a raised requirement cannot be predicted, the
+   * previous plan is kept.
+   *
+   * @throws InvalidInputException when not even {@code minSpeedup} can be predicted
+   */
+  static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
+      double minSpeedup, AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit,
+      LatencyProbe probe, LatencyProbe.Budget budget, ChannelCriterion criterion, ModelStructure structure,
+      Map<String, WeightTensor> weights) {
+    double required = minSpeedup;
+    LatencyPlan last = null;
+    for (int attempt = 1; attempt <= LATENCY_ATTEMPTS; attempt++) {
+      LatencyPlan next;
+      try {
+        next = allocate(policy, curves, latency, required, settings, items, cost, unit);
+      } catch (InvalidInputException e) {
+        if (last == null) {
+          throw e;
+        }
+        break;
+      }
+      ShrunkModel small = ModelShrinker.shrink(structure, next.plan().selection(criterion, structure, weights));
+      LatencyProbe.Comparison measured = probe.against(small.onnxBytes(), budget);
+      last = new LatencyPlan(next.plan(), next.constrained(), measured, required, attempt);
+      if (measured.speedup() >= minSpeedup) {
+        break;
+      }
+      required = required * minSpeedup / measured.speedup();
+    }
+    return last;
+  }
 
   /**
    * Allocates channels with policy {@code target} so that the model loses at least {@code
@@ -248,7 +293,7 @@ final class ChannelPruning {
         settings, minSpeedup, sparsities -> removed(sparsities, byName, cost, unit));
     TargetCalibration.Result c = r.calibrated();
     return new LatencyPlan(new Plan(c.allocation(), c.policyTarget(), c.removed(), kept(c.allocation().sparsities(),
-        items)), r);
+        items)), r, null, minSpeedup, 1);
   }
 
   private static Map<Integer, Long> kept(Map<String, Double> sparsities, List<SweepItem> items) {

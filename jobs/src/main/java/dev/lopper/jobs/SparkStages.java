@@ -201,12 +201,13 @@ public final class SparkStages implements RunStages {
         ChannelPruning.Latency latency = run.timings().time("latency", () -> ChannelPruning.latencies(opened,
             latencyBatch, curves, p.items(), criterion, p.structure(), p.model().weights()));
         writeTable(run, "latency", latency.table());
-        constrained = run.timings().time("allocation", () -> ChannelPruning.allocate(
+        constrained = run.timings().time("allocation", () -> ChannelPruning.allocateMeasured(
             AllocationPolicies.byName(config.allocation().policy(), Map::of), curves, latency, minSpeedup,
-            config.allocation().settings(), p.items(), p.cost(), unit));
+            config.allocation().settings(), p.items(), p.cost(), unit, opened,
+            LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion, p.structure(), p.model().weights()));
         plan = constrained.plan();
       }
-      return emitChannels(spark, config, run, p, data, conf, criterion, curves, plan, constrained, probe);
+      return emitChannels(spark, config, run, p, data, conf, criterion, curves, plan, constrained);
     } finally {
       if (probe != null) {
         probe.close();
@@ -216,13 +217,13 @@ public final class SparkStages implements RunStages {
 
   /**
    * The emission, verification and verdict of a structured {@code prune} once its plan is made;
-   * with a speed-up constraint ({@code constrained} and {@code probe} not null) also the emitted
-   * model's measured latency, which the gate judges.
+   * with a speed-up constraint ({@code constrained} not null) the gate also judges the emitted
+   * model's measured speed-up (measured in {@link ChannelPruning#allocateMeasured}, on the same
+   * shrunk model).
    */
   private RunOutcome emitChannels(SparkSession spark, LopperConfig config, RunContext run, Prepared p,
       ValidationData data, Broadcast<SerializableConfiguration> conf, ChannelCriterion criterion,
-      List<SensitivityCurve> curves, ChannelPruning.Plan plan, ChannelPruning.LatencyPlan constrained,
-      LatencyProbe probe) {
+      List<SensitivityCurve> curves, ChannelPruning.Plan plan, ChannelPruning.LatencyPlan constrained) {
     Configuration hadoop = run.directory().conf();
     DecisionMetric metric = config.metric();
     CostUnit unit = config.allocation().unit();
@@ -251,10 +252,8 @@ public final class SparkStages implements RunStages {
     double dense = verified.dense().metrics().get(metric.configName());
     double pruned = verified.pruned().metrics().get(metric.configName());
     GateVerdict gate = GateVerdict.judge(metric, dense, pruned, config.gate().maxDrop());
-    LatencyProbe.Comparison measured = null;
+    LatencyProbe.Comparison measured = constrained == null ? null : constrained.measured();
     if (constrained != null) {
-      measured = run.timings().time("latency-check", () -> probe.against(shrunk.onnxBytes(),
-          LatencyProbe.Budget.DEFAULT.timesRounds(2)));
       gate = gate.withSpeedup(config.allocation().minSpeedup(), measured.speedup());
     }
     ModelCost before = p.cost().dense();
@@ -288,6 +287,8 @@ public final class SparkStages implements RunStages {
       results.put("latency_batch", config.allocation().latencyBatch());
       results.put("latency_multiplier", Double.isFinite(multiplier) ? multiplier : null);
       results.put("unconstrained_predicted_speedup", finiteOrNull(constrained.constrained().unconstrainedSpeedup()));
+      results.put("required_predicted_speedup", constrained.required());
+      results.put("latency_attempts", constrained.attempts());
       results.put("predicted_speedup", finiteOrNull(constrained.constrained().predictedSpeedup()));
       results.put("measured_speedup", measured.speedup());
       results.put("latency_dense_us", measured.denseNanos() / 1e3);
