@@ -75,6 +75,22 @@ public final class PrunedModelWriter {
     return s.onnx().length + external;
   }
 
+  /**
+   * The ONNX file {@link #writeOnnx(Onnx.ModelProto, Map, String, Configuration)} writes for this
+   * graph and these weights, as bytes with every weight embedded: a model to open in memory (an ONNX
+   * Runtime session from bytes) the way a user would load the written file.
+   *
+   * @throws IllegalArgumentException when the weights are too large to embed (above 1.8 GB)
+   */
+  public static byte[] embeddedOnnx(Onnx.ModelProto graph, Map<String, WeightTensor> weights) {
+    Serialized s = serialize(graph, graph.getGraph().getInputList(), weights, "model.onnx.data", EMBED_LIMIT);
+    if (!s.external().isEmpty()) {
+      throw new IllegalArgumentException("the weights (" + s.external().size() + " tensors) are above "
+          + EMBED_LIMIT + " bytes and cannot be embedded in one ONNX file");
+    }
+    return s.onnx();
+  }
+
   /** An ONNX file's bytes and the weights, in order, of its external-data file (none when embedded). */
   private record Serialized(byte[] onnx, List<WeightTensor> external) {}
 

@@ -56,6 +56,16 @@ public final class ShrunkModel {
     return ModelCost.of(graph);
   }
 
+  /**
+   * The ONNX file {@link #writeOnnx} would write, in memory with every weight embedded (what a
+   * latency probe opens).
+   *
+   * @throws IllegalArgumentException when the weights are too large to embed
+   */
+  public byte[] onnxBytes() {
+    return PrunedModelWriter.embeddedOnnx(graph, weights);
+  }
+
   /** Writes the model as ONNX (atomically; weights embedded below 1.8 GB, else beside it). */
   public void writeOnnx(String path, Configuration conf) {
     PrunedModelWriter.writeOnnx(graph, weights, path, conf);

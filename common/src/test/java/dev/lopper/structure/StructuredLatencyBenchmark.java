@@ -8,13 +8,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lopper.eval.OrtRuntime;
 import java.io.IOException;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * ONNX Runtime latency and throughput of a dense model against its structurally pruned one, as a
@@ -26,15 +24,18 @@ import java.util.Random;
  *
  * <p>For every run directory given, at ONNX Runtime's full optimisation (its default, which turns
  * convolutions into the blocked-channel NCHWc layout) and at the extended level (without that
- * layout), for batch sizes 1 and 256: a warm-up, then rounds that each time every single run of
- * the dense model and of the pruned one (in alternating order, so that drifting load hits both
- * alike); it prints per round the median latency of each, and the median, minimum and maximum of
- * the round medians, the throughput (rows per second at the median) and the speed-up; then the
+ * layout), for batch sizes 1 and 256: a warm-up, then rounds of paired runs, a run of the dense
+ * model and one of the pruned one back to back, so that load on a shared machine hits both runs of
+ * a pair alike (the loop is {@link LatencyProbe#compare}, the one the pipeline's latency probe
+ * uses); it prints per round the median latency of each, and the median, minimum and maximum of the
+ * round medians, the throughput (rows per second at the median), the ratio of the medians and the
+ * paired speed-up (the median over rounds of the median ratio of paired runs, with its range); then the
  * file sizes and the verified accuracies from each run directory's {@code verification.csv}. Last,
  * ONNX Runtime's own per-node profile of each model at batch 256, which shows where time goes.
  */
 public final class StructuredLatencyBenchmark {
   private static final int ROUNDS = 7;
+  private static final long[] ROW = {1, 8, 8};
 
   private StructuredLatencyBenchmark() {}
 
@@ -48,11 +49,7 @@ public final class StructuredLatencyBenchmark {
     OrtEnvironment env = OrtRuntime.environment();
     for (OrtSession.SessionOptions.OptLevel level : List.of(OrtSession.SessionOptions.OptLevel.ALL_OPT,
         OrtSession.SessionOptions.OptLevel.EXTENDED_OPT)) {
-      try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-        options.setIntraOpNumThreads(1);
-        options.setInterOpNumThreads(1);
-        options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-        options.setOptimizationLevel(level);
+      try (OrtSession.SessionOptions options = LatencyProbe.options(level)) {
         for (int r = 1; r < args.length; r++) {
           Path pruned = Path.of(args[r]).resolve("model/pruned.onnx");
           System.out.println("== " + level + ": " + dense + " against " + pruned);
@@ -82,36 +79,18 @@ public final class StructuredLatencyBenchmark {
 
   private static void time(OrtEnvironment env, OrtSession dense, OrtSession pruned, int batch, int iterations)
       throws OrtException {
-    long[] shape = {batch, 1, 8, 8};
-    FloatBuffer data = FloatBuffer.allocate(batch * 64);
-    Random random = new Random(1);
-    for (int i = 0; i < data.capacity(); i++) {
-      data.put(i, (float) random.nextGaussian());
-    }
-    try (OnnxTensor input = OnnxTensor.createTensor(env, data, shape)) {
-      Map<String, OnnxTensor> denseInput = Map.of(dense.getInputNames().iterator().next(), input);
-      Map<String, OnnxTensor> prunedInput = Map.of(pruned.getInputNames().iterator().next(), input);
-      runs(dense, denseInput, iterations / 2);
-      runs(pruned, prunedInput, iterations / 2);
-      double[] denseMedians = new double[ROUNDS];
-      double[] prunedMedians = new double[ROUNDS];
-      for (int r = 0; r < ROUNDS; r++) {
-        if (r % 2 == 0) {
-          denseMedians[r] = median(runs(dense, denseInput, iterations));
-          prunedMedians[r] = median(runs(pruned, prunedInput, iterations));
-        } else {
-          prunedMedians[r] = median(runs(pruned, prunedInput, iterations));
-          denseMedians[r] = median(runs(dense, denseInput, iterations));
-        }
-        System.out.printf("batch %d round %d: dense %.1f us, pruned %.1f us%n", batch, r, denseMedians[r] / 1e3,
-            prunedMedians[r] / 1e3);
-      }
-      double dm = median(denseMedians);
-      double pm = median(prunedMedians);
-      System.out.printf("batch %d, %d runs x %d rounds: dense median %.1f us [%.1f-%.1f], %.0f rows/s; "
-          + "pruned median %.1f us [%.1f-%.1f], %.0f rows/s; %.2fx lower latency%n", batch, iterations, ROUNDS,
-          dm / 1e3, min(denseMedians) / 1e3, max(denseMedians) / 1e3, batch / (dm / 1e9),
-          pm / 1e3, min(prunedMedians) / 1e3, max(prunedMedians) / 1e3, batch / (pm / 1e9), dm / pm);
+    try (OnnxTensor input = LatencyProbe.input(env, batch, ROW)) {
+      LatencyProbe.Comparison c = LatencyProbe.compare(dense, pruned, input, iterations, ROUNDS,
+          (r, d, p) -> System.out.printf("batch %d round %d: dense %.1f us, pruned %.1f us%n", batch, r, d / 1e3,
+              p / 1e3));
+      double dm = c.denseNanos();
+      double pm = c.candidateNanos();
+      System.out.printf("batch %d, %d paired runs x %d rounds: dense median %.1f us [%.1f-%.1f], %.0f rows/s; "
+          + "pruned median %.1f us [%.1f-%.1f], %.0f rows/s; ratio of medians %.2fx; "
+          + "paired speed-up %.2fx [%.2f-%.2f]%n", batch, iterations, ROUNDS,
+          dm / 1e3, min(c.dense()) / 1e3, max(c.dense()) / 1e3, batch / (dm / 1e9),
+          pm / 1e3, min(c.candidate()) / 1e3, max(c.candidate()) / 1e3, batch / (pm / 1e9), dm / pm, c.speedup(),
+          1 / max(c.ratios()), 1 / min(c.ratios()));
     }
   }
 
@@ -128,9 +107,8 @@ public final class StructuredLatencyBenchmark {
       options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       options.enableProfiling(dir.resolve("profile").toString());
       try (OrtSession session = env.createSession(model.toString(), options)) {
-        FloatBuffer data = FloatBuffer.allocate(256 * 64);
-        try (OnnxTensor input = OnnxTensor.createTensor(env, data, new long[] {256, 1, 8, 8})) {
-          runs(session, Map.of(session.getInputNames().iterator().next(), input), 500);
+        try (OnnxTensor input = LatencyProbe.input(env, 256, ROW)) {
+          LatencyProbe.runs(session, Map.of(session.getInputNames().iterator().next(), input), 500);
         }
         file = session.endProfiling();
       }
@@ -147,32 +125,13 @@ public final class StructuredLatencyBenchmark {
     double total = 0;
     for (Map.Entry<String, List<Double>> e : byNode.entrySet()) {
       List<Double> times = e.getValue();
-      double m = median(times.subList(times.size() / 5, times.size()).stream().mapToDouble(Double::doubleValue).toArray());
+      double m = LatencyProbe.median(times.subList(times.size() / 5, times.size()).stream().mapToDouble(Double::doubleValue).toArray());
       total += m;
       line.append(String.format(" %s %.0f us;", e.getKey(), m));
     }
     System.out.println(line.append(String.format(" sum %.0f us", total)));
     Files.deleteIfExists(Path.of(file));
     Files.deleteIfExists(dir);
-  }
-
-  /** Nanoseconds of each of {@code n} runs. */
-  private static double[] runs(OrtSession session, Map<String, OnnxTensor> input, int n) throws OrtException {
-    double[] times = new double[n];
-    for (int i = 0; i < n; i++) {
-      long t0 = System.nanoTime();
-      try (OrtSession.Result result = session.run(input)) {
-        times[i] = System.nanoTime() - t0;
-      }
-    }
-    return times;
-  }
-
-  private static double median(double[] values) {
-    double[] v = values.clone();
-    Arrays.sort(v);
-    int n = v.length;
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   }
 
   private static double min(double[] v) {

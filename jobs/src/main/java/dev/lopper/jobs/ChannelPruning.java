@@ -8,6 +8,8 @@ import dev.lopper.jobs.allocation.Allocation;
 import dev.lopper.jobs.allocation.AllocationPolicy;
 import dev.lopper.jobs.allocation.AllocationSettings;
 import dev.lopper.jobs.allocation.CostUnit;
+import dev.lopper.jobs.allocation.LatencyConstrainedAllocation;
+import dev.lopper.jobs.allocation.LatencyCurve;
 import dev.lopper.jobs.allocation.SensitivityCurve;
 import dev.lopper.jobs.allocation.TargetCalibration;
 import dev.lopper.jobs.allocation.TensorAllocation;
@@ -21,6 +23,7 @@ import dev.lopper.model.WeightTensor;
 import dev.lopper.structure.ChannelCost;
 import dev.lopper.structure.ChannelGroup;
 import dev.lopper.structure.ChannelSelection;
+import dev.lopper.structure.LatencyProbe;
 import dev.lopper.structure.ModelCost;
 import dev.lopper.structure.ModelShrinker;
 import dev.lopper.structure.ModelStructure;
@@ -169,6 +172,130 @@ final class ChannelPruning {
     return new Plan(r.allocation(), r.policyTarget(), r.removed(), kept(r.allocation().sparsities(), items));
   }
 
+  /**
+   * The measured latency savings of a structured run.
+   *
+   * @param curves per curve name, the saving of the dense latency with that group alone pruned at
+   *     each of its curve's sparsities
+   * @param table {@code latency.*}: per (group, sparsity) {@code tensor}, {@code sparsity}, {@code
+   *     channels}, {@code kept_channels}, {@code batch}, {@code dense_us} and {@code pruned_us} (the
+   *     medians of the round medians, the dense model timed in the same rounds), {@code speedup} and
+   *     {@code saving} ({@code 1 / ratio} and {@code 1 - ratio}, the ratio of pruned to dense taken
+   *     over paired runs, {@link LatencyProbe.Comparison#ratio()})
+   */
+  record Latency(Map<String, LatencyCurve> curves, Table table) {}
+
+  /**
+   * Times, for every curve, the model with only that group pruned at each of the curve's sparsities
+   * (kept channels chosen by {@code criterion}, shrunk by {@link ModelShrinker}, as the emission
+   * does) against the dense model, with {@code probe}.
+   */
+  static Latency latencies(LatencyProbe probe, int batch, List<SensitivityCurve> curves, List<SweepItem> items,
+      ChannelCriterion criterion, ModelStructure structure, Map<String, WeightTensor> weights) {
+    Map<String, SweepItem> byName = new LinkedHashMap<>();
+    items.forEach(i -> byName.put(i.name(), i));
+    Map<String, LatencyCurve> out = new LinkedHashMap<>();
+    Table.Builder table = Table.builder()
+        .column("tensor", Table.Type.STRING)
+        .column("sparsity", Table.Type.DOUBLE)
+        .column("channels", Table.Type.LONG)
+        .column("kept_channels", Table.Type.LONG)
+        .column("batch", Table.Type.LONG)
+        .column("dense_us", Table.Type.DOUBLE)
+        .column("pruned_us", Table.Type.DOUBLE)
+        .column("speedup", Table.Type.DOUBLE)
+        .column("saving", Table.Type.DOUBLE);
+    for (SensitivityCurve curve : curves) {
+      SweepItem item = byName.get(curve.tensor());
+      double[] sparsities = curve.sparsities();
+      double[] savings = new double[sparsities.length];
+      for (int k = 0; k < sparsities.length; k++) {
+        ChannelSelection selection = criterion.selection(structure.groups(), Map.of(item.group(), sparsities[k]),
+            weights);
+        LatencyProbe.Comparison c = probe.against(ModelShrinker.shrink(structure, selection).onnxBytes());
+        savings[k] = Math.min(1.0, c.saving());
+        long kept = selection.kept(item.group()).map(a -> (long) a.length).orElse(item.channels());
+        table.row(item.name(), sparsities[k], item.channels(), kept, (long) batch, c.denseNanos() / 1e3,
+            c.candidateNanos() / 1e3, c.speedup(), c.saving());
+      }
+      out.put(curve.tensor(), new LatencyCurve(curve.tensor(), sparsities, savings));
+    }
+    return new Latency(out, table.build());
+  }
+
+  /**
+   * A plan chosen under a speed-up constraint.
+   *
+   * @param plan the allocation and what it removes
+   * @param constrained the multiplier, the predicted speed-up and the plain policy's
+   * @param measured the shrunk model of this plan timed against the dense model (null until measured)
+   * @param required the predicted speed-up the allocation was asked for
+   * @param attempts allocations measured to reach it (1 when the first one measured fast enough)
+   */
+  record LatencyPlan(Plan plan, LatencyConstrainedAllocation.Result constrained, LatencyProbe.Comparison measured,
+      double required, int attempts) {}
+
+  /** Allocations measured at most, raising the predicted speed-up asked for after each that measures too slow. */
+  static final int LATENCY_ATTEMPTS = 3;
+
+  /**
+   * The constrained allocation, measured: the plan for a predicted {@code minSpeedup} is shrunk and
+   * timed against the dense model; when it measures slower than {@code minSpeedup} (savings of
+   * groups measured one at a time do not add up exactly), the predicted speed-up asked for is raised
+   * by the shortfall ({@code required × minSpeedup / measured}) and the allocation made again, up to
+   * {@link #LATENCY_ATTEMPTS} times. The last plan measured is returned, whether or not it reached
+   * {@code minSpeedup} (the gate judges that); when a raised requirement cannot be predicted, the
+   * previous plan is kept.
+   *
+   * @throws InvalidInputException when not even {@code minSpeedup} can be predicted
+   */
+  static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
+      double minSpeedup, AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit,
+      LatencyProbe probe, LatencyProbe.Budget budget, ChannelCriterion criterion, ModelStructure structure,
+      Map<String, WeightTensor> weights) {
+    double required = minSpeedup;
+    LatencyPlan last = null;
+    for (int attempt = 1; attempt <= LATENCY_ATTEMPTS; attempt++) {
+      LatencyPlan next;
+      try {
+        next = allocate(policy, curves, latency, required, settings, items, cost, unit);
+      } catch (InvalidInputException e) {
+        if (last == null) {
+          throw e;
+        }
+        break;
+      }
+      ShrunkModel small = ModelShrinker.shrink(structure, next.plan().selection(criterion, structure, weights));
+      LatencyProbe.Comparison measured = probe.against(small.onnxBytes(), budget);
+      last = new LatencyPlan(next.plan(), next.constrained(), measured, required, attempt);
+      if (measured.speedup() >= minSpeedup) {
+        break;
+      }
+      required = required * minSpeedup / measured.speedup();
+    }
+    return last;
+  }
+
+  /**
+   * Allocates channels with policy {@code target} so that the model loses at least {@code
+   * settings.target()} of its cost and is predicted to run at least {@code minSpeedup} times faster
+   * ({@link LatencyConstrainedAllocation}).
+   */
+  static LatencyPlan allocate(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
+      double minSpeedup, AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit) {
+    if (curves.isEmpty()) {
+      throw new InvalidInputException("no swept channel group can lose a channel at the swept sparsities "
+          + "(each would keep all or none of its channels); sweep other sparsities");
+    }
+    Map<String, SweepItem> byName = new LinkedHashMap<>();
+    items.forEach(i -> byName.put(i.name(), i));
+    LatencyConstrainedAllocation.Result r = LatencyConstrainedAllocation.reach(policy, curves, latency.curves(),
+        settings, minSpeedup, sparsities -> removed(sparsities, byName, cost, unit));
+    TargetCalibration.Result c = r.calibrated();
+    return new LatencyPlan(new Plan(c.allocation(), c.policyTarget(), c.removed(), kept(c.allocation().sparsities(),
+        items)), r, null, minSpeedup, 1);
+  }
+
   private static Map<Integer, Long> kept(Map<String, Double> sparsities, List<SweepItem> items) {
     Map<Integer, Long> kept = new LinkedHashMap<>();
     for (SweepItem item : items) {
@@ -243,8 +370,13 @@ final class ChannelPruning {
 
   /** Bytes of the dense model written the way the shrunk one is. */
   static long denseBytes(ModelStructure structure) {
-    ShrunkModel dense = ModelShrinker.shrink(structure, ChannelSelection.none());
+    ShrunkModel dense = dense(structure);
     return PrunedModelWriter.onnxBytes(dense.graph(), dense.weights());
+  }
+
+  /** The dense model as Lopper writes models (weights embedded, no stale shapes): what latency is compared with. */
+  static ShrunkModel dense(ModelStructure structure) {
+    return ModelShrinker.shrink(structure, ChannelSelection.none());
   }
 
   /** Bytes of a written ONNX model: the file and its external-data file, if there is one. */

@@ -37,6 +37,7 @@ import dev.lopper.model.PrunedModelWriter;
 import dev.lopper.model.WeightTensor;
 import dev.lopper.structure.ChannelCost;
 import dev.lopper.structure.ChannelSelection;
+import dev.lopper.structure.LatencyProbe;
 import dev.lopper.structure.ModelCost;
 import dev.lopper.structure.ModelShrinker;
 import dev.lopper.structure.ModelStructure;
@@ -189,19 +190,59 @@ public final class SparkStages implements RunStages {
   }
 
   /**
-   * The structured rest of {@code prune}: allocation in whole channels, the element masks, the
-   * shrunk model and its size table, and the verification of the shrunk model file.
+   * The structured rest of {@code prune}: allocation in whole channels (with {@code
+   * allocation.min-speedup}, after timing every group's swept sparsities on ONNX Runtime: {@code
+   * latency.*}), the element masks, the shrunk model and its size table, and the verification of the
+   * shrunk model file.
    */
   private RunOutcome pruneChannels(SparkSession spark, LopperConfig config, RunContext run, Prepared p,
       ValidationData data, SweepResult sweep, Broadcast<SerializableConfiguration> conf) {
+    CostUnit unit = config.allocation().unit();
+    ChannelCriterion criterion = (ChannelCriterion) Criteria.byName(config.sweep().criterion());
+    List<SensitivityCurve> curves = ChannelPruning.curves(sweep, config.metric(), p.cost(), unit);
+    Double minSpeedup = config.allocation().minSpeedup();
+    int latencyBatch = config.allocation().latencyBatch();
+    LatencyProbe probe = null;
+    try {
+      ChannelPruning.LatencyPlan constrained = null;
+      ChannelPruning.Plan plan;
+      if (minSpeedup == null) {
+        plan = run.timings().time("allocation", () -> ChannelPruning.allocate(
+            AllocationPolicies.byName(config.allocation().policy(), Map::of), curves, config.allocation().settings(),
+            p.items(), p.cost(), unit));
+      } else {
+        LatencyProbe opened = LatencyProbe.open(ChannelPruning.dense(p.structure()).onnxBytes(), p.rowShape(),
+            latencyBatch, LatencyProbe.Budget.DEFAULT);
+        probe = opened;
+        ChannelPruning.Latency latency = run.timings().time("latency", () -> ChannelPruning.latencies(opened,
+            latencyBatch, curves, p.items(), criterion, p.structure(), p.model().weights()));
+        writeTable(run, "latency", latency.table());
+        constrained = run.timings().time("allocation", () -> ChannelPruning.allocateMeasured(
+            AllocationPolicies.byName(config.allocation().policy(), Map::of), curves, latency, minSpeedup,
+            config.allocation().settings(), p.items(), p.cost(), unit, opened,
+            LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion, p.structure(), p.model().weights()));
+        plan = constrained.plan();
+      }
+      return emitChannels(spark, config, run, p, data, conf, criterion, curves, plan, constrained);
+    } finally {
+      if (probe != null) {
+        probe.close();
+      }
+    }
+  }
+
+  /**
+   * The emission, verification and verdict of a structured {@code prune} once its plan is made;
+   * with a speed-up constraint ({@code constrained} not null) the gate also judges the emitted
+   * model's measured speed-up (measured in {@link ChannelPruning#allocateMeasured}, on the same
+   * shrunk model).
+   */
+  private RunOutcome emitChannels(SparkSession spark, LopperConfig config, RunContext run, Prepared p,
+      ValidationData data, Broadcast<SerializableConfiguration> conf, ChannelCriterion criterion,
+      List<SensitivityCurve> curves, ChannelPruning.Plan plan, ChannelPruning.LatencyPlan constrained) {
     Configuration hadoop = run.directory().conf();
     DecisionMetric metric = config.metric();
     CostUnit unit = config.allocation().unit();
-    ChannelCriterion criterion = (ChannelCriterion) Criteria.byName(config.sweep().criterion());
-    List<SensitivityCurve> curves = ChannelPruning.curves(sweep, metric, p.cost(), unit);
-    ChannelPruning.Plan plan = run.timings().time("allocation", () -> ChannelPruning.allocate(
-        AllocationPolicies.byName(config.allocation().policy(), Map::of), curves, config.allocation().settings(),
-        p.items(), p.cost(), unit));
     writeTable(run, "allocation", ChannelPruning.allocationTable(plan, curves, p.items(), p.cost()));
 
     ChannelSelection selection = plan.selection(criterion, p.structure(), p.model().weights());
@@ -227,6 +268,10 @@ public final class SparkStages implements RunStages {
     double dense = verified.dense().metrics().get(metric.configName());
     double pruned = verified.pruned().metrics().get(metric.configName());
     GateVerdict gate = GateVerdict.judge(metric, dense, pruned, config.gate().maxDrop());
+    LatencyProbe.Comparison measured = constrained == null ? null : constrained.measured();
+    if (constrained != null) {
+      gate = gate.withSpeedup(config.allocation().minSpeedup(), measured.speedup());
+    }
     ModelCost before = p.cost().dense();
     ModelCost after = shrunk.cost();
     Map<String, Object> results = new LinkedHashMap<>();
@@ -252,12 +297,29 @@ public final class SparkStages implements RunStages {
     results.put("channels", p.items().stream().mapToLong(SweepItem::channels).sum());
     results.put("channels_pruned", p.items().stream()
         .mapToLong(i -> i.channels() - plan.kept().get(i.group())).sum());
+    if (constrained != null) {
+      double multiplier = constrained.constrained().multiplier();
+      results.put("min_speedup", config.allocation().minSpeedup());
+      results.put("latency_batch", config.allocation().latencyBatch());
+      results.put("latency_multiplier", Double.isFinite(multiplier) ? multiplier : null);
+      results.put("unconstrained_predicted_speedup", finiteOrNull(constrained.constrained().unconstrainedSpeedup()));
+      results.put("required_predicted_speedup", constrained.required());
+      results.put("latency_attempts", constrained.attempts());
+      results.put("predicted_speedup", finiteOrNull(constrained.constrained().predictedSpeedup()));
+      results.put("measured_speedup", measured.speedup());
+      results.put("latency_dense_us", measured.denseNanos() / 1e3);
+      results.put("latency_pruned_us", measured.candidateNanos() / 1e3);
+    }
     results.put("metric", metric.configName());
     results.put("predicted_drop", predicted);
     results.put("measured_drop", metric.drop(dense, pruned));
     results.put("dense", metricsMap(verified.dense()));
     results.put("pruned", metricsMap(verified.pruned()));
     return new RunOutcome(gate, results);
+  }
+
+  private static Double finiteOrNull(double x) {
+    return Double.isFinite(x) ? x : null;
   }
 
   /** Verifies the model written at {@code prunedOnnx} against the dense one on the whole data set. */

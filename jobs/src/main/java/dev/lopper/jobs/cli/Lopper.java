@@ -175,7 +175,7 @@ public final class Lopper {
       case PATH -> key.name().equals("output.dir") ? "DIR" : "PATH";
       case STRING -> key.name().startsWith("data.") ? "COLUMN" : "URL";
       case NAME -> "NAME";
-      case OPEN_FRACTION, FRACTION, NON_NEGATIVE_NUMBER -> "X";
+      case OPEN_FRACTION, FRACTION, NON_NEGATIVE_NUMBER, SPEEDUP -> "X";
       default -> "VALUE";
     };
   }

@@ -12,12 +12,33 @@ import dev.lopper.jobs.allocation.CostUnit;
  * @param tolerance the largest predicted drop per tensor (policy {@code tolerance})
  * @param maxSparsity the cap per tensor, resolved: the largest swept sparsity when not configured
  * @param unit what the target is counted in: parameters or FLOPs
+ * @param minSpeedup the smallest predicted (and measured) speed-up of a structured run, above 1, or
+ *     null when latency is not considered
+ * @param latencyBatch rows per run when latency is measured, positive
  */
-public record AllocationConfig(String policy, double target, double tolerance, double maxSparsity, CostUnit unit) {
+public record AllocationConfig(String policy, double target, double tolerance, double maxSparsity, CostUnit unit,
+    Double minSpeedup, int latencyBatch) {
 
-  /** An allocation counted in parameters. */
+  /** Rows per run when latency is measured, unless configured. */
+  public static final int DEFAULT_LATENCY_BATCH = 256;
+
+  public AllocationConfig {
+    if (minSpeedup != null && !(minSpeedup > 1 && Double.isFinite(minSpeedup))) {
+      throw new IllegalArgumentException("minSpeedup must be a finite number above 1 or null, found " + minSpeedup);
+    }
+    if (latencyBatch < 1) {
+      throw new IllegalArgumentException("latencyBatch must be positive, found " + latencyBatch);
+    }
+  }
+
+  /** An allocation counted in parameters, without a speed-up constraint. */
   public AllocationConfig(String policy, double target, double tolerance, double maxSparsity) {
     this(policy, target, tolerance, maxSparsity, CostUnit.PARAMETERS);
+  }
+
+  /** An allocation without a speed-up constraint. */
+  public AllocationConfig(String policy, double target, double tolerance, double maxSparsity, CostUnit unit) {
+    this(policy, target, tolerance, maxSparsity, unit, null, DEFAULT_LATENCY_BATCH);
   }
 
   /** The numbers the allocation policies take. */

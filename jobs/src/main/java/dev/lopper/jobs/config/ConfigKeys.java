@@ -34,6 +34,7 @@ public final class ConfigKeys {
     OPEN_FRACTION("a number in (0, 1)"),
     FRACTION("a number in (0, 1]"),
     NON_NEGATIVE_NUMBER("a non-negative number"),
+    SPEEDUP("a number above 1"),
     BOOLEAN("true or false"),
     STRING_MAP("a mapping of names to values");
 
@@ -162,6 +163,15 @@ public final class ConfigKeys {
           "Largest sparsity any one tensor gets (policies target, tolerance, uniform); null means the largest swept "
               + "sparsity, and a larger value is refused because the drop there is unmeasured.",
           c -> c.allocation().maxSparsity()),
+      optional("allocation.min-speedup", Type.SPEEDUP, null, null,
+          "With a channel criterion and policy target: the smallest speed-up the pruned model must be predicted "
+              + "to run with on ONNX Runtime (CPU, one thread, batch `allocation.latency-batch`), from latencies "
+              + "measured per channel group after the sweep; the emitted model's measured speed-up below it fails "
+              + "the quality gate (exit code 3). null: latency is not considered.",
+          c -> c.allocation().minSpeedup()),
+      key("allocation.latency-batch", Type.POSITIVE_INT, 256, null,
+          "Rows per run when latency is measured for `allocation.min-speedup`.",
+          c -> c.allocation().latencyBatch()),
 
       optional("gate.max-drop", Type.NON_NEGATIVE_NUMBER, 0.02, null,
           "Largest allowed verified drop of the metric, pruned against dense (command prune); a larger "

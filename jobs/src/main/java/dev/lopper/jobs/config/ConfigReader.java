@@ -241,7 +241,7 @@ final class ConfigReader {
         }
         return n.intValue();
       }
-      case OPEN_FRACTION, FRACTION, NON_NEGATIVE_NUMBER -> {
+      case OPEN_FRACTION, FRACTION, NON_NEGATIVE_NUMBER, SPEEDUP -> {
         Double x = number(node);
         if (x == null || !inRange(key.type(), x)) {
           throw wrongType(key, value);
@@ -299,6 +299,7 @@ final class ConfigReader {
       case OPEN_FRACTION -> x > 0 && x < 1;
       case FRACTION -> x > 0 && x <= 1;
       case NON_NEGATIVE_NUMBER -> x >= 0 && Double.isFinite(x);
+      case SPEEDUP -> x > 1 && Double.isFinite(x);
       default -> throw new IllegalStateException(type.name());
     };
   }
@@ -415,6 +416,16 @@ final class ConfigReader {
           + policy + " when no tensor goes above " + maxSparsity + " (allocation.max-sparsity, by default the "
           + "largest swept sparsity); lower the target or sweep higher sparsities");
     }
+    Double minSpeedup = (Double) values.get("allocation.min-speedup");
+    if (minSpeedup != null && !structured) {
+      throw new InvalidInputException(label("allocation.min-speedup") + ": a speed-up needs whole channels removed, "
+          + "but sweep.criterion " + values.get("sweep.criterion") + " prunes single weights, which make no model "
+          + "faster; use sweep.criterion channel-l1 or channel-l2, or set allocation.min-speedup to null");
+    }
+    if (minSpeedup != null && !policy.equals("target")) {
+      throw new InvalidInputException(label("allocation.min-speedup") + ": only policy target takes a speed-up "
+          + "constraint, found allocation.policy " + policy + "; use target or set allocation.min-speedup to null");
+    }
     return new LopperConfig(
         new ModelConfig((String) values.get("model.onnx"), (String) values.get("model.weights"),
             (List<String>) values.get("model.include"), (List<String>) values.get("model.exclude")),
@@ -423,7 +434,8 @@ final class ConfigReader {
             (Integer) values.get("data.batch-size"), (Integer) values.get("data.partitions")),
         new SweepConfig((String) values.get("sweep.criterion"), grid, (Integer) values.get("sweep.tensors-per-task")),
         metric,
-        new AllocationConfig(policy, target, (Double) values.get("allocation.tolerance"), maxSparsity, unit),
+        new AllocationConfig(policy, target, (Double) values.get("allocation.tolerance"), maxSparsity, unit,
+            minSpeedup, (Integer) values.get("allocation.latency-batch")),
         new GateConfig((Double) values.get("gate.max-drop")),
         new OutputConfig((String) values.get("output.dir"), (Boolean) values.get("output.overwrite"),
             (Boolean) values.get("output.name-by-date")),

@@ -65,6 +65,30 @@ class LopperConfigTest {
   }
 
   @Test
+  void takesASpeedUpConstraintOnlyAboveOneWithChannelsAndTheTargetPolicy() {
+    AllocationConfig a = parse(MINIMAL, "sweep.criterion=channel-l1", "allocation.min-speedup=1.5",
+        "allocation.latency-batch=64").allocation();
+    assertEquals(1.5, a.minSpeedup());
+    assertEquals(64, a.latencyBatch());
+    assertEquals(null, parse(MINIMAL).allocation().minSpeedup());
+    assertEquals(256, parse(MINIMAL).allocation().latencyBatch());
+
+    for (String bad : List.of("1", "0.5", "-2", "fast", "inf")) {
+      String e = error(MINIMAL, "sweep.criterion=channel-l1", "allocation.min-speedup=" + bad);
+      assertTrue(e.startsWith("--set allocation.min-speedup: expected a number above 1 or null, found '" + bad + "'"), e);
+    }
+    String batch = error(MINIMAL, "sweep.criterion=channel-l1", "allocation.latency-batch=0");
+    assertTrue(batch.startsWith("--set allocation.latency-batch: expected a positive integer, found '0'"), batch);
+
+    String magnitude = error(MINIMAL, "allocation.min-speedup=1.5");
+    assertTrue(magnitude.contains("allocation.min-speedup") && magnitude.contains("sweep.criterion magnitude")
+        && magnitude.contains("channel-l1"), magnitude);
+    String tolerance = error(MINIMAL, "sweep.criterion=channel-l1", "allocation.policy=tolerance",
+        "allocation.min-speedup=1.5");
+    assertTrue(tolerance.contains("allocation.min-speedup") && tolerance.contains("only policy target"), tolerance);
+  }
+
+  @Test
   void aChannelTargetIsNotBoundedByTheCapOnEachGroup() {
     // Half of every group's channels removes about three quarters of a Conv between two groups.
     assertEquals(0.8, parse(MINIMAL, "sweep.criterion=channel-l1", "allocation.target=0.8",

@@ -200,6 +200,73 @@ class StructuredPruneTest {
     assertEquals((double) denseMacs / macs, results.get("mac_ratio").asDouble(), 1e-12);
   }
 
+  /**
+   * Issue 4's latency target: half the CNN's parameters and a predicted 1.5x at batch 256. The
+   * measured latencies decide the choice, so the test asserts what follows from them, not times:
+   * the allocation removes half the parameters, prunes conv1's group (conv2's input channels; conv2's
+   * own 16 output channels are one block of ONNX Runtime's NCHWc kernels, and fc1 is a small share
+   * of the time), and its speed-up recomputed from the recorded {@code latency} table is at least
+   * 1.5. Whether the emitted model then measures 1.5x is timing on a shared machine: the run passes
+   * or fails the gate on it, saying which, and records the number either way.
+   */
+  @Test
+  void aSpeedUpConstraintPrunesTheCnnGroupWhoseChannelsTheRuntimeTimes() throws Exception {
+    Path out = dir.resolve("speed");
+    RunLopper run = run("prune", "digits-cnn", out, "allocation.min-speedup=1.5");
+    assertTrue(run.exit() == ExitCode.SUCCESS
+        || (run.exit() == ExitCode.GATE_FAILED && run.stderr().contains("< min-speedup 1.5")), run.stderr());
+    JsonNode results = results(out);
+    assertTrue(results.get("removed_fraction").asDouble() >= 0.5, results.toString());
+    assertTrue(results.get("parameters_pruned").asLong() <= 9898 / 2, results.toString());
+    assertEquals(1.5, results.get("min_speedup").asDouble());
+    assertEquals(256, results.get("latency_batch").asInt());
+    assertTrue(results.get("measured_speedup").isNumber(), results.toString());
+    assertTrue(results.get("latency_dense_us").asDouble() > 0, results.toString());
+
+    // Every group with a curve was timed at each of its distinct channel counts.
+    Table latency = csv(out, "latency");
+    Map<String, List<double[]>> points = new HashMap<>();
+    for (List<Object> r : latency.rows()) {
+      assertEquals(256L, r.get(latency.indexOf("batch")));
+      long channels = (Long) r.get(latency.indexOf("channels"));
+      long kept = (Long) r.get(latency.indexOf("kept_channels"));
+      double sparsity = (Double) r.get(latency.indexOf("sparsity"));
+      assertEquals((channels - kept) / (double) channels, sparsity, 1e-12);
+      points.computeIfAbsent((String) r.get(latency.indexOf("tensor")), k -> new ArrayList<>())
+          .add(new double[] {sparsity, (Double) r.get(latency.indexOf("saving"))});
+    }
+    assertEquals(List.of(7, 9, 9), List.of(points.get("conv1.weight").size(), points.get("conv2.weight").size(),
+        points.get("fc1.weight").size()));
+
+    // conv1's group loses channels, and the shrunk model has them gone.
+    Table allocation = csv(out, "allocation");
+    long conv1Kept = (Long) row(allocation, "tensor", "conv1.weight").get(allocation.indexOf("kept_channels"));
+    assertTrue(conv1Kept < 8, "conv1 keeps " + conv1Kept);
+    OnnxModel shrunk = OnnxModel.load(ModelSource.onnx(out.resolve("model/pruned.onnx").toString()), CONF);
+    assertEquals(conv1Kept, shrunk.weight("conv1.weight").shape()[0]);
+    assertEquals(conv1Kept, shrunk.weight("conv2.weight").shape()[1]);
+
+    // The predicted speed-up, recomputed from the recorded savings: 1 / (1 - sum of each group's saving
+    // at its sparsity, linear between the timed points and from 0 at sparsity 0).
+    double saved = 0;
+    for (List<Object> r : allocation.rows()) {
+      double s = (Double) r.get(allocation.indexOf("sparsity"));
+      List<double[]> curve = points.get((String) r.get(allocation.indexOf("tensor")));
+      double leftS = 0;
+      double leftSaving = 0;
+      for (double[] point : curve) {
+        if (s <= point[0] + 1e-12) {
+          saved += s == 0 ? 0 : leftSaving + (s - leftS) / (point[0] - leftS) * (point[1] - leftSaving);
+          break;
+        }
+        leftS = point[0];
+        leftSaving = point[1];
+      }
+    }
+    assertEquals(1 / (1 - saved), results.get("predicted_speedup").asDouble(), 1e-9);
+    assertTrue(results.get("predicted_speedup").asDouble() >= 1.5, results.toString());
+  }
+
   @Test
   void sweepsTheCnnGroupsWithPyTorchsNumbers() {
     Path out = dir.resolve("cnn");
