@@ -9,6 +9,8 @@
 # Options: --layers N (6) --width N (1024) --classes N (10) --samples N (16384) --seed N (0)
 #          --threads "1 2" (PyTorch thread counts tried; the fastest counts) --local-cores N (2)
 #          --executor-memory 2g --work DIR (/tmp/lopper-bench) --skip-cluster --keep (reuse DIR's model/data)
+#          --skip-local, --skip-pytorch (reuse DIR's PyTorch tables and times from an earlier run; with --keep)
+#          --executor-opts "..." (spark.executor.extraJavaOptions for the cluster runs)
 #
 # In one run it
 #   1. makes the model (bench/sweep_reference.py make: ONNX exported like data/make_samples.py, the
@@ -29,7 +31,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 layers=6 width=1024 classes=10 samples=16384 seed=0 threads="1 2" local_cores=2
-executor_memory=2g work=/tmp/lopper-bench skip_cluster=0 keep=0
+executor_memory=2g work=/tmp/lopper-bench skip_cluster=0 skip_local=0 skip_pytorch=0 keep=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --layers) layers="$2"; shift 2 ;;
@@ -42,6 +44,9 @@ while [[ $# -gt 0 ]]; do
     --executor-memory) executor_memory="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
     --skip-cluster) skip_cluster=1; shift ;;
+    --skip-local) skip_local=1; shift ;;
+    --skip-pytorch) skip_pytorch=1; shift ;;
+    --executor-opts) executor_opts="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
@@ -100,18 +105,26 @@ cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 wall_of() { awk '{printf "%.2f", $1}' "$1"; }
 
 # ---------------------------------------------------------------- 2. Lopper, local mode
+rm -rf "$work/runs"
+local_wall=""
+if [[ "$skip_local" == 0 ]]; then
 log "load before local run: $(load)"
 time_to "$work/local.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" --out "$work/runs/local" \
   --set "spark.master=local[$local_cores]" > "$work/local.log" 2>&1 || { cat "$work/local.log" >&2; exit 1; }
 local_wall="$(wall_of "$work/local.time")"
 local_cpu="$(cpu_of "$work/local.time")"
 log "lopper local[$local_cores]: wall ${local_wall} s, cpu ${local_cpu} s (whole run, Spark's start included)"
+fi
 
 # ---------------------------------------------------------------- 3. PyTorch
 best_wall="" best_threads=""
 for t in $threads; do
-  log "load before PyTorch t=$t: $(load)"
-  time_to "$work/pytorch-t$t.time" "$py" "$ref" sweep --out "$data" --threads "$t" > "$work/pytorch-t$t.log"
+  if [[ "$skip_pytorch" == 0 || ! -f "$work/pytorch-t$t.log" ]]; then
+    log "load before PyTorch t=$t: $(load)"
+    time_to "$work/pytorch-t$t.time" "$py" "$ref" sweep --out "$data" --threads "$t" > "$work/pytorch-t$t.log"
+  else
+    log "PyTorch t=$t: from the earlier run in $work"
+  fi
   line="$(tail -n 1 "$work/pytorch-t$t.log")"
   w="$(sed -n 's/.* wall=\([0-9.]*\).*/\1/p' <<< "$line")"
   log "$line (whole process: wall $(wall_of "$work/pytorch-t$t.time") s, cpu $(cpu_of "$work/pytorch-t$t.time") s)"
@@ -172,7 +185,8 @@ if [[ "$skip_cluster" == 0 ]]; then
     LOPPER_SUBMIT=1 SPARK_HOME="$home" SPARK_CONF_DIR="$home/conf" SPARK_LOCAL_IP=127.0.0.1 \
       LOPPER_SUBMIT_ARGS="--master spark://127.0.0.1:$mport --deploy-mode client
         --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 --conf spark.ui.enabled=false
-        --conf spark.executor.cores=1 --conf spark.cores.max=$n --conf spark.executor.memory=$executor_memory" \
+        --conf spark.executor.cores=1 --conf spark.cores.max=$n --conf spark.executor.memory=$executor_memory
+        ${executor_opts:+--conf spark.executor.extraJavaOptions=$executor_opts}" \
       time_to "$work/cluster-$n.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
         --out "$work/runs/cluster-$n" > "$work/cluster-$n.log" 2>&1 || { cat "$work/cluster-$n.log" >&2; exit 1; }
     for _ in $(seq 120); do [[ "$(executors_reaped)" -ge $((reaped + n)) ]] && break; sleep 0.5; done
@@ -191,8 +205,10 @@ status=0
 for run in "$work"/runs/*/; do
   "$py" "$ref" compare --reference "$reference" --lopper "$run/sensitivity.csv" | tee -a "$results" || status=1
 done
-log "speed-up, fastest PyTorch sweep (t=$best_threads, ${best_wall} s) / Lopper local whole run (${local_wall} s):" \
-  "$(awk -v a="$best_wall" -v b="$local_wall" 'BEGIN{printf "%.2f", a / b}') (target >= 1.8)"
+if [[ -n "$local_wall" ]]; then
+  log "speed-up, fastest PyTorch sweep (t=$best_threads, ${best_wall} s) / Lopper local whole run (${local_wall} s):" \
+    "$(awk -v a="$best_wall" -v b="$local_wall" 'BEGIN{printf "%.2f", a / b}') (target >= 1.8)"
+fi
 if [[ "$skip_cluster" == 0 ]]; then
   log "cpu time, two executors / one executor: ${cluster_cpu[2]} / ${cluster_cpu[1]} =" \
     "$(awk -v a="${cluster_cpu[2]}" -v b="${cluster_cpu[1]}" 'BEGIN{printf "%.3f", a / b}') (target <= 1.15)"
