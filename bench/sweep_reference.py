@@ -2,7 +2,8 @@
 """The PyTorch half of bench/sweep-vs-pytorch.sh: a synthetic MLP and data set, the reference
 sensitivity sweep the way existing tools run it, and the comparison with Lopper's table.
 
-    sweep_reference.py make    --out DIR [--layers 6 --width 1024 --classes 10 --samples 16384 --seed 0]
+    sweep_reference.py make    --out DIR [--layers 6 --width 1024 --classes 10 --samples 16384 --seed 0
+                                         --min-margin 1e-4]
     sweep_reference.py sweep   --out DIR --threads N [--grid 0.1,...,0.9]
     sweep_reference.py compare --reference DIR/pytorch-t1.csv --lopper RUN/sensitivity.csv
 
@@ -10,7 +11,10 @@ make writes DIR/mlp.onnx (exported like data/make_samples.py: opset 13, no const
 TrainingMode.PRESERVE, initializers named as in the state dict), DIR/mlp.safetensors (written by
 hand) and DIR/val.csv (id,label,features for dev.lopper.fixtures.CsvToParquet). Features are
 multiples of 1/64 in [-2, 2], exact in float32 and short in text; labels are the dense model's own
-predictions, so the dense accuracy is 1 and pruning lowers it.
+predictions, so the dense accuracy is 1 and pruning lowers it. Samples whose two largest logits lie
+closer than --min-margin (1e-4) in the dense model or in any variant of the sweep are left out:
+float32 rounding (a different summation order in another engine) decides such a near-tie either
+way, and "accuracy exactly equal" is only defined for samples it cannot flip.
 
 sweep loads the model back from the safetensors and, for every (tensor, sparsity): deep-copies the
 model, applies torch.nn.utils.prune.l1_unstructured and evaluates the whole set in batches of 256;
@@ -34,6 +38,7 @@ import torch.nn as nn
 import torch.nn.utils.prune as prune
 
 BATCH = 256
+GRID = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
 
 class Mlp(nn.Module):
@@ -83,7 +88,14 @@ def make(args):
     torch.manual_seed(args.seed)
     model = Mlp(args.layers, args.width, args.classes).eval()
     rng = np.random.default_rng(args.seed)
-    x = (rng.integers(-128, 129, size=(args.samples, args.width)) / 64.0).astype(np.float32)
+    # Candidates: a few more than needed, for the near-ties left out below.
+    candidates = args.samples + max(64, args.samples // 20)
+    x = (rng.integers(-128, 129, size=(candidates, args.width)) / 64.0).astype(np.float32)
+    x = x[smallest_gaps(model, torch.from_numpy(x), GRID) >= args.min_margin]
+    if len(x) < args.samples:
+        sys.exit(f"only {len(x)} of {candidates} candidate samples have a top-2 logit gap of at least"
+                 f" {args.min_margin} in every variant; lower --min-margin")
+    x = x[:args.samples]
     with torch.no_grad():
         labels = torch.cat([model(torch.from_numpy(x[i:i + BATCH])) for i in range(0, len(x), BATCH)]).argmax(1).numpy()
     write_safetensors(os.path.join(args.out, "mlp.safetensors"), float_state(model))
@@ -107,6 +119,28 @@ def make(args):
           f" {args.samples} samples, {len(set(labels.tolist()))} classes used")
 
 
+def variants(model, grid):
+    """(tensor, sparsity, model) for the dense model (None, 0.0) and every swept variant, as sweep makes them."""
+    yield None, 0.0, model
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            for s in grid:
+                variant = copy.deepcopy(model)
+                prune.l1_unstructured(dict(variant.named_modules())[name], "weight", amount=s)
+                yield name + ".weight", s, variant
+
+
+def smallest_gaps(model, x, grid):
+    """Per sample, the smallest gap between its two largest logits over the dense model and every variant."""
+    gaps = np.full(len(x), np.inf)
+    with torch.no_grad():
+        for _, _, m in variants(model, grid):
+            logits = torch.cat([m(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).numpy().astype(np.float64)
+            top2 = np.sort(logits, axis=1)[:, -2:]
+            gaps = np.minimum(gaps, top2[:, 1] - top2[:, 0])
+    return gaps
+
+
 def evaluate(model, x, labels):
     with torch.no_grad():
         logits = torch.cat([model(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
@@ -124,17 +158,10 @@ def sweep(args):
     torch.set_num_threads(args.threads)
     model, x, labels = load(args.out)
     grid = [float(s) for s in args.grid.split(",")]
-    tensors = [(name + ".weight", m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     rows = []
     wall, cpu = time.perf_counter(), time.process_time()
-    dense = evaluate(model, x, labels)
-    rows.append(dict(tensor="(dense)", sparsity=0.0, **dense))
-    for tensor, _ in tensors:
-        module_name = tensor[:-len(".weight")]
-        for s in grid:
-            variant = copy.deepcopy(model)
-            prune.l1_unstructured(dict(variant.named_modules())[module_name], "weight", amount=s)
-            rows.append(dict(tensor=tensor, sparsity=s, **evaluate(variant, x, labels)))
+    for tensor, s, variant in variants(model, grid):
+        rows.append(dict(tensor=tensor or "(dense)", sparsity=s, **evaluate(variant, x, labels)))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     path = os.path.join(args.out, f"pytorch-t{args.threads}.csv")
     with open(path, "w", newline="") as f:
@@ -180,10 +207,11 @@ def main():
     m.add_argument("--classes", type=int, default=10)
     m.add_argument("--samples", type=int, default=16384)
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--min-margin", type=float, default=1e-4)
     s = sub.add_parser("sweep")
     s.add_argument("--out", required=True)
     s.add_argument("--threads", type=int, required=True)
-    s.add_argument("--grid", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
+    s.add_argument("--grid", default=",".join(str(g) for g in GRID))
     c = sub.add_parser("compare")
     c.add_argument("--reference", required=True)
     c.add_argument("--lopper", required=True)

@@ -1,6 +1,7 @@
 package dev.lopper.jobs.sweep;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.CriterionContext;
@@ -18,6 +19,8 @@ import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.PrunableTensors;
+import dev.lopper.structure.ChannelGroup;
+import dev.lopper.structure.ModelStructure;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -99,6 +102,55 @@ class SensitivitySweepTest {
             assertEquals(Double.parseDouble(expected.get("accuracy")), tally.metrics().accuracy(), 0.0);
             assertEquals(Double.parseDouble(expected.get("loss")), tally.metrics().loss(), 1e-5);
           }
+        }
+      }
+    }
+  }
+
+  /**
+   * Channel groups of the residual sample (conv1+conv3 joined by the skip Add, conv2, the fc's
+   * rows) swept whole with channel-l1: the same tallies for 1, 3 and 8 partitions as the
+   * single-process group sweep.
+   */
+  @Test
+  void channelGroupSweepIsIdenticalForAnyPartitioning() {
+    OnnxModel resnet = OnnxModel.load(new ModelSource(SampleData.path("digits-resnet.onnx"),
+        SampleData.path("digits-resnet.safetensors")), new Configuration());
+    List<PrunableTensor> tensors = PrunableTensors.find(resnet);
+    ModelStructure structure = ModelStructure.analyse(resnet);
+    List<ChannelGroup> groups = structure.prunableGroups();
+    List<SweepItem> items = groups.stream().map(g -> SweepItem.of(g, structure.tensorShapes())).toList();
+    assertTrue(items.stream().anyMatch(i -> i.tensors().containsAll(List.of("conv1.weight", "conv3.weight"))),
+        "the skip connection joins conv1 and conv3: " + items);
+    SweepSpec spec = new SweepSpec(resnet.source(), resnet.checksum(), tensors, "channel-l1", GRID, 64, 1, 0, 10,
+        items, structure.groups());
+
+    Tally[][] single = new Tally[items.size()][];
+    Tally singleBaseline;
+    try (BufferAllocator allocator = new RootAllocator(); Evaluator evaluator = new Evaluator(resnet)) {
+      List<Batch> batches = ValidationSet.batches(new long[] {1, 8, 8}, 64, allocator);
+      try {
+        TensorSweep sweep = TensorSweep.forItems(evaluator, batches, 10,
+            items.stream().map(SweepItem::tensors).toList(), TensorSweep.Options.defaults());
+        singleBaseline = sweep.baseline();
+        for (int g = 0; g < items.size(); g++) {
+          single[g] = sweep.sweep(items.get(g).tensors().stream().map(resnet::weight).toList(),
+              Criteria.byName("channel-l1"), GRID, spec.context());
+        }
+      } finally {
+        batches.forEach(Batch::close);
+      }
+    }
+    for (int partitions : new int[] {1, 3, 8}) {
+      ValidationData data = ValidationData.load(spark, new ValidationData.Spec(SampleData.path("digits-val.parquet"),
+          "features", "label", new long[] {1, 8, 8}, partitions), 10);
+      SweepResult result = SensitivitySweep.run(spark, data, spec, conf);
+      data.release();
+      assertEquals(singleBaseline, result.baseline(), partitions + " partitions: baseline");
+      for (int g = 0; g < items.size(); g++) {
+        for (int s = 0; s < GRID.length; s++) {
+          assertEquals(single[g][s], result.variant(g, s),
+              partitions + " partitions: " + items.get(g).name() + " at " + GRID[s]);
         }
       }
     }
