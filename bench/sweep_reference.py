@@ -3,7 +3,7 @@
 sensitivity sweep the way existing tools run it, and the comparison with Lopper's table.
 
     sweep_reference.py make    --out DIR [--layers 6 --width 1024 --classes 10 --samples 16384 --seed 0
-                                         --min-margin 1e-4]
+                                         --min-margin 1e-5]
     sweep_reference.py sweep   --out DIR --threads N [--grid 0.1,...,0.9]
     sweep_reference.py compare --reference DIR/pytorch-t1.csv --lopper RUN/sensitivity.csv
 
@@ -11,10 +11,12 @@ make writes DIR/mlp.onnx (exported like data/make_samples.py: opset 13, no const
 TrainingMode.PRESERVE, initializers named as in the state dict), DIR/mlp.safetensors (written by
 hand) and DIR/val.csv (id,label,features for dev.lopper.fixtures.CsvToParquet). Features are
 multiples of 1/64 in [-2, 2], exact in float32 and short in text; labels are the dense model's own
-predictions, so the dense accuracy is 1 and pruning lowers it. Samples whose two largest logits lie
-closer than --min-margin (1e-4) in the dense model or in any variant of the sweep are left out:
-float32 rounding (a different summation order in another engine) decides such a near-tie either
-way, and "accuracy exactly equal" is only defined for samples it cannot flip.
+predictions, so the dense accuracy is 1 and pruning lowers it. Two things that would leave the
+reference table undefined are removed: weights of equal magnitude within a tensor are nudged apart
+by float32 ulps (l1_unstructured's choice between equal magnitudes at a threshold is torch.topk's
+unspecified internal order), and samples whose two largest logits lie closer than --min-margin
+(1e-5, a hundred times the logit differences float32 rounding makes here) in the dense model or in
+any variant of the sweep are left out (another engine's summation order may flip such a near-tie).
 
 sweep loads the model back from the safetensors and, for every (tensor, sparsity): deep-copies the
 model, applies torch.nn.utils.prune.l1_unstructured and evaluates the whole set in batches of 256;
@@ -87,11 +89,15 @@ def make(args):
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     model = Mlp(args.layers, args.width, args.classes).eval()
+    with torch.no_grad():
+        nudged = sum(distinct_magnitudes(m.weight) for m in model.fcs)
+    print(f"{nudged} weights nudged by float32 ulps so that no two weights of a tensor have the same magnitude")
     rng = np.random.default_rng(args.seed)
     # Candidates: a few more than needed, for the near-ties left out below.
-    candidates = args.samples + max(64, args.samples // 20)
+    candidates = args.samples + max(64, args.samples // 4)
     x = (rng.integers(-128, 129, size=(candidates, args.width)) / 64.0).astype(np.float32)
     x = x[smallest_gaps(model, torch.from_numpy(x), GRID) >= args.min_margin]
+    print(f"{len(x)} of {candidates} candidate samples have a top-2 logit gap of at least {args.min_margin} in every variant")
     if len(x) < args.samples:
         sys.exit(f"only {len(x)} of {candidates} candidate samples have a top-2 logit gap of at least"
                  f" {args.min_margin} in every variant; lower --min-margin")
@@ -128,6 +134,23 @@ def variants(model, grid):
                 variant = copy.deepcopy(model)
                 prune.l1_unstructured(dict(variant.named_modules())[name], "weight", amount=s)
                 yield name + ".weight", s, variant
+
+
+def distinct_magnitudes(weight):
+    """Nudges weights of equal magnitude apart by float32 ulps (away from zero), in place; returns how
+    many moved. Which of two equal magnitudes l1_unstructured prunes at a threshold is up to
+    torch.topk's internal order, which is unspecified: with ties the mask, and so the table, is not
+    defined by the criterion alone (the default model had such ties at two of its 54 thresholds)."""
+    flat = weight.detach().numpy().reshape(-1)
+    order = np.argsort(np.abs(flat), kind="stable")
+    a = np.abs(flat[order])
+    moved = 0
+    for i in range(1, len(a)):
+        if a[i] <= a[i - 1]:
+            a[i] = np.nextafter(a[i - 1], np.float32(np.inf))
+            moved += 1
+    flat[order] = np.copysign(a, flat[order])
+    return moved
 
 
 def smallest_gaps(model, x, grid):
@@ -207,7 +230,7 @@ def main():
     m.add_argument("--classes", type=int, default=10)
     m.add_argument("--samples", type=int, default=16384)
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--min-margin", type=float, default=1e-4)
+    m.add_argument("--min-margin", type=float, default=1e-5)
     s = sub.add_parser("sweep")
     s.add_argument("--out", required=True)
     s.add_argument("--threads", type=int, required=True)
