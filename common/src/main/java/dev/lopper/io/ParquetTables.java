@@ -154,6 +154,41 @@ public final class ParquetTables {
    * schemas are bad input naming the file and column.
    */
   public static Table read(String path, Configuration conf) {
+    List<Path> files = partFiles(path, conf);
+    List<Column> columns = null;
+    String firstFile = null;
+    List<List<Object>> rows = new ArrayList<>();
+    for (Path file : files) {
+      Table part = readFile(file, conf);
+      if (columns == null) {
+        columns = part.columns();
+        firstFile = file.toString();
+      } else if (!columns.equals(part.columns())) {
+        throw new InvalidInputException(path + ": part files have different schemas: " + firstFile
+            + " has " + columns + ", " + file + " has " + part.columns());
+      }
+      rows.addAll(part.rows());
+    }
+    return new Table(columns, rows);
+  }
+
+  /**
+   * The Parquet schema of the file at {@code path}, or of the first part file (by name) of the
+   * directory at {@code path}, read from its footer alone.
+   */
+  public static MessageType schema(String path, Configuration conf) {
+    Path file = partFiles(path, conf).get(0);
+    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf))) {
+      return reader.getFooter().getFileMetaData().getSchema();
+    } catch (FileNotFoundException e) {
+      throw new InvalidInputException(file + ": no such file");
+    } catch (IOException | RuntimeException e) {
+      throw new InvalidInputException(file + ": not a readable Parquet file: " + e.getMessage(), e);
+    }
+  }
+
+  /** The file at {@code path}, or the part files of the directory there, sorted by name. */
+  private static List<Path> partFiles(String path, Configuration conf) {
     FileSystem fs = HadoopFiles.fileSystem(path, conf);
     List<Path> files = new ArrayList<>();
     try {
@@ -178,22 +213,7 @@ public final class ParquetTables {
     } catch (IOException e) {
       throw new UncheckedIOException(path + ": cannot list: " + e.getMessage(), e);
     }
-
-    List<Column> columns = null;
-    String firstFile = null;
-    List<List<Object>> rows = new ArrayList<>();
-    for (Path file : files) {
-      Table part = readFile(file, conf);
-      if (columns == null) {
-        columns = part.columns();
-        firstFile = file.toString();
-      } else if (!columns.equals(part.columns())) {
-        throw new InvalidInputException(path + ": part files have different schemas: " + firstFile
-            + " has " + columns + ", " + file + " has " + part.columns());
-      }
-      rows.addAll(part.rows());
-    }
-    return new Table(columns, rows);
+    return files;
   }
 
   private static Table readFile(Path file, Configuration conf) {

@@ -227,6 +227,23 @@ class ParquetTablesTest {
   }
 
   @Test
+  void schemaComesFromTheFooterOfTheFileOrTheFirstPartFile() throws IOException {
+    Path out = Files.createDirectory(dir.resolve("parts.parquet"));
+    ParquetTables.write(Table.builder().column("id", Type.LONG).row(3L).build(),
+        out.resolve("part-00001.parquet").toString(), CONF);
+    ParquetTables.write(everyType(), out.resolve("part-00000.parquet").toString(), CONF);
+    Files.writeString(out.resolve("_SUCCESS"), "");
+    MessageType expected = ParquetTables.schemaOf(everyType().columns());
+    assertEquals(expected, ParquetTables.schema(out.toString(), CONF), "the first part file by name");
+    assertEquals(expected, ParquetTables.schema(out.resolve("part-00000.parquet").toString(), CONF));
+
+    Path text = Files.writeString(dir.resolve("notes.parquet"), "id\n1\n");
+    InvalidInputException notParquet = assertThrows(InvalidInputException.class,
+        () -> ParquetTables.schema(text.toString(), CONF));
+    assertTrue(notParquet.getMessage().contains("notes.parquet"), notParquet.getMessage());
+  }
+
+  @Test
   void refusesPartFilesOfDifferentSchemas() {
     Path out = dir.resolve("mixed");
     ParquetTables.write(Table.builder().column("id", Type.INT).row(1).build(),

@@ -8,17 +8,21 @@ import static org.apache.spark.sql.functions.when;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.HadoopFiles;
+import dev.lopper.io.ParquetTables;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import org.apache.parquet.schema.MessageType;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.execution.datasources.parquet.ParquetToSparkSchemaConverter;
+import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
@@ -121,7 +125,8 @@ public final class ValidationData implements Serializable {
     }
     Dataset<Row> raw;
     try {
-      raw = spark.read().parquet(spec.path());
+      StructType schema = footerSchema(spark, spec.path());
+      raw = schema == null ? spark.read().parquet(spec.path()) : spark.read().schema(schema).parquet(spec.path());
     } catch (Exception e) {
       throw new InvalidInputException(spec.path() + ": cannot read as Parquet: " + firstLine(e), e);
     }
@@ -159,6 +164,23 @@ public final class ValidationData implements Serializable {
     }
     int[] rowsPerPartition = checks.stream().mapToInt(c -> Math.toIntExact(c.rows())).toArray();
     return new ValidationData(spec, rowsPerPartition, decoded);
+  }
+
+  /**
+   * The file's Spark schema from its Parquet footer, read here on the driver, or null to let Spark
+   * infer it. Spark's own inference runs a job on the executors to read footers (about half a
+   * second, and the first task of a cold executor); for one file, or a directory of part files of
+   * one schema (Lopper reads the first, as Spark does without schema merging), the driver can read
+   * it directly. Anything unusual (nested partition directories, a footer that does not read, a
+   * Spark whose converter differs) falls back to Spark's inference and its messages.
+   */
+  private static StructType footerSchema(SparkSession spark, String path) {
+    try {
+      MessageType parquet = ParquetTables.schema(path, spark.sparkContext().hadoopConfiguration());
+      return new ParquetToSparkSchemaConverter(SQLConf.get()).convert(parquet);
+    } catch (RuntimeException | LinkageError e) {
+      return null;
+    }
   }
 
   /**
