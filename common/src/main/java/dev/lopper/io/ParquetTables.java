@@ -187,6 +187,22 @@ public final class ParquetTables {
     }
   }
 
+  /**
+   * The number of row groups of the Parquet file at {@code path} (or of the directory's only part
+   * file), from its footer; -1 for a directory of several part files, whose footers are not read.
+   */
+  public static int rowGroups(String path, Configuration conf) {
+    List<Path> files = partFiles(path, conf);
+    if (files.size() != 1) {
+      return -1;
+    }
+    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(files.get(0), conf))) {
+      return reader.getFooter().getBlocks().size();
+    } catch (IOException | RuntimeException e) {
+      throw new InvalidInputException(files.get(0) + ": not a readable Parquet file: " + e.getMessage(), e);
+    }
+  }
+
   /** The file at {@code path}, or the part files of the directory there, sorted by name. */
   private static List<Path> partFiles(String path, Configuration conf) {
     FileSystem fs = HadoopFiles.fileSystem(path, conf);

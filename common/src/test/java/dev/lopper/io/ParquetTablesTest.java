@@ -227,7 +227,7 @@ class ParquetTablesTest {
   }
 
   @Test
-  void schemaComesFromTheFooterOfTheFileOrTheFirstPartFile() throws IOException {
+  void schemaAndRowGroupsComeFromTheFooter() throws IOException {
     Path out = Files.createDirectory(dir.resolve("parts.parquet"));
     ParquetTables.write(Table.builder().column("id", Type.LONG).row(3L).build(),
         out.resolve("part-00001.parquet").toString(), CONF);
@@ -236,6 +236,9 @@ class ParquetTablesTest {
     MessageType expected = ParquetTables.schemaOf(everyType().columns());
     assertEquals(expected, ParquetTables.schema(out.toString(), CONF), "the first part file by name");
     assertEquals(expected, ParquetTables.schema(out.resolve("part-00000.parquet").toString(), CONF));
+
+    assertEquals(-1, ParquetTables.rowGroups(out.toString(), CONF), "several part files: not counted");
+    assertEquals(1, ParquetTables.rowGroups(out.resolve("part-00000.parquet").toString(), CONF));
 
     Path text = Files.writeString(dir.resolve("notes.parquet"), "id\n1\n");
     InvalidInputException notParquet = assertThrows(InvalidInputException.class,
