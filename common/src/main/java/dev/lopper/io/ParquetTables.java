@@ -27,6 +27,7 @@ import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.ParquetWriter;
 import org.apache.parquet.hadoop.api.WriteSupport;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.hadoop.metadata.ParquetMetadata;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.io.ColumnIOFactory;
 import org.apache.parquet.io.OutputFile;
@@ -173,33 +174,28 @@ public final class ParquetTables {
   }
 
   /**
-   * The Parquet schema of the file at {@code path}, or of the first part file (by name) of the
-   * directory at {@code path}, read from its footer alone.
+   * What the footer of a Parquet file says.
+   *
+   * @param schema the file's schema
+   * @param rowGroups the file's number of row groups; -1 when it is one of several part files
    */
-  public static MessageType schema(String path, Configuration conf) {
-    Path file = partFiles(path, conf).get(0);
+  public record Footer(MessageType schema, int rowGroups) {}
+
+  /**
+   * The footer of the Parquet file at {@code path}, or of the first part file (by name) of the
+   * directory at {@code path}: its schema, and its row groups when it is the only file (the
+   * footers of the other part files are not read).
+   */
+  public static Footer footer(String path, Configuration conf) {
+    List<Path> files = partFiles(path, conf);
+    Path file = files.get(0);
     try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf))) {
-      return reader.getFooter().getFileMetaData().getSchema();
+      ParquetMetadata footer = reader.getFooter();
+      return new Footer(footer.getFileMetaData().getSchema(), files.size() == 1 ? footer.getBlocks().size() : -1);
     } catch (FileNotFoundException e) {
       throw new InvalidInputException(file + ": no such file");
     } catch (IOException | RuntimeException e) {
       throw new InvalidInputException(file + ": not a readable Parquet file: " + e.getMessage(), e);
-    }
-  }
-
-  /**
-   * The number of row groups of the Parquet file at {@code path} (or of the directory's only part
-   * file), from its footer; -1 for a directory of several part files, whose footers are not read.
-   */
-  public static int rowGroups(String path, Configuration conf) {
-    List<Path> files = partFiles(path, conf);
-    if (files.size() != 1) {
-      return -1;
-    }
-    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(files.get(0), conf))) {
-      return reader.getFooter().getBlocks().size();
-    } catch (IOException | RuntimeException e) {
-      throw new InvalidInputException(files.get(0) + ": not a readable Parquet file: " + e.getMessage(), e);
     }
   }
 

@@ -234,15 +234,15 @@ class ParquetTablesTest {
     ParquetTables.write(everyType(), out.resolve("part-00000.parquet").toString(), CONF);
     Files.writeString(out.resolve("_SUCCESS"), "");
     MessageType expected = ParquetTables.schemaOf(everyType().columns());
-    assertEquals(expected, ParquetTables.schema(out.toString(), CONF), "the first part file by name");
-    assertEquals(expected, ParquetTables.schema(out.resolve("part-00000.parquet").toString(), CONF));
+    assertEquals(expected, ParquetTables.footer(out.toString(), CONF).schema(), "the first part file by name");
+    assertEquals(expected, ParquetTables.footer(out.resolve("part-00000.parquet").toString(), CONF).schema());
 
-    assertEquals(-1, ParquetTables.rowGroups(out.toString(), CONF), "several part files: not counted");
-    assertEquals(1, ParquetTables.rowGroups(out.resolve("part-00000.parquet").toString(), CONF));
+    assertEquals(-1, ParquetTables.footer(out.toString(), CONF).rowGroups(), "several part files: not counted");
+    assertEquals(1, ParquetTables.footer(out.resolve("part-00000.parquet").toString(), CONF).rowGroups());
 
     Path text = Files.writeString(dir.resolve("notes.parquet"), "id\n1\n");
     InvalidInputException notParquet = assertThrows(InvalidInputException.class,
-        () -> ParquetTables.schema(text.toString(), CONF));
+        () -> ParquetTables.footer(text.toString(), CONF));
     assertTrue(notParquet.getMessage().contains("notes.parquet"), notParquet.getMessage());
   }
 

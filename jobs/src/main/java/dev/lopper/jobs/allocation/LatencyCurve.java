@@ -55,20 +55,7 @@ public record LatencyCurve(String tensor, double[] sparsities, double[] savings)
       throw new IllegalArgumentException("latency curve " + tensor + ": sparsity " + s + " is outside the measured "
           + "range [0, " + maxSparsity() + "]");
     }
-    double leftS = 0;
-    double leftSaving = 0;
-    for (int i = 0; i < sparsities.length; i++) {
-      if (s <= sparsities[i]) {
-        if (s == sparsities[i]) {
-          return savings[i];
-        }
-        double w = (s - leftS) / (sparsities[i] - leftS);
-        return leftSaving + w * (savings[i] - leftSaving);
-      }
-      leftS = sparsities[i];
-      leftSaving = savings[i];
-    }
-    return savings[savings.length - 1];
+    return PiecewiseLinear.at(sparsities, savings, s);
   }
 
   @Override

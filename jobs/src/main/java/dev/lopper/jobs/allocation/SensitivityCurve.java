@@ -88,20 +88,7 @@ public record SensitivityCurve(String tensor, long parameters, double[] sparsiti
       throw new IllegalArgumentException("tensor " + tensor + ": sparsity " + s + " is outside the swept range [0, "
           + maxSparsity() + "]");
     }
-    double leftS = 0;
-    double leftDrop = 0;
-    for (int i = 0; i < sparsities.length; i++) {
-      if (s <= sparsities[i]) {
-        if (s == sparsities[i]) {
-          return drops[i];
-        }
-        double w = (s - leftS) / (sparsities[i] - leftS);
-        return leftDrop + w * (drops[i] - leftDrop);
-      }
-      leftS = sparsities[i];
-      leftDrop = drops[i];
-    }
-    return drops[drops.length - 1];
+    return PiecewiseLinear.at(sparsities, drops, s);
   }
 
   @Override

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
-import org.apache.parquet.schema.MessageType;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -124,8 +123,10 @@ public final class ValidationData implements Serializable {
       throw new InvalidInputException(spec.path() + ": no such file or directory (validation data)");
     }
     Dataset<Row> raw;
+    ParquetTables.Footer footer;
     try {
-      StructType schema = footerSchema(spark, spec.path());
+      footer = footer(spark, spec.path());
+      StructType schema = footer == null ? null : sparkSchema(footer);
       raw = schema == null ? spark.read().parquet(spec.path()) : spark.read().schema(schema).parquet(spec.path());
     } catch (Exception e) {
       throw new InvalidInputException(spec.path() + ": cannot read as Parquet: " + firstLine(e), e);
@@ -146,7 +147,7 @@ public final class ValidationData implements Serializable {
         nullValues.as("nullValues"));
 
     Dataset<Row> data = spec.partitions() > 0 ? selected.repartition(spec.partitions())
-        : withoutEmptySplits(spark, spec.path(), selected);
+        : withoutEmptySplits(footer, selected);
     int rowLength = spec.rowLength();
     // A typed bean encoder copies each row's array<float> into a float[] in one go: about twice as fast
     // as reading a Row's Seq of boxed Floats (STACK-NOTES), and nothing boxed on the data path.
@@ -174,31 +175,37 @@ public final class ValidationData implements Serializable {
    * decode task that reads nothing but still starts Spark SQL's and Parquet's code on its executor
    * (measured: 7.6 CPU seconds on a fresh executor). Merging the ranges (a narrow coalesce, no
    * shuffle) leaves one task per row group; the sweep's slices spread the rows over the cores.
-   * Directories of several part files are left as Spark plans them.
+   * Directories of several part files (and files whose footer was not read) are left as Spark
+   * plans them.
    */
-  private static Dataset<Row> withoutEmptySplits(SparkSession spark, String path, Dataset<Row> selected) {
-    int rowGroups;
-    try {
-      rowGroups = ParquetTables.rowGroups(path, spark.sparkContext().hadoopConfiguration());
-    } catch (RuntimeException e) {
+  private static Dataset<Row> withoutEmptySplits(ParquetTables.Footer footer, Dataset<Row> selected) {
+    int rowGroups = footer == null ? -1 : footer.rowGroups();
+    if (rowGroups <= 0) {
       return selected;
     }
-    int partitions = selected.javaRDD().getNumPartitions();
-    return rowGroups > 0 && rowGroups < partitions ? selected.coalesce(rowGroups) : selected;
+    return rowGroups < selected.javaRDD().getNumPartitions() ? selected.coalesce(rowGroups) : selected;
   }
 
   /**
-   * The file's Spark schema from its Parquet footer, read here on the driver, or null to let Spark
-   * infer it. Spark's own inference runs a job on the executors to read footers (about half a
-   * second, and the first task of a cold executor); for one file, or a directory of part files of
+   * The footer of the file (or the first part file), read here on the driver, or null to let Spark
+   * infer the schema. Spark's own inference runs a job on the executors to read footers (about half
+   * a second, and the first task of a cold executor); for one file, or a directory of part files of
    * one schema (Lopper reads the first, as Spark does without schema merging), the driver can read
-   * it directly. Anything unusual (nested partition directories, a footer that does not read, a
-   * Spark whose converter differs) falls back to Spark's inference and its messages.
+   * it directly. Anything unusual (nested partition directories, a footer that does not read) falls
+   * back to Spark's inference and its messages.
    */
-  private static StructType footerSchema(SparkSession spark, String path) {
+  private static ParquetTables.Footer footer(SparkSession spark, String path) {
     try {
-      MessageType parquet = ParquetTables.schema(path, spark.sparkContext().hadoopConfiguration());
-      return new ParquetToSparkSchemaConverter(SQLConf.get()).convert(parquet);
+      return ParquetTables.footer(path, spark.sparkContext().hadoopConfiguration());
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** The footer's schema as Spark reads it, or null (Spark infers it) when its converter fails. */
+  private static StructType sparkSchema(ParquetTables.Footer footer) {
+    try {
+      return new ParquetToSparkSchemaConverter(SQLConf.get()).convert(footer.schema());
     } catch (RuntimeException | LinkageError e) {
       return null;
     }
