@@ -11,19 +11,24 @@
 #          --executor-memory 2g --work DIR (/tmp/lopper-bench) --skip-cluster --keep (reuse DIR's model/data)
 #          --skip-local, --skip-pytorch (reuse DIR's PyTorch tables and times from an earlier run; with --keep)
 #          --executor-opts "..." (spark.executor.extraJavaOptions for the cluster runs)
+#          --thread-cpu (cluster runs: the executors' CPU by thread kind, bench/thread_cpu.py, into
+#          <work>/threads-<n>-r<round>.json)
+#          --rounds N (3): steps 2-4 are repeated N times; each ratio is taken per round (two runs made
+#          one after the other) and the median of the rounds is reported
+#          cluster_sizes="1" (environment): cluster runs with one executor only (no ratio)
 #
 # In one run it
 #   1. makes the model (bench/sweep_reference.py make: ONNX exported like data/make_samples.py, the
 #      weights as hand-written safetensors) and the data (CSV -> Parquet with Lopper's own writer,
 #      dev.lopper.fixtures.CsvToParquet, as data/make_samples.sh does);
-#   2. times `bin/lopper sensitivity` in local mode (local[N], Spark's start included), wall and CPU
+#   2. times (per round) `bin/lopper sensitivity` in local mode (local[N], Spark's start included), wall and CPU
 #      seconds by /usr/bin/time;
 #   3. times the PyTorch sweep (per tensor and sparsity: deepcopy, prune.l1_unstructured, evaluate the
-#      whole set) at each thread count: the sweep loop alone (data loading and Python's start left out,
+#      whole set) at each thread count in round 1, at the fastest in later rounds: the sweep loop alone (data loading and Python's start left out,
 #      which favours PyTorch) and the whole process;
 #   4. starts a standalone cluster on 127.0.0.1 (one master, one worker of 2 cores, from the Spark jars
 #      in jobs/target/spark-classpath.txt) and submits the same sweep with one executor of one core and
-#      with two executors of one core each; CPU time = the driver's (/usr/bin/time) + the executors'
+#      with two executors of one core each, per round; CPU time = the driver's (/usr/bin/time) + the executors'
 #      (the worker's reaped-children time from /proc/<worker>/stat, before and after);
 #   5. checks every Lopper table against the PyTorch one (accuracy exact, loss within 1e-5) and
 #      prints the ratios.
@@ -31,7 +36,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 layers=6 width=1024 classes=10 samples=16384 seed=0 threads="1 2" local_cores=2
-executor_memory=2g work=/tmp/lopper-bench skip_cluster=0 skip_local=0 skip_pytorch=0 keep=0
+executor_memory=2g work=/tmp/lopper-bench skip_cluster=0 skip_local=0 skip_pytorch=0 keep=0 rounds=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --layers) layers="$2"; shift 2 ;;
@@ -47,7 +52,9 @@ while [[ $# -gt 0 ]]; do
     --skip-local) skip_local=1; shift ;;
     --skip-pytorch) skip_pytorch=1; shift ;;
     --executor-opts) executor_opts="$2"; shift 2 ;;
+    --thread-cpu) thread_cpu=1; shift ;;
     --keep) keep=1; shift ;;
+    --rounds) rounds="$2"; shift 2 ;;
     *) echo "unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
 done
@@ -104,38 +111,69 @@ time_to() {
 cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 wall_of() { awk '{printf "%.2f", $1}' "$1"; }
 
-# ---------------------------------------------------------------- 2. Lopper, local mode
-rm -rf "$work/runs"
-local_wall=""
-if [[ "$skip_local" == 0 ]]; then
-log "load before local run: $(load)"
-time_to "$work/local.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" --out "$work/runs/local" \
-  --set "spark.master=local[$local_cores]" > "$work/local.log" 2>&1 || { cat "$work/local.log" >&2; exit 1; }
-local_wall="$(wall_of "$work/local.time")"
-local_cpu="$(cpu_of "$work/local.time")"
-log "lopper local[$local_cores]: wall ${local_wall} s, cpu ${local_cpu} s (whole run, Spark's start included)"
-fi
+# ratios NUMERATORS DENOMINATORS: "a/b" per round and their median, e.g. "1.81 1.86 1.79 (median 1.81)".
+ratios() {
+  local -n num="$1" den="$2"
+  local r out=""
+  for r in "${!num[@]}"; do
+    out="$out $(awk -v a="${num[$r]}" -v b="${den[$r]}" 'BEGIN{printf "%.3f", a / b}')"
+  done
+  median="$(tr ' ' '\n' <<< "$out" | sed '/^$/d' | sort -g \
+    | awk '{v[NR]=$1} END{if (NR % 2) printf "%.3f", v[(NR+1)/2]; else printf "%.3f", (v[NR/2]+v[NR/2+1])/2}')"
+  echo "${out# } (median $median)"
+}
 
-# ---------------------------------------------------------------- 3. PyTorch
-best_wall="" best_threads=""
-for t in $threads; do
+# ---------------------------------------------------------------- 2. and 3. Lopper local mode and PyTorch, in rounds
+# Round 1: Lopper, then PyTorch at every thread count (the fastest counts); later rounds: Lopper, then
+# PyTorch at that count. Each round's ratio compares two runs made one after the other, so a change
+# in the machine's speed (other tenants) moves both sides; the median of the rounds is the result.
+rm -rf "$work/runs"
+declare -a local_wall=() pytorch_wall=()
+best_threads=""
+run_local() {
+  local r="$1"
+  log "load before local run (round $r): $(load)"
+  time_to "$work/local-r$r.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
+    --out "$work/runs/local-r$r" --set "spark.master=local[$local_cores]" > "$work/local-r$r.log" 2>&1 \
+    || { cat "$work/local-r$r.log" >&2; exit 1; }
+  local_wall[$r]="$(wall_of "$work/local-r$r.time")"
+  log "lopper local[$local_cores] (round $r): wall ${local_wall[$r]} s, cpu $(cpu_of "$work/local-r$r.time") s" \
+    "(whole run, Spark's start included)"
+}
+# run_pytorch THREADS ROUND: the PyTorch sweep's wall time (its loop alone) into $last_wall.
+run_pytorch() {
+  local t="$1" r="$2" line
   if [[ "$skip_pytorch" == 0 || ! -f "$work/pytorch-t$t.log" ]]; then
-    log "load before PyTorch t=$t: $(load)"
-    time_to "$work/pytorch-t$t.time" "$py" "$ref" sweep --out "$data" --threads "$t" > "$work/pytorch-t$t.log"
+    log "load before PyTorch t=$t (round $r): $(load)"
+    time_to "$work/pytorch-t$t-r$r.time" "$py" "$ref" sweep --out "$data" --threads "$t" > "$work/pytorch-t$t-r$r.log"
+    cp "$work/pytorch-t$t-r$r.log" "$work/pytorch-t$t.log"
+    cp "$work/pytorch-t$t-r$r.time" "$work/pytorch-t$t.time"
   else
     log "PyTorch t=$t: from the earlier run in $work"
   fi
   line="$(tail -n 1 "$work/pytorch-t$t.log")"
-  w="$(sed -n 's/.* wall=\([0-9.]*\).*/\1/p' <<< "$line")"
+  last_wall="$(sed -n 's/.* wall=\([0-9.]*\).*/\1/p' <<< "$line")"
   log "$line (whole process: wall $(wall_of "$work/pytorch-t$t.time") s, cpu $(cpu_of "$work/pytorch-t$t.time") s)"
-  if [[ -z "$best_wall" ]] || awk -v a="$w" -v b="$best_wall" 'BEGIN{exit !(a < b)}'; then
-    best_wall="$w"; best_threads="$t"
+}
+for r in $(seq "$rounds"); do
+  [[ "$skip_local" == 0 ]] && run_local "$r"
+  if [[ "$r" == 1 ]]; then
+    for t in $threads; do
+      run_pytorch "$t" 1
+      if [[ -z "${pytorch_wall[1]:-}" ]] || awk -v a="$last_wall" -v b="${pytorch_wall[1]}" 'BEGIN{exit !(a < b)}'; then
+        pytorch_wall[1]="$last_wall"; best_threads="$t"
+      fi
+    done
+  else
+    run_pytorch "$best_threads" "$r"
+    pytorch_wall[$r]="$last_wall"
   fi
+  [[ "$skip_pytorch" == 1 ]] && break  # the earlier run's times do not change between rounds
 done
 reference="$data/pytorch-t$best_threads.csv"
 
 # ---------------------------------------------------------------- 4. standalone cluster
-declare -A cluster_wall cluster_cpu
+declare -a cpu_one=() cpu_two=()
 if [[ "$skip_cluster" == 0 ]]; then
   home="$work/spark-home"
   rm -rf "$home" "$work/cluster"
@@ -178,25 +216,36 @@ if [[ "$skip_cluster" == 0 ]]; then
   }
   # The worker logs "Executor ... finished with state" once it has reaped an executor's process.
   executors_reaped() { grep -c "finished with state" "$work/cluster/logs/worker.log" || true; }
+  for r in $(seq "$rounds"); do
   for n in ${cluster_sizes:-1 2}; do
-    log "load before cluster run with $n executor(s): $(load)"
+    log "load before cluster run with $n executor(s) (round $r): $(load)"
     before="$(children_cpu)"
     reaped="$(executors_reaped)"
+    if [[ "${thread_cpu:-0}" == 1 ]]; then
+      "$py" "$root/bench/thread_cpu.py" "$work/threads-$n-r$r.json" & sampler_pid=$!
+    fi
     LOPPER_SUBMIT=1 SPARK_HOME="$home" SPARK_CONF_DIR="$home/conf" SPARK_LOCAL_IP=127.0.0.1 \
       LOPPER_SUBMIT_ARGS="--master spark://127.0.0.1:$mport --deploy-mode client
         --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 --conf spark.ui.enabled=false
         --conf spark.executor.cores=1 --conf spark.cores.max=$n --conf spark.executor.memory=$executor_memory
         ${executor_opts:+--conf spark.executor.extraJavaOptions=$executor_opts}" \
-      time_to "$work/cluster-$n.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
-        --out "$work/runs/cluster-$n" > "$work/cluster-$n.log" 2>&1 || { cat "$work/cluster-$n.log" >&2; exit 1; }
+      time_to "$work/cluster-$n-r$r.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
+        --out "$work/runs/cluster-$n-r$r" > "$work/cluster-$n-r$r.log" 2>&1 \
+        || { cat "$work/cluster-$n-r$r.log" >&2; exit 1; }
     for _ in $(seq 120); do [[ "$(executors_reaped)" -ge $((reaped + n)) ]] && break; sleep 0.5; done
     [[ "$(executors_reaped)" -ge $((reaped + n)) ]] || log "warning: the worker did not report $n executor(s) finished"
     after="$(children_cpu)"
-    driver_cpu="$(cpu_of "$work/cluster-$n.time")"
+    if [[ -n "${sampler_pid:-}" ]]; then
+      kill "$sampler_pid"; wait "$sampler_pid" || true; sampler_pid=
+      log "executors' cpu by thread kind ($n executor(s), round $r): $(tr -d ' \n' < "$work/threads-$n-r$r.json")"
+    fi
+    driver_cpu="$(cpu_of "$work/cluster-$n-r$r.time")"
     executors_cpu="$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.2f", a - b}')"
-    cluster_wall[$n]="$(wall_of "$work/cluster-$n.time")"
-    cluster_cpu[$n]="$(awk -v a="$driver_cpu" -v b="$executors_cpu" 'BEGIN{printf "%.2f", a + b}')"
-    log "lopper standalone, $n executor(s) of 1 core: wall ${cluster_wall[$n]} s, cpu ${cluster_cpu[$n]} s (driver $driver_cpu + executors $executors_cpu)"
+    cpu="$(awk -v a="$driver_cpu" -v b="$executors_cpu" 'BEGIN{printf "%.2f", a + b}')"
+    if [[ "$n" == 1 ]]; then cpu_one[$r]="$cpu"; else cpu_two[$r]="$cpu"; fi
+    log "lopper standalone, $n executor(s) of 1 core (round $r): wall $(wall_of "$work/cluster-$n-r$r.time") s," \
+      "cpu $cpu s (driver $driver_cpu + executors $executors_cpu)"
+  done
   done
 fi
 
@@ -205,13 +254,15 @@ status=0
 for run in "$work"/runs/*/; do
   "$py" "$ref" compare --reference "$reference" --lopper "$run/sensitivity.csv" | tee -a "$results" || status=1
 done
-if [[ -n "$local_wall" ]]; then
-  log "speed-up, fastest PyTorch sweep (t=$best_threads, ${best_wall} s) / Lopper local whole run (${local_wall} s):" \
-    "$(awk -v a="$best_wall" -v b="$local_wall" 'BEGIN{printf "%.2f", a / b}') (target >= 1.8)"
+if [[ "$skip_local" == 0 ]]; then
+  if [[ "$skip_pytorch" == 1 ]]; then
+    for r in "${!local_wall[@]}"; do pytorch_wall[$r]="${pytorch_wall[1]}"; done
+  fi
+  log "speed-up per round, fastest PyTorch sweep (t=$best_threads) / Lopper local whole run:" \
+    "$(ratios pytorch_wall local_wall) (target >= 1.8)"
 fi
-if [[ "$skip_cluster" == 0 ]]; then
-  log "cpu time, two executors / one executor: ${cluster_cpu[2]} / ${cluster_cpu[1]} =" \
-    "$(awk -v a="${cluster_cpu[2]}" -v b="${cluster_cpu[1]}" 'BEGIN{printf "%.3f", a / b}') (target <= 1.15)"
+if [[ "$skip_cluster" == 0 && -z "${cluster_sizes:-}" ]]; then
+  log "cpu time per round, two executors / one executor: $(ratios cpu_two cpu_one) (target <= 1.15)"
 fi
 log "load at the end: $(load)"
 echo "results in $results" >&2

@@ -6,6 +6,17 @@ import org.apache.spark.sql.SparkSession;
 
 /** Starts the Spark session for a command, after the configuration has been checked. */
 final class SparkSessions {
+  /** Executors' JVM options. */
+  static final String EXECUTOR_OPTIONS = "spark.executor.extraJavaOptions";
+  /** A cluster administrator's executor JVM options, which Spark puts before {@link #EXECUTOR_OPTIONS}. */
+  static final String EXECUTOR_DEFAULT_OPTIONS = "spark.executor.defaultJavaOptions";
+  /**
+   * The JIT Lopper asks of executor JVMs: C1 only. Measured (docs/benchmarks.md): an executor's C2
+   * compiler spent 6-7 CPU seconds on Spark's and the JDK's class-loading and lambda code (its task
+   * threads' time, mostly ONNX Runtime's native forward passes, was the same with and without C2),
+   * so every additional executor cost those seconds again.
+   */
+  static final String EXECUTOR_JIT = "-XX:TieredStopAtLevel=1";
 
   private SparkSessions() {}
 
@@ -26,6 +37,10 @@ final class SparkSessions {
    * spark-submit's {@code --conf} can override: {@code spark.ui.enabled=false} in local mode (no
    * port opened for a one-machine run) and {@code spark.executorEnv.OMP_NUM_THREADS=1} (ND4J's
    * OpenMP threads otherwise fight over the executor's cores). Then every {@code spark.conf} entry.
+   * Last, for executors in JVMs of their own (any master but {@code local} / {@code local[...]}),
+   * {@link #EXECUTOR_JIT} is added to the executor JVM options, after the user's own, unless those
+   * (or the administrator's {@code spark.executor.defaultJavaOptions}) already choose the JIT
+   * ({@code TieredStopAtLevel} or {@code TieredCompilation}).
    */
   static SparkSession start(Command command, LopperConfig config) {
     String master = master(config);
@@ -41,7 +56,39 @@ final class SparkSessions {
       builder.config("spark.executorEnv.OMP_NUM_THREADS", "1");
     }
     conf.forEach(builder::config);
+    if (executorsOfTheirOwn(master)) {
+      String options = executorOptions(setting(EXECUTOR_OPTIONS, conf), setting(EXECUTOR_DEFAULT_OPTIONS, conf));
+      if (options != null) {
+        builder.config(EXECUTOR_OPTIONS, options);
+      }
+    }
     return builder.getOrCreate();
+  }
+
+  /** Whether executors run in JVMs other than the driver's: any master but local mode. */
+  static boolean executorsOfTheirOwn(String master) {
+    return !(master.equals("local") || master.startsWith("local["));
+  }
+
+  /**
+   * The executor JVM options to set: {@code extra} (the user's, or null) followed by
+   * {@link #EXECUTOR_JIT}, or null to leave them as they are because the user's or the
+   * administrator's options already choose the JIT.
+   */
+  static String executorOptions(String extra, String defaults) {
+    if (choosesJit(extra) || choosesJit(defaults)) {
+      return null;
+    }
+    return extra == null || extra.isBlank() ? EXECUTOR_JIT : extra.strip() + " " + EXECUTOR_JIT;
+  }
+
+  private static boolean choosesJit(String options) {
+    return options != null && (options.contains("TieredStopAtLevel") || options.contains("TieredCompilation"));
+  }
+
+  /** A setting from {@code spark.conf}, else spark-submit's (a system property), else null. */
+  private static String setting(String name, Map<String, String> conf) {
+    return conf.containsKey(name) ? conf.get(name) : System.getProperty(name);
   }
 
   private static boolean unset(String name, Map<String, String> conf) {

@@ -38,6 +38,12 @@ final class LopperCluster implements AutoCloseable {
   static final String MAIN_CLASS = "dev.lopper.jobs.cli.Lopper";
   /** C1 only and one GC thread: these JVMs live for seconds on two shared cores, where JIT threads cost most. */
   private static final String QUICK_START = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC";
+  /**
+   * The executors' own options: one GC thread. Their JIT is left to Lopper, which adds C1-only to the
+   * executor options it is given (SparkSessions.EXECUTOR_JIT); SweepOnClusterIT checks the launched
+   * command lines.
+   */
+  static final String EXECUTOR_OPTIONS = "-XX:+UseSerialGC";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path workDir;
@@ -98,7 +104,7 @@ final class LopperCluster implements AutoCloseable {
         "spark.executor.memory=768m",
         "spark.driver.memory=1g",
         "spark.driver.extraJavaOptions=" + QUICK_START,
-        "spark.executor.extraJavaOptions=" + QUICK_START);
+        "spark.executor.extraJavaOptions=" + EXECUTOR_OPTIONS);
     return cluster.submit(fatJar, MAIN_CLASS, conf, List.of(args), repoRoot());
   }
 

@@ -143,13 +143,19 @@ class SweepOnClusterIT {
 
   /**
    * The sweep's tasks ran in executor JVMs launched by the worker: at least one of them loaded the model
-   * (ExecutorModels logs it), and none loaded it twice.
+   * (ExecutorModels logs it), and none loaded it twice. Every executor was launched with the options
+   * submitted ({@link LopperCluster#EXECUTOR_OPTIONS}) followed by the C1-only JIT that Lopper's driver
+   * adds to them (the worker writes the command at the top of the executor's stderr).
    */
   private static void assertModelLoadedInExecutors(String appId) throws IOException {
     int loaded = 0;
     List<Path> executors = lopper.executorDirs(appId);
     for (Path dir : executors) {
       String stderr = Files.readString(dir.resolve("stderr"));
+      String command = stderr.lines().filter(l -> l.startsWith("Spark Executor Command:")).findFirst()
+          .orElseThrow(() -> new AssertionError(dir + "/stderr has no executor command"));
+      assertTrue(command.contains("\"" + LopperCluster.EXECUTOR_OPTIONS + "\" \"-XX:TieredStopAtLevel=1\""),
+          dir + ": the executor was not launched with the submitted options followed by Lopper's JIT: " + command);
       long loads = stderr.lines().filter(l -> l.contains("ExecutorModels: Loaded")).count();
       assertTrue(loads <= 1, dir + " loaded the model " + loads + " times");
       loaded += (int) loads;
