@@ -114,7 +114,7 @@ wall_of() { awk '{printf "%.2f", $1}' "$1"; }
 # ratios NUMERATORS DENOMINATORS: "a/b" per round and their median, e.g. "1.81 1.86 1.79 (median 1.81)".
 ratios() {
   local -n num="$1" den="$2"
-  local r out=""
+  local r out="" median
   for r in "${!num[@]}"; do
     out="$out $(awk -v a="${num[$r]}" -v b="${den[$r]}" 'BEGIN{printf "%.3f", a / b}')"
   done
@@ -125,8 +125,9 @@ ratios() {
 
 # ---------------------------------------------------------------- 2. and 3. Lopper local mode and PyTorch, in rounds
 # Round 1: Lopper, then PyTorch at every thread count (the fastest counts); later rounds: Lopper, then
-# PyTorch at that count. Each round's ratio compares two runs made one after the other, so a change
-# in the machine's speed (other tenants) moves both sides; the median of the rounds is the result.
+# PyTorch at that count. Each round's ratio compares two runs made one after the other; the machine's
+# speed drifts (other tenants), so the median of the rounds is the result. With --skip-pytorch every
+# round reuses the earlier run's PyTorch time.
 rm -rf "$work/runs"
 declare -a local_wall=() pytorch_wall=()
 best_threads=""
@@ -168,7 +169,6 @@ for r in $(seq "$rounds"); do
     run_pytorch "$best_threads" "$r"
     pytorch_wall[$r]="$last_wall"
   fi
-  [[ "$skip_pytorch" == 1 ]] && break  # the earlier run's times do not change between rounds
 done
 reference="$data/pytorch-t$best_threads.csv"
 
@@ -217,35 +217,35 @@ if [[ "$skip_cluster" == 0 ]]; then
   # The worker logs "Executor ... finished with state" once it has reaped an executor's process.
   executors_reaped() { grep -c "finished with state" "$work/cluster/logs/worker.log" || true; }
   for r in $(seq "$rounds"); do
-  for n in ${cluster_sizes:-1 2}; do
-    log "load before cluster run with $n executor(s) (round $r): $(load)"
-    before="$(children_cpu)"
-    reaped="$(executors_reaped)"
-    if [[ "${thread_cpu:-0}" == 1 ]]; then
-      "$py" "$root/bench/thread_cpu.py" "$work/threads-$n-r$r.json" & sampler_pid=$!
-    fi
-    LOPPER_SUBMIT=1 SPARK_HOME="$home" SPARK_CONF_DIR="$home/conf" SPARK_LOCAL_IP=127.0.0.1 \
-      LOPPER_SUBMIT_ARGS="--master spark://127.0.0.1:$mport --deploy-mode client
-        --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 --conf spark.ui.enabled=false
-        --conf spark.executor.cores=1 --conf spark.cores.max=$n --conf spark.executor.memory=$executor_memory
-        ${executor_opts:+--conf spark.executor.extraJavaOptions=$executor_opts}" \
-      time_to "$work/cluster-$n-r$r.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
-        --out "$work/runs/cluster-$n-r$r" > "$work/cluster-$n-r$r.log" 2>&1 \
-        || { cat "$work/cluster-$n-r$r.log" >&2; exit 1; }
-    for _ in $(seq 120); do [[ "$(executors_reaped)" -ge $((reaped + n)) ]] && break; sleep 0.5; done
-    [[ "$(executors_reaped)" -ge $((reaped + n)) ]] || log "warning: the worker did not report $n executor(s) finished"
-    after="$(children_cpu)"
-    if [[ -n "${sampler_pid:-}" ]]; then
-      kill "$sampler_pid"; wait "$sampler_pid" || true; sampler_pid=
-      log "executors' cpu by thread kind ($n executor(s), round $r): $(tr -d ' \n' < "$work/threads-$n-r$r.json")"
-    fi
-    driver_cpu="$(cpu_of "$work/cluster-$n-r$r.time")"
-    executors_cpu="$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.2f", a - b}')"
-    cpu="$(awk -v a="$driver_cpu" -v b="$executors_cpu" 'BEGIN{printf "%.2f", a + b}')"
-    if [[ "$n" == 1 ]]; then cpu_one[$r]="$cpu"; else cpu_two[$r]="$cpu"; fi
-    log "lopper standalone, $n executor(s) of 1 core (round $r): wall $(wall_of "$work/cluster-$n-r$r.time") s," \
-      "cpu $cpu s (driver $driver_cpu + executors $executors_cpu)"
-  done
+    for n in ${cluster_sizes:-1 2}; do
+      log "load before cluster run with $n executor(s) (round $r): $(load)"
+      before="$(children_cpu)"
+      reaped="$(executors_reaped)"
+      if [[ "${thread_cpu:-0}" == 1 ]]; then
+        "$py" "$root/bench/thread_cpu.py" "$work/threads-$n-r$r.json" & sampler_pid=$!
+      fi
+      LOPPER_SUBMIT=1 SPARK_HOME="$home" SPARK_CONF_DIR="$home/conf" SPARK_LOCAL_IP=127.0.0.1 \
+        LOPPER_SUBMIT_ARGS="--master spark://127.0.0.1:$mport --deploy-mode client
+          --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 --conf spark.ui.enabled=false
+          --conf spark.executor.cores=1 --conf spark.cores.max=$n --conf spark.executor.memory=$executor_memory
+          ${executor_opts:+--conf spark.executor.extraJavaOptions=$executor_opts}" \
+        time_to "$work/cluster-$n-r$r.time" "$root/bin/lopper" sensitivity --config "$work/bench.yaml" \
+          --out "$work/runs/cluster-$n-r$r" > "$work/cluster-$n-r$r.log" 2>&1 \
+          || { cat "$work/cluster-$n-r$r.log" >&2; exit 1; }
+      for _ in $(seq 120); do [[ "$(executors_reaped)" -ge $((reaped + n)) ]] && break; sleep 0.5; done
+      [[ "$(executors_reaped)" -ge $((reaped + n)) ]] || log "warning: the worker did not report $n executor(s) finished"
+      after="$(children_cpu)"
+      if [[ -n "${sampler_pid:-}" ]]; then
+        kill "$sampler_pid"; wait "$sampler_pid" || true; sampler_pid=
+        log "executors' cpu by thread kind ($n executor(s), round $r): $(tr -d ' \n' < "$work/threads-$n-r$r.json")"
+      fi
+      driver_cpu="$(cpu_of "$work/cluster-$n-r$r.time")"
+      executors_cpu="$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.2f", a - b}')"
+      cpu="$(awk -v a="$driver_cpu" -v b="$executors_cpu" 'BEGIN{printf "%.2f", a + b}')"
+      if [[ "$n" == 1 ]]; then cpu_one[$r]="$cpu"; else cpu_two[$r]="$cpu"; fi
+      log "lopper standalone, $n executor(s) of 1 core (round $r): wall $(wall_of "$work/cluster-$n-r$r.time") s," \
+        "cpu $cpu s (driver $driver_cpu + executors $executors_cpu)"
+    done
   done
 fi
 
@@ -255,9 +255,6 @@ for run in "$work"/runs/*/; do
   "$py" "$ref" compare --reference "$reference" --lopper "$run/sensitivity.csv" | tee -a "$results" || status=1
 done
 if [[ "$skip_local" == 0 ]]; then
-  if [[ "$skip_pytorch" == 1 ]]; then
-    for r in "${!local_wall[@]}"; do pytorch_wall[$r]="${pytorch_wall[1]}"; done
-  fi
   log "speed-up per round, fastest PyTorch sweep (t=$best_threads) / Lopper local whole run:" \
     "$(ratios pytorch_wall local_wall) (target >= 1.8)"
 fi

@@ -4,9 +4,9 @@
     bench/thread_cpu.py OUT.json [MARK]   # samples until SIGTERM/SIGINT, then writes OUT.json
 
 Every 0.2 s it reads /proc/<pid>/task/<tid>/stat of every process whose command line names
-CoarseGrainedExecutorBackend (or MARK) and keeps each thread's latest user+system time. A thread that ends
-between two samples loses at most 0.2 s. Used by bench/sweep-vs-pytorch.sh --thread-cpu to say
-where a second executor's CPU goes (JIT compilers, GC, task threads, the rest).
+CoarseGrainedExecutorBackend (or MARK) and keeps each thread's latest user+system time. A thread
+that ends between two samples loses at most 0.2 s. Used by bench/sweep-vs-pytorch.sh --thread-cpu
+to say where a second executor's CPU goes (JIT compilers, GC, task threads, the rest).
 """
 import json
 import os
@@ -68,19 +68,18 @@ def main():
                 seconds = (int(fields[11]) + int(fields[12])) / TICKS
                 seen[(pid, int(tid))] = (name, seconds)
         time.sleep(0.2)
-    report = {}
+    kinds, names = {}, {}  # pid -> kind -> seconds; pid -> thread name without its number -> seconds
     for (pid, _), (name, seconds) in seen.items():
-        per = report.setdefault(str(pid), {})
-        per[kind(name)] = round(per.get(kind(name), 0.0) + seconds, 2)
-    for per in report.values():
-        per["total"] = round(sum(per.values()), 2)
-    names = {}
-    for (pid, _), (name, seconds) in seen.items():
+        per_kind = kinds.setdefault(str(pid), {})
+        per_kind[kind(name)] = per_kind.get(kind(name), 0.0) + seconds
+        per_name = names.setdefault(str(pid), {})
         key = re.sub(r"[#\-]?\d+$", "", name)
-        names.setdefault(str(pid), {}).setdefault(key, 0.0)
-        names[str(pid)][key] += seconds
-    for pid, per in names.items():
-        top = sorted(per.items(), key=lambda kv: -kv[1])[:12]
+        per_name[key] = per_name.get(key, 0.0) + seconds
+    report = {}
+    for pid, per_kind in kinds.items():
+        report[pid] = {k: round(v, 2) for k, v in per_kind.items()}
+        report[pid]["total"] = round(sum(per_kind.values()), 2)
+        top = sorted(names[pid].items(), key=lambda kv: -kv[1])[:12]
         report[pid]["threads"] = {k: round(v, 2) for k, v in top}
     with open(out, "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)

@@ -92,6 +92,6 @@ final class SparkSessions {
   }
 
   private static boolean unset(String name, Map<String, String> conf) {
-    return !conf.containsKey(name) && System.getProperty(name) == null;
+    return setting(name, conf) == null;
   }
 }
