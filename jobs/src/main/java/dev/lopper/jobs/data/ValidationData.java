@@ -1,10 +1,7 @@
 package dev.lopper.jobs.data;
 
-import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.exists;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.when;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.HadoopFiles;
@@ -17,9 +14,10 @@ import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.execution.datasources.parquet.ParquetToSparkSchemaConverter;
 import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.types.ArrayType;
@@ -134,25 +132,22 @@ public final class ValidationData implements Serializable {
     checkSchema(spec, raw.schema());
     boolean elementsNullable = ((ArrayType) raw.schema().apply(spec.featuresColumn()).dataType()).containsNull();
     boolean labelled = spec.labelColumn() != null;
-    Column label = labelled ? col(quoted(spec.labelColumn())).cast(DataTypes.LongType) : lit(0L);
     Column features = col(quoted(spec.featuresColumn())).cast(DataTypes.createArrayType(DataTypes.FloatType));
-    // Null values inside the lists: looked for only when the file's schema allows them (a
-    // higher-order function per row is not free; Lopper's own writer never allows them). Such a
-    // row's list is passed on as null, flagged: the bean's float[] cannot take a null value.
-    Column nullValues = elementsNullable ? coalesce(exists(features, Column::isNull), lit(false)) : lit(false);
-    Dataset<Row> selected = raw.select(
-        (elementsNullable ? when(nullValues, lit(null)).otherwise(features) : features).as("features"),
-        coalesce(label, lit(0L)).as("label"),
-        label.isNull().as("labelMissing"),
-        nullValues.as("nullValues"));
+    Column label = labelled ? col(quoted(spec.labelColumn())).cast(DataTypes.LongType) : lit(0L);
+    Dataset<Row> selected = raw.select(features.as("features"), label.as("label"));
 
     Dataset<Row> data = spec.partitions() > 0 ? selected.repartition(spec.partitions())
         : withoutEmptySplits(footer, selected);
     int rowLength = spec.rowLength();
-    // A typed bean encoder copies each row's array<float> into a float[] in one go: about twice as fast
-    // as reading a Row's Seq of boxed Floats (STACK-NOTES), and nothing boxed on the data path.
-    JavaRDD<PartitionRows> decoded = data.as(Encoders.bean(EncodedRow.class)).javaRDD()
-        .mapPartitionsWithIndex((index, it) -> List.of(decode(index, it, rowLength, labelled)).iterator(), true);
+    // Spark's internal rows, read in place: each row's array<float> is copied into the partition's
+    // float[] in one go, its null bitmap tested only when the schema allows null values. Spark's
+    // public decoders box: Row's Seq and, for lists whose elements may be null (Spark's, pyarrow's
+    // and Lopper's own writers all declare them so), the bean encoder too, a Float per value; the
+    // null check as a column expression (exists) ran interpreted, another Float per value. Measured
+    // in docs/benchmarks.md ("Decoding the validation data").
+    JavaRDD<PartitionRows> decoded = data.queryExecution().toRdd().toJavaRDD()
+        .mapPartitionsWithIndex((index, it) ->
+            List.of(decode(index, it, rowLength, labelled, elementsNullable)).iterator(), true);
     decoded.setName("validation data " + spec.path());
     decoded.persist(StorageLevel.MEMORY_AND_DISK());
     // One pass over the file: each partition is decoded (and cached) once, counting what the checks
@@ -212,10 +207,13 @@ public final class ValidationData implements Serializable {
   }
 
   /**
-   * Decodes one partition's rows and counts what the checks need. Rows that cannot be used (null
-   * features, a wrong length) are counted and not kept: the run stops on the merged checks.
+   * Decodes one partition's rows (features, label) and counts what the checks need. Rows that
+   * cannot be used (null features, null values, a wrong length) are counted and not kept: the run
+   * stops on the merged checks. Spark may reuse one row object for the whole iteration; each row is
+   * copied out before the next.
    */
-  private static PartitionRows decode(int partition, Iterator<EncodedRow> it, int rowLength, boolean labelled) {
+  private static PartitionRows decode(int partition, Iterator<InternalRow> it, int rowLength,
+      boolean labelled, boolean elementsNullable) {
     float[] features = new float[1024 * rowLength];
     int[] labels = new int[1024];
     int n = 0;
@@ -228,41 +226,55 @@ public final class ValidationData implements Serializable {
     long minLabel = Long.MAX_VALUE;
     long maxLabel = Long.MIN_VALUE;
     while (it.hasNext()) {
-      EncodedRow row = it.next();
+      InternalRow row = it.next();
       seen++;
-      if (row.getNullValues()) {
-        nullValues++;
-      }
-      if (row.getLabelMissing()) {
-        nullLabels++;
-      } else {
-        minLabel = Math.min(minLabel, row.getLabel());
-        maxLabel = Math.max(maxLabel, row.getLabel());
-      }
-      float[] values = row.getFeatures();
-      if (values == null) {
-        if (!row.getNullValues()) {
-          nullFeatures++;
+      long label = 0;
+      if (labelled) {
+        if (row.isNullAt(1)) {
+          nullLabels++;
+        } else {
+          label = row.getLong(1);
+          minLabel = Math.min(minLabel, label);
+          maxLabel = Math.max(maxLabel, label);
         }
+      }
+      if (row.isNullAt(0)) {
+        nullFeatures++;
         continue;
       }
-      minLength = Math.min(minLength, values.length);
-      maxLength = Math.max(maxLength, values.length);
-      if (values.length != rowLength) {
+      ArrayData values = row.getArray(0);
+      int length = values.numElements();
+      if (elementsNullable && hasNull(values, length)) {
+        nullValues++;
+        continue;
+      }
+      minLength = Math.min(minLength, length);
+      maxLength = Math.max(maxLength, length);
+      if (length != rowLength) {
         continue;
       }
       if (n == labels.length) {
         features = Arrays.copyOf(features, features.length * 2);
         labels = Arrays.copyOf(labels, labels.length * 2);
       }
-      System.arraycopy(values, 0, features, n * rowLength, rowLength);
-      labels[n] = (int) row.getLabel();
+      // Spark's unsafe array data copies out in one go (no value boxed).
+      System.arraycopy(values.toFloatArray(), 0, features, n * rowLength, rowLength);
+      labels[n] = (int) label;
       n++;
     }
     DataChecks checks = new DataChecks(seen, nullFeatures, nullValues, minLength, maxLength, nullLabels,
         minLabel, maxLabel);
     return new PartitionRows(partition, n, rowLength, Arrays.copyOf(features, n * rowLength),
         labelled ? Arrays.copyOf(labels, n) : null, checks);
+  }
+
+  private static boolean hasNull(ArrayData values, int length) {
+    for (int i = 0; i < length; i++) {
+      if (values.isNullAt(i)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static void checkSchema(Spec spec, StructType schema) {
