@@ -108,6 +108,12 @@ time_to() {
   local file="$1"; shift
   /usr/bin/time -f "%e %U %S" -o "$file" "$@"
 }
+# stages_of MANIFEST: the run's stage timings, e.g. "spark-start 1.4 s, data 2.5 s, sweep 35.1 s".
+stages_of() {
+  "$py" -c 'import json, sys
+t = json.load(open(sys.argv[1]))["timings_millis"]
+print(", ".join("%s %.1f s" % (k, v / 1000) for k, v in t.items()))' "$1"
+}
 cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 wall_of() { awk '{printf "%.2f", $1}' "$1"; }
 
@@ -140,6 +146,7 @@ run_local() {
   local_wall[$r]="$(wall_of "$work/local-r$r.time")"
   log "lopper local[$local_cores] (round $r): wall ${local_wall[$r]} s, cpu $(cpu_of "$work/local-r$r.time") s" \
     "(whole run, Spark's start included)"
+  log "  stages (manifest timings_millis): $(stages_of "$work/runs/local-r$r/manifest.json")"
 }
 # run_pytorch THREADS ROUND: the PyTorch sweep's wall time (its loop alone) into $last_wall.
 run_pytorch() {

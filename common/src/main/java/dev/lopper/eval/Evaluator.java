@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import onnx.Onnx;
 
 /**
@@ -71,6 +72,10 @@ public final class Evaluator implements AutoCloseable {
   private final Map<String, OnnxTensor> denseTensors;
   private final Set<Session> open = ConcurrentHashMap.newKeySet();
   private final Set<Cut> openCuts = ConcurrentHashMap.newKeySet();
+  private final Map<CutKey, Boolean> cutVerdicts = new ConcurrentHashMap<>();
+
+  /** A cut, by its weights, with its activations held from a dense pass or from its prefix. */
+  private record CutKey(Set<String> weights, boolean held) {}
   private volatile boolean closed;
 
   /**
@@ -284,6 +289,15 @@ public final class Evaluator implements AutoCloseable {
             + " effect on the output");
       }
     }
+  }
+
+  /**
+   * Whether the cut at {@code weights} (its activations held from a dense pass, or from its prefix
+   * session) reproduces the whole model bit for bit: {@code check}'s answer, asked once per cut and
+   * kept, shared by every sweep on this evaluator (every task of an executor).
+   */
+  boolean cutVerdict(Set<String> weights, boolean held, Function<Set<String>, Boolean> check) {
+    return cutVerdicts.computeIfAbsent(new CutKey(Set.copyOf(weights), held), k -> check.apply(k.weights()));
   }
 
   /** Closes open sessions and cuts, then the shared dense weight tensors. Idempotent. */

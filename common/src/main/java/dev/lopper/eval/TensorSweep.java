@@ -8,6 +8,7 @@ import dev.lopper.metrics.Tally;
 import dev.lopper.metrics.TallyAccumulator;
 import dev.lopper.model.WeightTensor;
 import java.io.Serializable;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -57,8 +58,6 @@ public final class TensorSweep {
   private final Map<String, Onnx.TypeProto> heldTypes;
   private final Set<String> kept;
   private final List<Map<String, Activation>> held;
-  /** Per cut (its weights): whether its suffix reproduces the dense logits bit for bit. */
-  private final Map<Set<String>, Boolean> exactCuts = new HashMap<>();
 
   /**
    * How variants are evaluated.
@@ -238,9 +237,11 @@ public final class TensorSweep {
     Map<String, WeightTensor> byName = new LinkedHashMap<>();
     weights.forEach(w -> byName.put(w.name(), w));
     List<Supplier<Map<String, WeightTensor>>> variants = new ArrayList<>(sparsities.length);
+    // Masked copies are made when their variant runs, into one buffer per tensor: a variant's
+    // tensors are read only while its session is open, and it is closed before the next is made.
+    Map<String, FloatBuffer> buffers = new HashMap<>();
     for (MaskSet mask : masks) {
-      // Masked copies are made when their variant runs, so one is held at a time.
-      variants.add(() -> mask.apply(byName));
+      variants.add(() -> mask.apply(byName, buffers));
     }
     return evaluateAll(byName.keySet(), variants);
   }
@@ -320,10 +321,12 @@ public final class TensorSweep {
    * differ across the cut: measured on the residual sample, the NCHWc layout fuses the skip
    * connection's Add into the last convolution of the whole model but cannot when the skip value is
    * a graph input of the suffix, so the suffix's logits differed by up to 2.4e-6. Such a cut is not
-   * used; its variants are evaluated on the whole model. The verdict is kept per cut.
+   * used; its variants are evaluated on the whole model. The verdict, a property of
+   * the graphs and kernels rather than of the rows, is kept by the evaluator: made once per cut in
+   * an executor, by whichever task gets there first.
    */
   private boolean suffixReproducesDense(Evaluator.Cut prepared, boolean fromHeld) {
-    return exactCuts.computeIfAbsent(prepared.graph().weights(), w -> {
+    return evaluator.cutVerdict(prepared.graph().weights(), fromHeld, w -> {
       CutActivations first = fromHeld ? prepared.activations(batches.get(0), held.get(0))
           : prepared.activations(batches.get(0));
       try (Evaluator.Session session = prepared.variant(Map.of())) {

@@ -121,7 +121,34 @@ public record Mask(String name, long[] shape, BitSet pruned) {
       throw new InvalidInputException("mask for tensor " + name + " has shape "
           + Arrays.toString(shape) + ", the tensor has shape " + Arrays.toString(weight.shape()));
     }
-    FloatBuffer out = WeightTensor.allocate(size());
+    return applyInto(weight, WeightTensor.allocate(size()));
+  }
+
+  /**
+   * Like {@link #apply(WeightTensor)}, writing into {@code into} (a direct buffer of {@link
+   * #size()} floats, overwritten from position 0) instead of a new buffer: a sweep's variants of
+   * one tensor, used one at a time, share one buffer instead of allocating and zeroing a tensor's
+   * bytes each.
+   *
+   * @throws InvalidInputException when the tensor's name or shape differs from the mask's
+   * @throws IllegalArgumentException when {@code into} is not direct or has another capacity
+   */
+  public WeightTensor apply(WeightTensor weight, FloatBuffer into) {
+    if (!weight.name().equals(name)) {
+      throw new InvalidInputException("mask for tensor " + name + " applied to tensor " + weight.name());
+    }
+    if (!Arrays.equals(weight.shape(), shape)) {
+      throw new InvalidInputException("mask for tensor " + name + " has shape "
+          + Arrays.toString(shape) + ", the tensor has shape " + Arrays.toString(weight.shape()));
+    }
+    if (!into.isDirect() || into.capacity() != size()) {
+      throw new IllegalArgumentException("a direct buffer of " + size() + " floats is needed for "
+          + name + ", got " + (into.isDirect() ? "" : "a heap buffer of ") + into.capacity());
+    }
+    return applyInto(weight, into.clear());
+  }
+
+  private WeightTensor applyInto(WeightTensor weight, FloatBuffer out) {
     out.put(weight.data().duplicate()).flip();
     for (int i = pruned.nextSetBit(0); i >= 0; i = pruned.nextSetBit(i + 1)) {
       out.put(i, 0.0f);

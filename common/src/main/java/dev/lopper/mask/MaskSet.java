@@ -4,6 +4,7 @@ import dev.lopper.InvalidInputException;
 import dev.lopper.io.Safetensors;
 import dev.lopper.io.Table;
 import dev.lopper.model.WeightTensor;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -92,6 +93,17 @@ public final class MaskSet {
    *     another shape
    */
   public Map<String, WeightTensor> apply(Map<String, WeightTensor> weights) {
+    return apply(weights, null);
+  }
+
+  /**
+   * Like {@link #apply(Map)}, writing each masked tensor into the buffer {@code buffers} holds
+   * for its name ({@link Mask#apply(WeightTensor, FloatBuffer)}), allocated there on first use: the
+   * returned tensors stay valid until the next call with the same buffers.
+   *
+   * @throws InvalidInputException when a mask names no tensor of {@code weights}, or shapes differ
+   */
+  public Map<String, WeightTensor> apply(Map<String, WeightTensor> weights, Map<String, FloatBuffer> buffers) {
     Map<String, WeightTensor> out = new LinkedHashMap<>();
     for (Mask mask : byName.values()) {
       WeightTensor weight = weights.get(mask.name());
@@ -99,7 +111,8 @@ public final class MaskSet {
         throw new InvalidInputException("mask for tensor " + mask.name()
             + ": no weight of that name among the " + weights.size() + " weights given");
       }
-      out.put(mask.name(), mask.apply(weight));
+      out.put(mask.name(), buffers == null ? mask.apply(weight)
+          : mask.apply(weight, buffers.computeIfAbsent(mask.name(), n -> WeightTensor.allocate(mask.size()))));
     }
     return Collections.unmodifiableMap(out);
   }

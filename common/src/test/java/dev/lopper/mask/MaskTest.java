@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lopper.InvalidInputException;
 import dev.lopper.model.WeightTensor;
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.util.BitSet;
 import org.junit.jupiter.api.Test;
 
@@ -61,6 +62,21 @@ class MaskTest {
     assertArrayEquals(new float[] {1f, 0f, 3f, -4f, 0f, -6f}, pruned.toArray());
     assertArrayEquals(SHAPE, pruned.shape());
     assertArrayEquals(new float[] {1f, -2f, 3f, -4f, 5f, -6f}, w.toArray(), "input unchanged");
+  }
+
+  @Test
+  void applyIntoABufferOverwritesItWholly() {
+    WeightTensor w = WeightTensor.of("w", SHAPE, new float[] {1f, -2f, 3f, -4f, 5f, -6f});
+    FloatBuffer buffer = WeightTensor.allocate(6);
+    WeightTensor first = new Mask("w", SHAPE, bits(1, 4)).apply(w, buffer);
+    assertArrayEquals(new float[] {1f, 0f, 3f, -4f, 0f, -6f}, first.toArray());
+    // A second mask into the same buffer: no zero of the first is left behind.
+    WeightTensor second = new Mask("w", SHAPE, bits(0)).apply(w, buffer);
+    assertArrayEquals(new float[] {0f, -2f, 3f, -4f, 5f, -6f}, second.toArray());
+    assertArrayEquals(new float[] {1f, -2f, 3f, -4f, 5f, -6f}, w.toArray(), "input unchanged");
+    Mask mask = Mask.none("w", SHAPE);
+    assertThrows(IllegalArgumentException.class, () -> mask.apply(w, WeightTensor.allocate(5)));
+    assertThrows(IllegalArgumentException.class, () -> mask.apply(w, FloatBuffer.allocate(6)));
   }
 
   @Test
