@@ -18,6 +18,7 @@ import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.output.GateVerdict;
+import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.jobs.spark.SerializableConfiguration;
 import dev.lopper.jobs.sweep.SensitivitySweep;
 import dev.lopper.jobs.sweep.SensitivityTable;
@@ -429,10 +430,15 @@ public final class SparkStages implements RunStages {
   }
 
   private static SweepSpec sweepSpec(SparkSession spark, LopperConfig config, Prepared p) {
-    return new SweepSpec(p.model().source(), p.model().checksum(), p.tensors(), config.sweep().criterion(),
+    SweepSpec spec = new SweepSpec(p.model().source(), p.model().checksum(), p.tensors(), config.sweep().criterion(),
         config.sweep().grid(), config.data().batchSize(), threads(spark, config),
         config.sweep().tensorsPerTask(), p.classes(), p.items(),
         p.structured() ? p.structure().groups() : List.of());
+    if (spark.sparkContext().isLocal()) {
+      // The tasks run in this JVM: they use the driver's model rather than load a second copy.
+      ExecutorModels.share(p.model(), spec.threads());
+    }
+    return spec;
   }
 
   private static int threads(SparkSession spark, LopperConfig config) {

@@ -48,6 +48,19 @@ public final class ExecutorModels {
     });
   }
 
+  /**
+   * Makes {@code model}, which this JVM's driver loaded and checked, the one its tasks use for
+   * {@code threads} intra-op threads: in local mode the tasks run in the driver's JVM, and would
+   * otherwise load a second copy of the weights (twice the model's size in memory, and a load on
+   * the sweep's critical path). Does nothing when the model is already resident.
+   */
+  public static void share(OnnxModel model, int threads) {
+    MODELS.computeIfAbsent(new Key(model.source(), model.checksum(), threads), key -> {
+      LOG.info("Tasks in this JVM use the driver's copy of {}", model.source().onnxPath());
+      return new Loaded(model, new Evaluator(model, EvaluatorOptions.defaults().withIntraOpThreads(threads)));
+    });
+  }
+
   /** How many model loads this JVM has done (one per model, however many tasks ran). */
   public static int loads() {
     return LOADS.get();
