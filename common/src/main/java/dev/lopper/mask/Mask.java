@@ -114,13 +114,7 @@ public record Mask(String name, long[] shape, BitSet pruned) {
    * @throws InvalidInputException when the tensor's name or shape differs from the mask's
    */
   public WeightTensor apply(WeightTensor weight) {
-    if (!weight.name().equals(name)) {
-      throw new InvalidInputException("mask for tensor " + name + " applied to tensor " + weight.name());
-    }
-    if (!Arrays.equals(weight.shape(), shape)) {
-      throw new InvalidInputException("mask for tensor " + name + " has shape "
-          + Arrays.toString(shape) + ", the tensor has shape " + Arrays.toString(weight.shape()));
-    }
+    checkFits(weight);
     return applyInto(weight, WeightTensor.allocate(size()));
   }
 
@@ -134,6 +128,15 @@ public record Mask(String name, long[] shape, BitSet pruned) {
    * @throws IllegalArgumentException when {@code into} is not direct or has another capacity
    */
   public WeightTensor apply(WeightTensor weight, FloatBuffer into) {
+    checkFits(weight);
+    if (!into.isDirect() || into.capacity() != size()) {
+      throw new IllegalArgumentException("a direct buffer of " + size() + " floats is needed for "
+          + name + ", got " + (into.isDirect() ? "" : "a heap buffer of ") + into.capacity());
+    }
+    return applyInto(weight, into.clear());
+  }
+
+  private void checkFits(WeightTensor weight) {
     if (!weight.name().equals(name)) {
       throw new InvalidInputException("mask for tensor " + name + " applied to tensor " + weight.name());
     }
@@ -141,11 +144,6 @@ public record Mask(String name, long[] shape, BitSet pruned) {
       throw new InvalidInputException("mask for tensor " + name + " has shape "
           + Arrays.toString(shape) + ", the tensor has shape " + Arrays.toString(weight.shape()));
     }
-    if (!into.isDirect() || into.capacity() != size()) {
-      throw new IllegalArgumentException("a direct buffer of " + size() + " floats is needed for "
-          + name + ", got " + (into.isDirect() ? "" : "a heap buffer of ") + into.capacity());
-    }
-    return applyInto(weight, into.clear());
   }
 
   private WeightTensor applyInto(WeightTensor weight, FloatBuffer out) {

@@ -1,7 +1,6 @@
 package dev.lopper.jobs.data;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.lit;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.HadoopFiles;
@@ -133,14 +132,15 @@ public final class ValidationData implements Serializable {
     boolean elementsNullable = ((ArrayType) raw.schema().apply(spec.featuresColumn()).dataType()).containsNull();
     boolean labelled = spec.labelColumn() != null;
     Column features = col(quoted(spec.featuresColumn())).cast(DataTypes.createArrayType(DataTypes.FloatType));
-    Column label = labelled ? col(quoted(spec.labelColumn())).cast(DataTypes.LongType) : lit(0L);
-    Dataset<Row> selected = raw.select(features.as("features"), label.as("label"));
+    Dataset<Row> selected = labelled
+        ? raw.select(features.as("features"), col(quoted(spec.labelColumn())).cast(DataTypes.LongType).as("label"))
+        : raw.select(features.as("features"));
 
     Dataset<Row> data = spec.partitions() > 0 ? selected.repartition(spec.partitions())
         : withoutEmptySplits(footer, selected);
     int rowLength = spec.rowLength();
     // Spark's internal rows, read in place: each row's array<float> is copied into the partition's
-    // float[] in one go, its null bitmap tested only when the schema allows null values. Spark's
+    // float[] value by value (primitive reads), its null bitmap tested only when the schema allows null values. Spark's
     // public decoders box: Row's Seq and, for lists whose elements may be null (Spark's, pyarrow's
     // and Lopper's own writers all declare them so), the bean encoder too, a Float per value; the
     // null check as a column expression (exists) ran interpreted, another Float per value. Measured
@@ -257,8 +257,11 @@ public final class ValidationData implements Serializable {
         features = Arrays.copyOf(features, features.length * 2);
         labels = Arrays.copyOf(labels, labels.length * 2);
       }
-      // Spark's unsafe array data copies out in one go (no value boxed).
-      System.arraycopy(values.toFloatArray(), 0, features, n * rowLength, rowLength);
+      // Straight into the partition's array: no value boxed, no array per row.
+      int offset = n * rowLength;
+      for (int i = 0; i < rowLength; i++) {
+        features[offset + i] = values.getFloat(i);
+      }
       labels[n] = (int) label;
       n++;
     }

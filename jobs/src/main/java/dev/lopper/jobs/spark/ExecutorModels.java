@@ -41,10 +41,10 @@ public final class ExecutorModels {
         throw new IllegalStateException(source.onnxPath() + " changed during the run: checksum "
             + model.checksum() + ", the driver read " + checksum);
       }
-      Evaluator evaluator = new Evaluator(model, EvaluatorOptions.defaults().withIntraOpThreads(threads));
+      Loaded loaded = resident(model, threads);
       LOADS.incrementAndGet();
       LOG.info("Loaded {} in this executor in {} ms", source.onnxPath(), (System.nanoTime() - start) / 1_000_000);
-      return new Loaded(model, evaluator);
+      return loaded;
     });
   }
 
@@ -57,8 +57,12 @@ public final class ExecutorModels {
   public static void share(OnnxModel model, int threads) {
     MODELS.computeIfAbsent(new Key(model.source(), model.checksum(), threads), key -> {
       LOG.info("Tasks in this JVM use the driver's copy of {}", model.source().onnxPath());
-      return new Loaded(model, new Evaluator(model, EvaluatorOptions.defaults().withIntraOpThreads(threads)));
+      return resident(model, threads);
     });
+  }
+
+  private static Loaded resident(OnnxModel model, int threads) {
+    return new Loaded(model, new Evaluator(model, EvaluatorOptions.defaults().withIntraOpThreads(threads)));
   }
 
   /** How many model loads this JVM has done (one per model, however many tasks ran). */
