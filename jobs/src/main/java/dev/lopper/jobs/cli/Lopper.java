@@ -19,9 +19,9 @@ import java.time.Clock;
  * lopper check --config conf/digits-cnn.yaml --set sweep.sparsities=[0.5,0.9]
  * </pre>
  *
- * <p>The configuration is loaded and checked (values, combinations, input files, the output
- * directory) before Spark starts; bad input prints one line {@code lopper: error: <message>} and
- * exits with 2. See {@link ExitCode}.
+ * <p>The configuration is loaded and checked (values, combinations, input files) before Spark
+ * starts, the model and the output directory while it starts ({@link SparkStart}); bad input prints
+ * one line {@code lopper: error: <message>} and exits with 2. See {@link ExitCode}.
  */
 public final class Lopper {
 

@@ -32,12 +32,20 @@ final class PipelineRun {
 
   /**
    * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one;
-   * named by date and compared with the previous dated run when configured), checksums, Spark, the
-   * stages with progress on stderr, the report, the manifest, the commit. Bad input and internal errors propagate
-   * as exceptions after the temporary directory is deleted.
+   * named by date and compared with the previous dated run when configured), checksums, while Spark
+   * starts alongside ({@link SparkStart}); then the stages with progress on stderr, the report, the
+   * manifest, the commit. Bad input and internal errors propagate as exceptions after the temporary
+   * directory is deleted and a session started for the run is stopped.
    */
   static ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages stages, Clock clock,
       PrintStream out, PrintStream err) {
+    try (SparkStart starting = SparkStart.begin(command, config)) {
+      return run(starting, command, line, config, stages, clock, out, err);
+    }
+  }
+
+  private static ExitCode run(SparkStart starting, Command command, CommandLine line, LopperConfig config,
+      RunStages stages, Clock clock, PrintStream out, PrintStream err) {
     long start = System.nanoTime();
     Configuration hadoop = config.hadoopConfiguration();
     stages.inspect(config, hadoop);
@@ -62,7 +70,7 @@ final class PipelineRun {
     try {
       List<InputFile> inputs = timings.time("checksums", () -> inputsOf(config, hadoop));
       inputs.forEach(manifest::input);
-      spark = timings.time("spark-start", () -> SparkSessions.start(command, config));
+      spark = starting.take(timings);
       manifest.sparkApplicationId(spark.sparkContext().applicationId()).versions(Versions.collect(spark.version()));
       progress = line.quiet() ? null : ConsoleProgress.attach(spark.sparkContext(), err, timings::current);
       RunContext context = new RunContext(dir, timings, inputs);
@@ -92,7 +100,7 @@ final class PipelineRun {
         out.println(RunSummary.of(written, code.code(), seconds).toJson());
       }
       return code;
-    } catch (RuntimeException | Error e) {
+    } catch (Throwable e) { // also Scala's checked exceptions (SparkException), which Java cannot name here
       if (!committing) {
         try {
           dir.abort();

@@ -201,7 +201,7 @@ public final class ConfigKeys {
           c -> c.spark().master()),
       key("spark.conf", Type.STRING_MAP, Map.of(), null,
           "Extra Spark settings applied when the session starts, e.g. `spark.executor.memory: 4g`; "
-              + "`spark.hadoop.*` entries also apply to the input checks made before Spark starts.",
+              + "`spark.hadoop.*` entries also apply to the input checks made outside Spark.",
           c -> c.spark().conf()));
 
   private ConfigKeys() {}

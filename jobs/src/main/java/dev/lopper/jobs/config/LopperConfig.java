@@ -113,7 +113,7 @@ public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep
   }
 
   /**
-   * The Hadoop configuration for reaching the inputs before Spark starts: the defaults on the
+   * The Hadoop configuration for reaching the inputs outside Spark: the defaults on the
    * classpath, then {@code spark.hadoop.*} settings from system properties (set by spark-submit) and
    * from {@code spark.conf}, with the prefix removed, as Spark itself applies them.
    */

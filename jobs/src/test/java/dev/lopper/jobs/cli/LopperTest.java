@@ -194,6 +194,18 @@ class LopperTest {
     assertEquals("lopper: error: data.features: column 'features' not found in " + data + "\n", err());
     assertEquals(List.of("inspect"), stages.calls);
     assertEquals(List.of(), runsEntries());
+    assertTrue(SparkSession.getDefaultSession().isEmpty(),
+        "the session started alongside the checks is stopped with the failed run");
+  }
+
+  @Test
+  void sparkThatCannotStartFailsTheRunAfterItsChecksAndWritesNothing() throws IOException {
+    Stages stages = new Stages();
+    assertEquals(ExitCode.INTERNAL_ERROR, lopper(stages, run("sensitivity", "--master", "bogus://nowhere")));
+    assertTrue(err().contains("Could not parse Master URL: 'bogus://nowhere'"), err());
+    assertEquals(List.of("inspect"), stages.calls, "the checks ran while Spark tried to start");
+    assertEquals(List.of(), runsEntries(), "the run directory is removed");
+    assertTrue(SparkSession.getDefaultSession().isEmpty());
   }
 
   @Test

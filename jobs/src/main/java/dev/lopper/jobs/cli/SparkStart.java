@@ -1,0 +1,92 @@
+package dev.lopper.jobs.cli;
+
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.output.StageTimings;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * A run's Spark session, started on a thread of its own while the driver checks what needs no Spark:
+ * the model's inspection, the run directory, the checksums. Measured on the benchmark's model
+ * (docs/benchmarks.md): those checks take 0.8-0.9 s and Spark's start 1.1-1.5 s, one after the
+ * other before; side by side on the driver's two cores, the run waits for the longer only.
+ *
+ * <p>A run that fails its checks has started Spark for nothing: {@link #close} waits for the start
+ * and stops the session, so that no session outlives the run (a cluster sees a short application
+ * that ran no job). A start that fails is reported when the run {@link #take}s the session, as the
+ * error it was.
+ *
+ * <pre>{@code
+ * try (SparkStart starting = SparkStart.begin(command, config)) {
+ *   stages.inspect(config, hadoop);            // while Spark starts
+ *   SparkSession spark = starting.take(timings);
+ *   ...
+ * }
+ * }</pre>
+ */
+final class SparkStart implements AutoCloseable {
+  private final CompletableFuture<SparkSession> session = new CompletableFuture<>();
+  private volatile long millis;
+  private boolean taken;
+
+  private SparkStart() {}
+
+  /** Starts the session of {@code command} ({@link SparkSessions#start}) on a new daemon thread. */
+  static SparkStart begin(Command command, LopperConfig config) {
+    SparkStart start = new SparkStart();
+    Thread thread = new Thread(() -> {
+      long t0 = System.nanoTime();
+      try {
+        SparkSession spark = SparkSessions.start(command, config);
+        start.millis = (System.nanoTime() - t0) / 1_000_000;
+        start.session.complete(spark);
+      } catch (Throwable e) {
+        start.session.completeExceptionally(e);
+      }
+    }, "lopper-spark-start");
+    thread.setDaemon(true);
+    thread.start();
+    return start;
+  }
+
+  /**
+   * Waits for the session, records how long its start took as the stage {@code spark-start} and
+   * makes it the calling thread's active session. A failed start is thrown as it was thrown.
+   */
+  SparkSession take(StageTimings timings) {
+    taken = true;
+    SparkSession spark = join();
+    timings.record("spark-start", millis);
+    SparkSession.setActiveSession(spark);
+    return spark;
+  }
+
+  /** When the session was not taken (the run failed first): waits for its start and stops it. */
+  @Override
+  public void close() {
+    if (taken) {
+      return;
+    }
+    taken = true;
+    try {
+      join().stop();
+    } catch (Throwable e) { // also Scala's checked SparkException
+      // The run has failed already and reports why; a failed start adds nothing to that.
+    }
+  }
+
+  private SparkSession join() {
+    try {
+      return session.join();
+    } catch (CompletionException e) {
+      throw SparkStart.<RuntimeException>rethrow(e.getCause());
+    }
+  }
+
+  /** Throws {@code e} unchanged, checked or not (Scala's SparkException is a checked exception in Java). */
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> E rethrow(Throwable e) throws E {
+    throw (E) e;
+  }
+}
