@@ -1,5 +1,6 @@
 package dev.lopper.jobs.cli;
 
+import dev.lopper.InvalidInputException;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.output.StageTimings;
 import java.util.concurrent.CompletableFuture;
@@ -14,8 +15,9 @@ import org.apache.spark.sql.SparkSession;
  *
  * <p>A run that fails its checks has started Spark for nothing: {@link #close} waits for the start
  * and stops the session, so that no session outlives the run (a cluster sees a short application
- * that ran no job). A start that fails is reported when the run {@link #take}s the session, as the
- * error it was.
+ * that ran no job). A start that fails is reported when the run {@link #take}s the session, as bad
+ * input: what makes Spark's start fail is its settings (a master URL Spark cannot parse, a {@code
+ * spark.conf} value of the wrong type), and the message names the master and Spark's reason.
  *
  * <pre>{@code
  * try (SparkStart starting = SparkStart.begin(command, config)) {
@@ -28,13 +30,16 @@ import org.apache.spark.sql.SparkSession;
 final class SparkStart implements AutoCloseable {
   private final CompletableFuture<SparkSession> session = new CompletableFuture<>();
   private volatile long millis;
+  private final String master;
   private boolean taken;
 
-  private SparkStart() {}
+  private SparkStart(String master) {
+    this.master = master;
+  }
 
   /** Starts the session of {@code command} ({@link SparkSessions#start}) on a new daemon thread. */
   static SparkStart begin(Command command, LopperConfig config) {
-    SparkStart start = new SparkStart();
+    SparkStart start = new SparkStart(SparkSessions.master(config));
     Thread thread = new Thread(() -> {
       long t0 = System.nanoTime();
       try {
@@ -52,11 +57,22 @@ final class SparkStart implements AutoCloseable {
 
   /**
    * Waits for the session, records how long its start took as the stage {@code spark-start} and
-   * makes it the calling thread's active session. A failed start is thrown as it was thrown.
+   * makes it the calling thread's active session.
+   *
+   * @throws InvalidInputException when Spark did not start (an {@link Error} is thrown as it was)
    */
   SparkSession take(StageTimings timings) {
     taken = true;
-    SparkSession spark = join();
+    SparkSession spark;
+    try {
+      spark = join();
+    } catch (Error e) {
+      throw e;
+    } catch (Throwable e) { // also Scala's checked SparkException
+      String reason = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+      throw new InvalidInputException("Spark did not start with master " + master + ": " + reason
+          + " (see spark.master and spark.conf)", e);
+    }
     timings.record("spark-start", millis);
     SparkSession.setActiveSession(spark);
     return spark;

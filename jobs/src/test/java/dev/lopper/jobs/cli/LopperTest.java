@@ -201,11 +201,19 @@ class LopperTest {
   @Test
   void sparkThatCannotStartFailsTheRunAfterItsChecksAndWritesNothing() throws IOException {
     Stages stages = new Stages();
-    assertEquals(ExitCode.INTERNAL_ERROR, lopper(stages, run("sensitivity", "--master", "bogus://nowhere")));
-    assertTrue(err().contains("Could not parse Master URL: 'bogus://nowhere'"), err());
+    assertEquals(ExitCode.BAD_INPUT, lopper(stages, run("sensitivity", "--master", "bogus://nowhere")));
+    assertEquals("lopper: error: Spark did not start with master bogus://nowhere: Could not parse Master URL: "
+        + "'bogus://nowhere' (see spark.master and spark.conf)\n", err());
     assertEquals(List.of("inspect"), stages.calls, "the checks ran while Spark tried to start");
     assertEquals(List.of(), runsEntries(), "the run directory is removed");
     assertTrue(SparkSession.getDefaultSession().isEmpty());
+
+    stderr.reset();
+    assertEquals(ExitCode.BAD_INPUT, lopper(new Stages(), run("sensitivity", "--set",
+        "spark.conf.spark.executor.cores=abc")));
+    assertEquals("lopper: error: Spark did not start with master local[1]: spark.executor.cores should be int, "
+        + "but was abc (see spark.master and spark.conf)\n", err());
+    assertEquals(List.of(), runsEntries());
   }
 
   @Test
