@@ -9,13 +9,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.Safetensors;
 import dev.lopper.fixtures.SampleData;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import onnx.Onnx;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,6 +57,43 @@ class OnnxModelTest {
     assertEquals(embedded.weights().keySet(), external.weights().keySet());
     for (String name : embedded.weights().keySet()) {
       assertArrayEquals(embedded.weight(name).toArray(), external.weight(name).toArray(), name);
+    }
+  }
+
+  /**
+   * Models over protobuf's 2 GiB keep their weights in external data files of that size: a tensor
+   * may sit past the 2^31st byte. The sample's data file is written after a hole of 2 GiB + 4 KiB (a
+   * sparse file: nothing is stored for the hole) and every offset in the graph moved by as much.
+   */
+  @Test
+  void readsTensorsPastTheTwoGibibyteMarkOfTheirDataFile() throws Exception {
+    long hole = (1L << 31) + 4096;
+    Path source = Path.of(SampleData.path("digits-cnn-external"));
+    Onnx.ModelProto graph = Onnx.ModelProto.parseFrom(Files.readAllBytes(source.resolve("model.onnx")));
+    Onnx.ModelProto.Builder moved = graph.toBuilder();
+    int tensors = 0;
+    for (Onnx.TensorProto.Builder t : moved.getGraphBuilder().getInitializerBuilderList()) {
+      for (Onnx.StringStringEntryProto.Builder e : t.getExternalDataBuilderList()) {
+        if (e.getKey().equals("offset")) {
+          e.setValue(Long.toString(Long.parseLong(e.getValue()) + hole));
+          tensors++;
+        }
+      }
+    }
+    assertTrue(tensors >= 10, "moved " + tensors + " tensors");
+    Path copy = Files.createDirectories(dir.resolve("large"));
+    Files.write(copy.resolve("model.onnx"), moved.build().toByteArray());
+    try (FileChannel data = FileChannel.open(copy.resolve("model.onnx.data"), StandardOpenOption.CREATE_NEW,
+        StandardOpenOption.WRITE, StandardOpenOption.SPARSE)) {
+      data.write(ByteBuffer.wrap(Files.readAllBytes(source.resolve("model.onnx.data"))), hole);
+    }
+    assertTrue(Files.size(copy.resolve("model.onnx.data")) > Integer.MAX_VALUE);
+
+    OnnxModel embedded = OnnxModel.load(ModelSource.onnx(CNN), conf);
+    OnnxModel large = OnnxModel.load(ModelSource.onnx(copy.resolve("model.onnx").toString()), conf);
+    assertEquals(embedded.weights().keySet(), large.weights().keySet());
+    for (String name : embedded.weights().keySet()) {
+      assertArrayEquals(embedded.weight(name).toArray(), large.weight(name).toArray(), name);
     }
   }
 
