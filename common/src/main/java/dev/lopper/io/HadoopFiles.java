@@ -9,6 +9,8 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.UUID;
+import java.util.zip.CRC32;
+import java.util.zip.CRC32C;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
@@ -91,6 +93,52 @@ public final class HadoopFiles {
       throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
     }
     return bytes;
+  }
+
+  /**
+   * A fingerprint of the file's bytes for telling files apart within a run, not for security: its
+   * CRC-32C and CRC-32 (64 bits between them) and its length, e.g. {@code
+   * crc32c=1c291ca3,crc32=2144df1c,bytes=4096}. Both checksums are JVM intrinsics even before the JIT
+   * has compiled anything, so a file is fingerprinted at the speed it is read; SHA-256 is not: with
+   * the C1-only JIT of Lopper's executors it ran at 0.14 GB/s here (a 2 GiB file took 15.8 s; 6.5
+   * s in a fresh JVM with C2, 1.2 s once compiled). {@link #sha256} is for what people compare.
+   */
+  public static String fingerprint(String path, Configuration conf) {
+    Fingerprint f = new Fingerprint();
+    byte[] buffer = new byte[1 << 16];
+    try (InputStream in = open(path, conf)) {
+      int n;
+      while ((n = in.read(buffer)) > 0) {
+        f.update(buffer, 0, n);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
+    }
+    return f.toString();
+  }
+
+  /** The {@link #fingerprint(String, Configuration)} of {@code bytes}. */
+  public static String fingerprint(byte[] bytes) {
+    Fingerprint f = new Fingerprint();
+    f.update(bytes, 0, bytes.length);
+    return f.toString();
+  }
+
+  private static final class Fingerprint {
+    private final CRC32C crc32c = new CRC32C();
+    private final CRC32 crc32 = new CRC32();
+    private long bytes;
+
+    void update(byte[] b, int off, int len) {
+      crc32c.update(b, off, len);
+      crc32.update(b, off, len);
+      bytes += len;
+    }
+
+    @Override
+    public String toString() {
+      return String.format("crc32c=%08x,crc32=%08x,bytes=%d", crc32c.getValue(), crc32.getValue(), bytes);
+    }
   }
 
   /** SHA-256 of the file's bytes, as lower-case hex. */

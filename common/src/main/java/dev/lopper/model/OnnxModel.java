@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -107,8 +108,10 @@ public final class OnnxModel {
   public static OnnxModel load(ModelSource source, Configuration conf) {
     String path = source.onnxPath();
     byte[] bytes = HadoopFiles.readAll(path, conf);
+    // The checksum tells the driver's files from an executor's: fingerprints (fast in any JIT mode,
+    // HadoopFiles.fingerprint) of every file, combined by SHA-256 into one identifier.
     MessageDigest digest = sha256();
-    digest.update(bytes);
+    digest.update(HadoopFiles.fingerprint(bytes).getBytes(StandardCharsets.UTF_8));
     Onnx.ModelProto proto = parse(path, bytes);
     checkStructure(path, proto);
 
@@ -126,12 +129,12 @@ public final class OnnxModel {
         }
       }
       for (String file : external.files()) {
-        digest.update(HadoopFiles.sha256(file, conf).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        digest.update(HadoopFiles.fingerprint(file, conf).getBytes(StandardCharsets.UTF_8));
       }
     }
     if (source.weightsPath() != null) {
       applySafetensors(source, conf, weights, origins);
-      digest.update(HadoopFiles.sha256(source.weightsPath(), conf).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      digest.update(HadoopFiles.fingerprint(source.weightsPath(), conf).getBytes(StandardCharsets.UTF_8));
     }
     for (WeightTensor w : weights.values()) {
       checkFinite(w, origins.get(w.name()));
@@ -154,7 +157,12 @@ public final class OnnxModel {
     return source;
   }
 
-  /** SHA-256 over the ONNX file, its external-data files and the safetensors file. */
+  /**
+   * An identifier of the files' contents: SHA-256 over the fingerprints ({@link
+   * HadoopFiles#fingerprint}: CRC-32C, CRC-32, length) of the ONNX file, its external-data files and
+   * the safetensors file. Executors compare it with the driver's to make sure they load the same
+   * model; the files' own SHA-256 sums are the manifest's ({@code inputs}).
+   */
   public String checksum() {
     return checksum;
   }
