@@ -105,15 +105,7 @@ public final class HadoopFiles {
    */
   public static String fingerprint(String path, Configuration conf) {
     Fingerprint f = new Fingerprint();
-    byte[] buffer = new byte[1 << 16];
-    try (InputStream in = open(path, conf)) {
-      int n;
-      while ((n = in.read(buffer)) > 0) {
-        f.update(buffer, 0, n);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
-    }
+    readThrough(path, conf, f::update);
     return f.toString();
   }
 
@@ -149,16 +141,26 @@ public final class HadoopFiles {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+    readThrough(path, conf, digest::update);
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  /** Where {@link #readThrough} hands each run of bytes it read. */
+  private interface Chunks {
+    void update(byte[] bytes, int offset, int length);
+  }
+
+  /** Reads the file from start to end in 64 KiB runs, handing each to {@code chunks}. */
+  private static void readThrough(String path, Configuration conf, Chunks chunks) {
     byte[] buffer = new byte[1 << 16];
     try (InputStream in = open(path, conf)) {
       int n;
       while ((n = in.read(buffer)) > 0) {
-        digest.update(buffer, 0, n);
+        chunks.update(buffer, 0, n);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
     }
-    return HexFormat.of().formatHex(digest.digest());
   }
 
   /**

@@ -29,10 +29,12 @@ import org.apache.spark.sql.SparkSession;
  * }</pre>
  */
 final class SparkStart implements AutoCloseable {
-  private final CompletableFuture<SparkSession> session = new CompletableFuture<>();
+  private final CompletableFuture<Started> started = new CompletableFuture<>();
   private final String master;
-  private volatile long millis;
   private boolean taken;
+
+  /** The session and how long its start took. */
+  private record Started(SparkSession session, long millis) {}
 
   private SparkStart(String master) {
     this.master = master;
@@ -45,10 +47,9 @@ final class SparkStart implements AutoCloseable {
       long t0 = System.nanoTime();
       try {
         SparkSession spark = SparkSessions.start(command, config);
-        start.millis = (System.nanoTime() - t0) / 1_000_000;
-        start.session.complete(spark);
+        start.started.complete(new Started(spark, (System.nanoTime() - t0) / 1_000_000));
       } catch (Throwable e) {
-        start.session.completeExceptionally(e);
+        start.started.completeExceptionally(e);
       }
     }, "lopper-spark-start");
     thread.setDaemon(true);
@@ -64,19 +65,22 @@ final class SparkStart implements AutoCloseable {
    */
   SparkSession take(StageTimings timings) {
     taken = true;
-    SparkSession spark;
+    Started s;
     try {
-      spark = join();
-    } catch (Error e) {
-      throw e;
-    } catch (Throwable e) { // also Scala's checked SparkException
-      String reason = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+      s = started.join();
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause(); // also Scala's checked SparkException
+      if (cause instanceof Error error) {
+        throw error;
+      }
+      String reason = cause.getMessage() == null ? cause.toString()
+          : cause.getMessage().lines().findFirst().orElse("");
       throw new InvalidInputException("Spark did not start with master " + master + ": " + reason
-          + " (see spark.master and spark.conf)", e);
+          + " (see spark.master and spark.conf)", cause);
     }
-    timings.record("spark-start", millis);
-    SparkSession.setActiveSession(spark);
-    return spark;
+    timings.record("spark-start", s.millis());
+    SparkSession.setActiveSession(s.session());
+    return s.session();
   }
 
   /** When the session was not taken (the run failed first): waits for its start and stops it. */
@@ -87,23 +91,9 @@ final class SparkStart implements AutoCloseable {
     }
     taken = true;
     try {
-      join().stop();
-    } catch (Throwable e) { // also Scala's checked SparkException
+      started.join().session().stop();
+    } catch (CompletionException e) {
       // The run has failed already and reports why; a failed start adds nothing to that.
     }
-  }
-
-  private SparkSession join() {
-    try {
-      return session.join();
-    } catch (CompletionException e) {
-      throw SparkStart.<RuntimeException>rethrow(e.getCause());
-    }
-  }
-
-  /** Throws {@code e} unchanged, checked or not (Scala's SparkException is a checked exception in Java). */
-  @SuppressWarnings("unchecked")
-  private static <E extends Throwable> E rethrow(Throwable e) throws E {
-    throw (E) e;
   }
 }
