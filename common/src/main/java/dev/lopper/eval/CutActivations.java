@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The cut values of one batch for one {@link Evaluator.Cut}: what every variant's suffix reads,
+ * The cut values of one batch for one {@link PreparedCut}: what every variant's suffix reads,
  * computed once by the dense model. Values the cut's prefix computed live in ONNX Runtime's native
  * buffers until {@link #close()} (values of a dense pass, in direct buffers their holder keeps); a
  * graph input among the cut values is the batch's own feature buffer, read in place, so close the
@@ -16,7 +16,7 @@ import java.util.Map;
  * element size; for a cut after a 1024-wide layer, 4 KiB a row.
  */
 public final class CutActivations implements AutoCloseable {
-  private final Evaluator.Cut cut;
+  private final PreparedCut cut;
   private final int rows;
   private final Map<String, OnnxTensor> values;
   private final long bytes;
@@ -24,7 +24,7 @@ public final class CutActivations implements AutoCloseable {
   private final List<OnnxTensor> owned;
   private volatile boolean closed;
 
-  CutActivations(Evaluator.Cut cut, int rows, Map<String, OnnxTensor> values, long bytes,
+  CutActivations(PreparedCut cut, int rows, Map<String, OnnxTensor> values, long bytes,
       OrtSession.Result result, List<OnnxTensor> owned) {
     this.cut = cut;
     this.rows = rows;
@@ -35,7 +35,7 @@ public final class CutActivations implements AutoCloseable {
   }
 
   /** The cut these are values of. */
-  public Evaluator.Cut cut() {
+  public PreparedCut cut() {
     return cut;
   }
 

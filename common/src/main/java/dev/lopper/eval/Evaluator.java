@@ -34,17 +34,19 @@ import onnx.Onnx;
  *
  * <p>The evaluator wraps every dense float weight of the model in an {@link OnnxTensor} once,
  * without copying (the tensors read the model's direct buffers), and shares them among all its
- * sessions. A {@link Session} is an ONNX Runtime session built from the model's graph
+ * sessions. A {@link VariantSession} is an ONNX Runtime session built from the model's graph
  * ({@link OnnxModel#graphBytes()}, whose float initializers are external-data headers) with the
  * weights supplied as external initializers; a variant's session supplies its replacement tensors
- * instead of the dense ones of the same names. Measured: building a session takes about a
- * millisecond for the sample models, and {@code SessionOptions.addInitializer} silently keeps the
- * dense Conv weights at full optimisation where external initializers take effect;
- * {@link #checkReplacementsTakeEffect} guards that.
+ * instead of the dense ones of the same names. Building a session is cheap enough to build one per
+ * variant (see docs/design.md, "Evaluating a variant"). {@code SessionOptions.addInitializer}
+ * silently keeps the dense Conv weights at full optimisation where external initializers take
+ * effect; {@link #checkReplacementsTakeEffect} guards that.
  *
- * <p>Prefix reuse: {@link #cut} prepares a {@link GraphCut} — a session on the dense prefix that
- * turns batches into {@link CutActivations}, and suffix sessions ({@link Cut#variant}) that
- * evaluate variants from them, sharing the same dense weights (only those the suffix reads).
+ * <p>Prefix reuse: {@link #cut} prepares a {@link GraphCut} as a {@link PreparedCut} — a session on
+ * the dense prefix that turns batches into {@link CutActivations}, and suffix sessions
+ * ({@link PreparedCut#variant}) that evaluate variants from them, sharing the same dense weights
+ * (only those the suffix reads); a {@link DensePass} computes the cut activations of many cuts in
+ * the dense pass itself.
  *
  * <p>A session serves many batches (build one per variant and partition, not per batch) and may be
  * used from several threads. Close sessions when done; closing the evaluator closes any still open
@@ -52,7 +54,7 @@ import onnx.Onnx;
  *
  * <pre>{@code
  * try (Evaluator evaluator = new Evaluator(model, EvaluatorOptions.defaults());
- *      Evaluator.Session pruned = evaluator.variant(Map.of("fc1.weight", prunedWeight))) {
+ *      VariantSession pruned = evaluator.variant(Map.of("fc1.weight", prunedWeight))) {
  *   Logits logits = pruned.logits(batch);
  * }
  * }</pre>
@@ -70,8 +72,8 @@ public final class Evaluator implements AutoCloseable {
   private final long[] inputDims;
   private final String outputName;
   private final Map<String, OnnxTensor> denseTensors;
-  private final Set<Session> open = ConcurrentHashMap.newKeySet();
-  private final Set<Cut> openCuts = ConcurrentHashMap.newKeySet();
+  private final Set<VariantSession> open = ConcurrentHashMap.newKeySet();
+  private final Set<PreparedCut> openCuts = ConcurrentHashMap.newKeySet();
   private final Map<CutKey, Boolean> cutVerdicts = new ConcurrentHashMap<>();
 
   /** A cut, by its weights, with its activations held from a dense pass or from its prefix. */
@@ -130,7 +132,7 @@ public final class Evaluator implements AutoCloseable {
   }
 
   /** A session evaluating the dense model; the caller closes it. */
-  public Session dense() {
+  public VariantSession dense() {
     return variant(Map.of());
   }
 
@@ -142,7 +144,7 @@ public final class Evaluator implements AutoCloseable {
    * @throws IllegalArgumentException when a replacement names no float initializer of the model or
    *     has another shape
    */
-  public Session variant(Map<String, WeightTensor> replacements) {
+  public VariantSession variant(Map<String, WeightTensor> replacements) {
     checkOpen();
     checkReplacements(replacements);
     return build(graph, denseTensors, replacements, null);
@@ -156,7 +158,7 @@ public final class Evaluator implements AutoCloseable {
    * @throws IllegalArgumentException when the cut is of another model or its output does not
    *     depend on its weights (then every variant's logits are the dense ones)
    */
-  public Cut cut(GraphCut cut) {
+  public PreparedCut cut(GraphCut cut) {
     checkOpen();
     if (cut.model() != model) {
       throw new IllegalArgumentException(cut + " is a cut of " + cut.model() + ", not of " + model);
@@ -165,10 +167,34 @@ public final class Evaluator implements AutoCloseable {
       throw new IllegalArgumentException(model.source().onnxPath() + ": output " + outputName
           + " does not depend on " + cut.weights() + "; there is no suffix to evaluate");
     }
-    return new Cut(cut, null);
+    return opened(new PreparedCut(this, cut, null));
   }
 
-  private void checkReplacements(Map<String, WeightTensor> replacements) {
+  /**
+   * A cut whose computed values come from a {@link DensePass} the caller ran and holds (see
+   * {@link PreparedCut#activations(Batch, Map)}) rather than from a prefix session of its own;
+   * {@code heldTypes} are the pass's {@link DensePass#types()}.
+   */
+  PreparedCut cut(GraphCut cut, Map<String, Onnx.TypeProto> heldTypes) {
+    checkOpen();
+    if (cut.model() != model || !cut.affectsOutput()) {
+      throw new IllegalArgumentException(cut + " is not a cut of " + model + " with a suffix");
+    }
+    if (!heldTypes.keySet().containsAll(cut.computedValues())) {
+      throw new IllegalArgumentException("the dense pass computes " + heldTypes.keySet()
+          + ", not every value of " + cut);
+    }
+    return opened(new PreparedCut(this, cut, heldTypes));
+  }
+
+  /** A dense pass that also yields {@code values}; the caller closes it. */
+  DensePass densePass(Collection<String> values) {
+    checkOpen();
+    return new DensePass(this, values);
+  }
+
+  /** Checks that every replacement names a float initializer of the model and has its shape. */
+  void checkReplacements(Map<String, WeightTensor> replacements) {
     for (Map.Entry<String, WeightTensor> e : replacements.entrySet()) {
       WeightTensor dense = model.weights().get(e.getKey());
       if (dense == null) {
@@ -188,8 +214,8 @@ public final class Evaluator implements AutoCloseable {
    * replacements instead of the dense tensors of the same names. ONNX Runtime refuses external
    * initializers the graph does not declare, so a part of the graph gets only its own.
    */
-  private Session build(byte[] graphBytes, Map<String, OnnxTensor> weights,
-      Map<String, WeightTensor> replacements, Cut cut) {
+  VariantSession build(byte[] graphBytes, Map<String, OnnxTensor> weights,
+      Map<String, WeightTensor> replacements, PreparedCut cut) {
     Map<String, OnnxTensorLike> initializers = new HashMap<>(weights);
     List<OnnxTensor> owned = new ArrayList<>(replacements.size());
     OrtSession.SessionOptions sessionOptions = new OrtSession.SessionOptions();
@@ -200,7 +226,8 @@ public final class Evaluator implements AutoCloseable {
         initializers.put(e.getKey(), t);
       }
       OrtSession session = createSession(graphBytes, initializers, sessionOptions);
-      Session s = new Session(session, sessionOptions, owned, Map.copyOf(replacements), cut);
+      VariantSession s = new VariantSession(this, session, sessionOptions, owned,
+          Map.copyOf(replacements), cut);
       open.add(s);
       return s;
     } catch (RuntimeException e) {
@@ -210,7 +237,8 @@ public final class Evaluator implements AutoCloseable {
     }
   }
 
-  private OrtSession createSession(byte[] graphBytes, Map<String, OnnxTensorLike> initializers,
+  /** A session on {@code graphBytes} with {@code initializers}, built with this evaluator's options. */
+  OrtSession createSession(byte[] graphBytes, Map<String, OnnxTensorLike> initializers,
       OrtSession.SessionOptions sessionOptions) {
     try {
       sessionOptions.setIntraOpNumThreads(options.intraOpThreads());
@@ -225,7 +253,7 @@ public final class Evaluator implements AutoCloseable {
   }
 
   /** The shared dense tensors of the float initializers {@code part} declares. */
-  private Map<String, OnnxTensor> weightsOf(Onnx.ModelProto part) {
+  Map<String, OnnxTensor> weightsOf(Onnx.ModelProto part) {
     Map<String, OnnxTensor> out = new HashMap<>();
     for (Onnx.TensorProto t : part.getGraph().getInitializerList()) {
       OnnxTensor dense = denseTensors.get(t.getName());
@@ -244,7 +272,7 @@ public final class Evaluator implements AutoCloseable {
     long[] shape = new long[rowShape.length + 1];
     shape[0] = 1;
     System.arraycopy(rowShape, 0, shape, 1, rowShape.length);
-    try (Session session = dense()) {
+    try (VariantSession session = dense()) {
       return session.run(WeightTensor.allocate(WeightTensor.elementCount(rowShape)), shape).classes();
     }
   }
@@ -272,13 +300,13 @@ public final class Evaluator implements AutoCloseable {
       probe.put(i, (float) random.nextDouble(-1, 1));
     }
     Logits dense;
-    try (Session s = dense()) {
+    try (VariantSession s = dense()) {
       dense = s.run(probe, shape);
     }
     for (PrunableTensor t : tensors) {
       WeightTensor zeros = WeightTensor.zeros(t.name(), model.weight(t.name()).shape());
       Logits zeroed;
-      try (Session s = variant(Map.of(t.name(), zeros))) {
+      try (VariantSession s = variant(Map.of(t.name(), zeros))) {
         zeroed = s.run(probe, shape);
       }
       if (zeroed.equals(dense)) {
@@ -307,16 +335,53 @@ public final class Evaluator implements AutoCloseable {
       return;
     }
     closed = true;
-    for (Session s : List.copyOf(open)) {
+    for (VariantSession s : List.copyOf(open)) {
       s.close();
     }
-    for (Cut c : List.copyOf(openCuts)) {
+    for (PreparedCut c : List.copyOf(openCuts)) {
       c.close();
     }
     denseTensors.values().forEach(OnnxTensor::close);
   }
 
-  private void checkOpen() {
+  /** Registers a cut built on this evaluator, so that {@link #close} closes it if its user does not. */
+  private PreparedCut opened(PreparedCut cut) {
+    openCuts.add(cut);
+    return cut;
+  }
+
+  /** Forgets a session its user closed. */
+  void closed(VariantSession session) {
+    open.remove(session);
+  }
+
+  /** Forgets a cut its user closed. */
+  void closed(PreparedCut cut) {
+    openCuts.remove(cut);
+  }
+
+  /** The process-wide ONNX Runtime environment the sessions run in. */
+  OrtEnvironment env() {
+    return env;
+  }
+
+  /** The name of the model's (only) input, the features. */
+  String inputName() {
+    return inputName;
+  }
+
+  /** The name of the model's first output, the logits. */
+  String outputName() {
+    return outputName;
+  }
+
+  /** The shared dense weight tensors, by initializer name. */
+  Map<String, OnnxTensor> denseTensors() {
+    return denseTensors;
+  }
+
+  /** Refuses work once the evaluator is closed. */
+  void checkOpen() {
     if (closed) {
       throw new IllegalStateException("evaluator of " + model + " is closed");
     }
@@ -345,7 +410,7 @@ public final class Evaluator implements AutoCloseable {
   }
 
   /** Checks that the batch's rows fit the model's input; its shape as fed otherwise. */
-  private long[] checkFits(Batch batch) {
+  long[] checkFits(Batch batch) {
     long[] shape = batch.shape();
     boolean fits = shape.length == inputDims.length;
     for (int i = 0; fits && i < shape.length; i++) {
@@ -361,7 +426,8 @@ public final class Evaluator implements AutoCloseable {
     return shape;
   }
 
-  private OnnxTensor features(Batch batch) {
+  /** The batch's features as an ONNX Runtime tensor of the model's input, read in place. */
+  OnnxTensor features(Batch batch) {
     long[] shape = checkFits(batch);
     try {
       // The batch's direct buffer, read in place.
@@ -372,344 +438,8 @@ public final class Evaluator implements AutoCloseable {
     }
   }
 
-  /**
-   * A {@link GraphCut} made ready to evaluate: a session on its prefix, which turns a batch into
-   * the cut's {@link CutActivations}, and its suffix graph, on which {@link #variant} builds
-   * sessions that read those activations instead of the batch. Suffix sessions get only the dense
-   * weights the suffix reads (ONNX Runtime refuses external initializers a graph does not
-   * declare). Close the cut when done; activations and sessions made from it are closed on their
-   * own.
-   *
-   * <pre>{@code
-   * try (Evaluator.Cut cut = evaluator.cut(GraphCut.of(model, Set.of("fc2.weight")));
-   *      CutActivations a = cut.activations(batch);
-   *      Evaluator.Session s = cut.variant(Map.of("fc2.weight", pruned))) {
-   *   Logits logits = s.logits(a);  // bitwise the logits of evaluator.variant(...).logits(batch)
-   * }
-   * }</pre>
-   */
-  public final class Cut implements AutoCloseable {
-    private final GraphCut graphCut;
-    private final OrtSession prefix; // null: no prefix, or activations held by the caller
-    private final OrtSession.SessionOptions prefixOptions;
-    private final boolean prefixReadsInput;
-    private final Set<String> prefixOutputs;
-    private final boolean feedsInput;
-    private final byte[] suffix;
-    private final Map<String, OnnxTensor> suffixWeights;
-    private boolean cutClosed;
-
-    /** A cut with its own prefix session, or with {@code heldTypes} for activations held. */
-    private Cut(GraphCut graphCut, Map<String, Onnx.TypeProto> heldTypes) {
-      this.graphCut = graphCut;
-      this.prefixOutputs = Set.copyOf(graphCut.computedValues());
-      this.feedsInput = graphCut.values().contains(inputName);
-      Map<String, Onnx.TypeProto> types = new HashMap<>();
-      for (Onnx.ValueInfoProto input : model.graph().getGraph().getInputList()) {
-        types.put(input.getName(), input.getType());
-      }
-      if (heldTypes != null || graphCut.prefixNodes().isEmpty()) {
-        prefix = null;
-        prefixOptions = null;
-        prefixReadsInput = false;
-        if (heldTypes != null) {
-          types.putAll(heldTypes);
-        }
-      } else {
-        Onnx.ModelProto part = graphCut.prefix();
-        prefixOptions = new OrtSession.SessionOptions();
-        try {
-          prefix = createSession(part.toByteArray(), new HashMap<>(weightsOf(part)), prefixOptions);
-        } catch (RuntimeException e) {
-          prefixOptions.close();
-          throw e;
-        }
-        try {
-          prefixReadsInput = prefix.getInputNames().contains(inputName);
-          types.putAll(typesOf(prefix));
-        } catch (RuntimeException e) {
-          closePrefix();
-          throw e;
-        }
-      }
-      Onnx.ModelProto part = graphCut.suffix(types);
-      this.suffix = part.toByteArray();
-      this.suffixWeights = weightsOf(part);
-      openCuts.add(this);
-    }
-
-    /** The cut this evaluates. */
-    public GraphCut graph() {
-      return graphCut;
-    }
-
-    /**
-     * The cut values for {@code batch}: the prefix's outputs (ONNX Runtime's buffers, kept until
-     * the activations are closed) and, when the suffix reads the graph input, the batch's features
-     * in place. The caller closes them, before the batch.
-     *
-     * @throws InvalidInputException when the batch's rows do not fit the model's input
-     * @throws IllegalStateException when the cut was made to read activations held by its caller
-     */
-    public CutActivations activations(Batch batch) {
-      checkCutOpen();
-      if (prefix == null && !prefixOutputs.isEmpty()) {
-        throw new IllegalStateException(graphCut + " reads activations of a dense pass; it has no"
-            + " prefix session");
-      }
-      OnnxTensor features = features(batch);
-      OrtSession.Result result = null;
-      try {
-        Map<String, OnnxTensor> values = new HashMap<>();
-        if (prefix != null) {
-          Map<String, OnnxTensor> feed = prefixReadsInput ? Map.of(inputName, features) : Map.of();
-          result = prefix.run(feed, prefixOutputs);
-          for (String v : prefixOutputs) {
-            values.put(v, (OnnxTensor) result.get(v).orElseThrow());
-          }
-        }
-        List<OnnxTensor> owned = new ArrayList<>(1);
-        if (feedsInput) {
-          values.put(inputName, features);
-          owned.add(features);
-        } else {
-          features.close();
-        }
-        return new CutActivations(this, batch.rows(), values, bytes(values, features), result, owned);
-      } catch (OrtException | RuntimeException e) {
-        features.close();
-        if (result != null) {
-          result.close();
-        }
-        if (e instanceof RuntimeException r) {
-          throw r;
-        }
-        throw new IllegalStateException(model.source().onnxPath() + ": ONNX Runtime failed on the"
-            + " prefix of " + graphCut + " for " + batch + ": " + e.getMessage(), e);
-      }
-    }
-
-    /**
-     * The cut values for {@code batch} from activations a {@link DensePass} computed and the
-     * caller holds; they are wrapped, not copied, and must stay unchanged while in use.
-     */
-    CutActivations activations(Batch batch, Map<String, Activation> held) {
-      checkCutOpen();
-      List<OnnxTensor> owned = new ArrayList<>(prefixOutputs.size() + 1);
-      try {
-        Map<String, OnnxTensor> values = new HashMap<>();
-        long bytes = 0;
-        for (String v : prefixOutputs) {
-          Activation a = held.get(v);
-          if (a == null || a.shape()[0] != batch.rows()) {
-            throw new IllegalArgumentException("no activation of " + v + " held for " + batch);
-          }
-          OnnxTensor t = a.wrap(env);
-          owned.add(t);
-          values.put(v, t);
-          bytes += a.bytes();
-        }
-        if (feedsInput) {
-          OnnxTensor features = features(batch);
-          owned.add(features);
-          values.put(inputName, features);
-        }
-        return new CutActivations(this, batch.rows(), values, bytes, null, owned);
-      } catch (RuntimeException e) {
-        owned.forEach(OnnxTensor::close);
-        throw e;
-      }
-    }
-
-    /**
-     * A session evaluating the suffix with {@code replacements} instead of the dense weights; feed
-     * it activations of this cut. The caller closes it.
-     *
-     * @throws IllegalArgumentException when a replacement is not one of the cut's weights, or has
-     *     another shape than the initializer
-     */
-    public Session variant(Map<String, WeightTensor> replacements) {
-      checkCutOpen();
-      checkReplacements(replacements);
-      for (String name : replacements.keySet()) {
-        if (!graphCut.weights().contains(name)) {
-          throw new IllegalArgumentException("replacement for " + name + " is not one of the"
-              + " weights " + graphCut.weights() + " the cut was made for: its consumer may lie"
-              + " before the cut");
-        }
-      }
-      return build(suffix, suffixWeights, replacements, this);
-    }
-
-    /** Closes the prefix session. Idempotent. */
-    @Override
-    public synchronized void close() {
-      if (!cutClosed) {
-        cutClosed = true;
-        openCuts.remove(this);
-        closePrefix();
-      }
-    }
-
-    private void closePrefix() {
-      if (prefix == null) {
-        return;
-      }
-      try {
-        prefix.close();
-      } catch (OrtException e) {
-        throw new IllegalStateException("closing an ONNX Runtime session failed", e);
-      } finally {
-        prefixOptions.close();
-      }
-    }
-
-    private void checkCutOpen() {
-      checkOpen();
-      if (cutClosed) {
-        throw new IllegalStateException(graphCut + " is closed");
-      }
-    }
-
-    @Override
-    public String toString() {
-      return "Cut[" + graphCut + "]";
-    }
-  }
-
-  private static long bytes(Map<String, OnnxTensor> values, OnnxTensor features) {
-    long sum = 0;
-    for (OnnxTensor t : values.values()) {
-      if (t != features) {
-        sum += t.getInfo().getNumElements() * t.getInfo().type.size;
-      }
-    }
-    return sum;
-  }
-
-  /**
-   * A cut whose computed values come from a {@link DensePass} the caller ran and holds (see
-   * {@link Cut#activations(Batch, Map)}) rather than from a prefix session of its own;
-   * {@code heldTypes} are the pass's {@link DensePass#types()}.
-   */
-  Cut cut(GraphCut cut, Map<String, Onnx.TypeProto> heldTypes) {
-    checkOpen();
-    if (cut.model() != model || !cut.affectsOutput()) {
-      throw new IllegalArgumentException(cut + " is not a cut of " + model + " with a suffix");
-    }
-    if (!heldTypes.keySet().containsAll(cut.computedValues())) {
-      throw new IllegalArgumentException("the dense pass computes " + heldTypes.keySet()
-          + ", not every value of " + cut);
-    }
-    return new Cut(cut, heldTypes);
-  }
-
-  /** A dense pass that also yields {@code values}; the caller closes it. */
-  DensePass densePass(Collection<String> values) {
-    checkOpen();
-    return new DensePass(values);
-  }
-
-  /**
-   * The whole dense model with some inner values as extra outputs: one run per batch gives the
-   * logits and the activations of several cuts at once. Values whose shape is known apart from
-   * the batch dimension are written by ONNX Runtime straight into direct buffers of ours (pinned
-   * outputs); others are copied there. Either way the garbage collector frees them.
-   */
-  final class DensePass implements AutoCloseable {
-    private final OrtSession session;
-    private final OrtSession.SessionOptions sessionOptions;
-    private final Map<String, Onnx.TypeProto> types;
-    private final Map<String, TensorInfo> infos = new HashMap<>();
-
-    private DensePass(Collection<String> values) {
-      sessionOptions = new OrtSession.SessionOptions();
-      try {
-        byte[] bytes = GraphCut.withOutputs(model, values).toByteArray();
-        session = createSession(bytes, new HashMap<>(denseTensors), sessionOptions);
-      } catch (RuntimeException e) {
-        sessionOptions.close();
-        throw e;
-      }
-      try {
-        Map<String, Onnx.TypeProto> all = typesOf(session);
-        all.keySet().retainAll(values);
-        types = Map.copyOf(all);
-        for (Map.Entry<String, NodeInfo> e : session.getOutputInfo().entrySet()) {
-          if (types.containsKey(e.getKey())) {
-            infos.put(e.getKey(), (TensorInfo) e.getValue().getInfo());
-          }
-        }
-      } catch (OrtException | RuntimeException e) {
-        close();
-        throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
-      }
-    }
-
-    /** ONNX Runtime's types of the extra outputs. */
-    Map<String, Onnx.TypeProto> types() {
-      return types;
-    }
-
-    /** The batch's logits, and the values named in {@code keep} held in direct buffers. */
-    Result run(Batch batch, Set<String> keep) {
-      long rows = batch.rows();
-      Map<String, Activation> held = new HashMap<>();
-      Map<String, OnnxValue> pinned = new HashMap<>();
-      Set<String> requested = new java.util.HashSet<>();
-      requested.add(outputName);
-      try (OnnxTensor features = features(batch)) {
-        for (String v : keep) {
-          TensorInfo info = infos.get(v);
-          long[] shape = info.getShape();
-          boolean pinnable = shape.length > 0 && shape[0] < 0;
-          for (int i = 1; i < shape.length; i++) {
-            pinnable &= shape[i] >= 0;
-          }
-          if (pinnable) {
-            shape[0] = rows;
-            Activation a = Activation.allocate(shape, info.type);
-            held.put(v, a);
-            pinned.put(v, a.wrap(env));
-          } else {
-            requested.add(v);
-          }
-        }
-        try (OrtSession.Result result = session.run(Map.of(inputName, features), requested, pinned)) {
-          Logits logits = toLogits(result.get(outputName).orElseThrow(), rows,
-              "a dense pass on " + batch);
-          for (String v : requested) {
-            if (!v.equals(outputName)) {
-              held.put(v, Activation.copyOf((OnnxTensor) result.get(v).orElseThrow()));
-            }
-          }
-          return new Result(logits, held);
-        }
-      } catch (OrtException e) {
-        throw new IllegalStateException(model.source().onnxPath() + ": ONNX Runtime failed on "
-            + batch + ": " + e.getMessage(), e);
-      } finally {
-        pinned.values().forEach(OnnxValue::close);
-      }
-    }
-
-    @Override
-    public void close() {
-      try {
-        session.close();
-      } catch (OrtException e) {
-        throw new IllegalStateException("closing an ONNX Runtime session failed", e);
-      } finally {
-        sessionOptions.close();
-      }
-    }
-
-    /** One batch's dense logits and held activations. */
-    record Result(Logits logits, Map<String, Activation> values) {}
-  }
-
   /** ONNX Runtime's types of a session's outputs. */
-  private static Map<String, Onnx.TypeProto> typesOf(OrtSession session) {
+  static Map<String, Onnx.TypeProto> typesOf(OrtSession session) {
     try {
       Map<String, Onnx.TypeProto> types = new HashMap<>();
       for (Map.Entry<String, NodeInfo> e : session.getOutputInfo().entrySet()) {
@@ -723,7 +453,7 @@ public final class Evaluator implements AutoCloseable {
   }
 
   /** A float matrix [rows, classes] as logits, or bad input naming what was found. */
-  private Logits toLogits(OnnxValue value, long rows, String what) {
+  Logits toLogits(OnnxValue value, long rows, String what) {
     if (!(value instanceof OnnxTensor out)
         || out.getInfo().type != OnnxJavaType.FLOAT
         || out.getInfo().getShape().length != 2
@@ -768,102 +498,5 @@ public final class Evaluator implements AutoCloseable {
     }
     return Onnx.TypeProto.newBuilder().setTensorType(Onnx.TypeProto.Tensor.newBuilder()
         .setElemType(type.getNumber()).setShape(shape)).build();
-  }
-
-  /**
-   * One ONNX Runtime session: the dense model or a variant. Thread-safe for {@link #logits};
-   * close it when done (it closes its replacement tensors, never the shared dense ones).
-   */
-  public final class Session implements AutoCloseable {
-    private final OrtSession session;
-    private final OrtSession.SessionOptions sessionOptions;
-    private final List<OnnxTensor> owned;
-    private final Map<String, WeightTensor> replacements; // keeps replacement buffers alive
-    private final Cut cut; // null: the whole model, fed batches
-    private final Set<String> requested;
-    private boolean sessionClosed;
-
-    private Session(OrtSession session, OrtSession.SessionOptions sessionOptions,
-        List<OnnxTensor> owned, Map<String, WeightTensor> replacements, Cut cut) {
-      this.session = session;
-      this.sessionOptions = sessionOptions;
-      this.owned = owned;
-      this.replacements = replacements;
-      this.cut = cut;
-      this.requested = Set.of(outputName);
-    }
-
-    /** The weights this session uses instead of the dense ones (empty for the dense model). */
-    public Map<String, WeightTensor> replacements() {
-      return replacements;
-    }
-
-    /**
-     * The model's first output for the batch: the batch's features are fed, in place, as the
-     * model's first input with shape {@code [rows, ...rowShape]}.
-     *
-     * @throws InvalidInputException when the batch's row shape does not fit the input's fixed
-     *     dimensions, or the output is not a float matrix [rows, classes]
-     * @throws IllegalStateException when this is a suffix session (made by {@link Cut#variant})
-     */
-    public Logits logits(Batch batch) {
-      if (cut != null) {
-        throw new IllegalStateException("this session evaluates the suffix of " + cut.graph()
-            + "; feed it the cut's activations, not a batch");
-      }
-      long[] shape = checkFits(batch);
-      return run(batch.features(), shape);
-    }
-
-    /**
-     * The model's first output for the rows whose cut values are {@code activations}; only for
-     * sessions made by {@link Cut#variant}, with activations of the same cut.
-     *
-     * @throws IllegalArgumentException when the activations are of another cut, or this session
-     *     evaluates the whole model
-     */
-    public Logits logits(CutActivations activations) {
-      if (cut == null || activations.cut() != cut) {
-        throw new IllegalArgumentException("activations of " + activations.cut() + " fed to a"
-            + " session of " + (cut == null ? "the whole model" : cut));
-      }
-      return run(activations.values(), activations.rows(), "the activations of " + cut.graph());
-    }
-
-    Logits run(FloatBuffer features, long[] shape) {
-      try (OnnxTensor input = OnnxTensor.createTensor(env, features, shape)) {
-        return run(Map.of(inputName, input), shape[0], "input of shape " + Arrays.toString(shape));
-      } catch (OrtException e) {
-        throw new IllegalStateException("ONNX Runtime refused input of shape "
-            + Arrays.toString(shape) + ": " + e.getMessage(), e);
-      }
-    }
-
-    private Logits run(Map<String, ? extends OnnxTensorLike> inputs, long rows, String what) {
-      try (OrtSession.Result result = session.run(inputs, requested)) {
-        return toLogits(result.get(0), rows, what);
-      } catch (OrtException e) {
-        throw new IllegalStateException(model.source().onnxPath() + ": ONNX Runtime failed on "
-            + what + ": " + e.getMessage(), e);
-      }
-    }
-
-    /** Closes the session and its replacement tensors. Idempotent. */
-    @Override
-    public synchronized void close() {
-      if (sessionClosed) {
-        return;
-      }
-      sessionClosed = true;
-      open.remove(this);
-      try {
-        session.close();
-      } catch (OrtException e) {
-        throw new IllegalStateException("closing an ONNX Runtime session failed", e);
-      } finally {
-        owned.forEach(OnnxTensor::close);
-        sessionOptions.close();
-      }
-    }
   }
 }

@@ -151,7 +151,7 @@ public final class TensorSweep {
     if (wanted.isEmpty() || batches.isEmpty()) {
       heldTypes = Map.of();
       kept = Set.of();
-      try (Evaluator.Session session = evaluator.dense()) {
+      try (VariantSession session = evaluator.dense()) {
         for (Batch batch : batches) {
           dense.add(session.logits(batch));
           held.add(Map.of());
@@ -159,14 +159,14 @@ public final class TensorSweep {
       }
       return;
     }
-    try (Evaluator.DensePass pass = evaluator.densePass(wanted)) {
+    try (DensePass pass = evaluator.densePass(wanted)) {
       heldTypes = pass.types();
-      Evaluator.DensePass.Result first = pass.run(batches.get(0), wanted);
+      DensePass.Result first = pass.run(batches.get(0), wanted);
       kept = Set.copyOf(withinBudget(cuts, first.values(), batches.get(0).rows()));
       dense.add(first.logits());
       held.add(only(first.values(), kept));
       for (int b = 1; b < batches.size(); b++) {
-        Evaluator.DensePass.Result r = pass.run(batches.get(b), kept);
+        DensePass.Result r = pass.run(batches.get(b), kept);
         dense.add(r.logits());
         held.add(r.values());
       }
@@ -270,7 +270,7 @@ public final class TensorSweep {
       acc[v] = new TallyAccumulator(classes);
     }
     boolean fromHeld = kept.containsAll(cut.computedValues());
-    try (Evaluator.Cut prepared = fromHeld ? evaluator.cut(cut, heldTypes) : evaluator.cut(cut)) {
+    try (PreparedCut prepared = fromHeld ? evaluator.cut(cut, heldTypes) : evaluator.cut(cut)) {
       if (!suffixReproducesDense(prepared, fromHeld)) {
         Tally[] out = new Tally[variants.size()];
         for (int v = 0; v < out.length; v++) {
@@ -296,7 +296,7 @@ public final class TensorSweep {
             bytes += last;
           } while (next < batches.size() && bytes + last <= options.activationBytes());
           for (int v = 0; v < acc.length; v++) {
-            try (Evaluator.Session session = prepared.variant(variants.get(v).get())) {
+            try (VariantSession session = prepared.variant(variants.get(v).get())) {
               for (int i = 0; i < chunk.size(); i++) {
                 int b = first + i;
                 acc[v].add(session.logits(chunk.get(i)), batches.get(b), dense.get(b));
@@ -325,11 +325,11 @@ public final class TensorSweep {
    * the graphs and kernels rather than of the rows, is kept by the evaluator: made once per cut in
    * an executor, by whichever task gets there first.
    */
-  private boolean suffixReproducesDense(Evaluator.Cut prepared, boolean fromHeld) {
+  private boolean suffixReproducesDense(PreparedCut prepared, boolean fromHeld) {
     return evaluator.cutVerdict(prepared.graph().weights(), fromHeld, w -> {
       CutActivations first = fromHeld ? prepared.activations(batches.get(0), held.get(0))
           : prepared.activations(batches.get(0));
-      try (Evaluator.Session session = prepared.variant(Map.of())) {
+      try (VariantSession session = prepared.variant(Map.of())) {
         return session.logits(first).equals(dense.get(0));
       } finally {
         first.close();
@@ -339,7 +339,7 @@ public final class TensorSweep {
 
   private Tally evaluateFull(Map<String, WeightTensor> replacements) {
     TallyAccumulator acc = new TallyAccumulator(classes);
-    try (Evaluator.Session session = evaluator.variant(replacements)) {
+    try (VariantSession session = evaluator.variant(replacements)) {
       for (int b = 0; b < batches.size(); b++) {
         acc.add(session.logits(batches.get(b)), batches.get(b), dense.get(b));
       }

@@ -1,8 +1,12 @@
 /**
- * Evaluation on ONNX Runtime: the process-wide environment ({@link dev.lopper.eval.OrtRuntime}),
- * sessions for the dense model and for pruned variants that share the dense weights
- * ({@link dev.lopper.eval.Evaluator}), and their outputs ({@link dev.lopper.eval.Logits}); graph
- * cuts for prefix reuse ({@link dev.lopper.eval.GraphCut}, {@link dev.lopper.eval.CutActivations});
- * and one sweep unit ({@link dev.lopper.eval.TensorSweep}).
+ * Evaluation on ONNX Runtime: the process-wide environment ({@link dev.lopper.eval.OrtRuntime});
+ * the evaluator of one model ({@link dev.lopper.eval.Evaluator}, built with
+ * {@link dev.lopper.eval.EvaluatorOptions}), which shares the dense weights among its sessions for
+ * the dense model and pruned variants ({@link dev.lopper.eval.VariantSession}), and their outputs
+ * ({@link dev.lopper.eval.Logits}); graph cuts for prefix reuse ({@link dev.lopper.eval.GraphCut}),
+ * made ready to evaluate ({@link dev.lopper.eval.PreparedCut}) with their activations computed by a
+ * prefix session or by the dense pass ({@link dev.lopper.eval.CutActivations}; package-private
+ * {@code DensePass} and {@code Activation}); and one sweep unit
+ * ({@link dev.lopper.eval.TensorSweep}).
  */
 package dev.lopper.eval;

@@ -38,7 +38,7 @@ class BatchCompositionTest {
     long[] rowShape = Arrays.copyOfRange(dims, 1, dims.length);
     try (BufferAllocator allocator = new RootAllocator();
          Evaluator evaluator = new Evaluator(model);
-         Evaluator.Session session = evaluator.dense()) {
+         VariantSession session = evaluator.dense()) {
       float[] one = logits(session, rows, rowShape, 1, allocator);
       for (int size : new int[] {7, 64, 100, 255, 256}) {
         float[] batched = logits(session, rows, rowShape, size, allocator);
@@ -51,7 +51,7 @@ class BatchCompositionTest {
     }
   }
 
-  private static float[] logits(Evaluator.Session session, List<float[]> rows, long[] rowShape,
+  private static float[] logits(VariantSession session, List<float[]> rows, long[] rowShape,
       int batchSize, BufferAllocator allocator) {
     float[] all = null;
     int at = 0;

@@ -47,7 +47,7 @@ public final class EvaluationBenchmark {
           evaluator.dense().close();
         }
         long t3 = System.nanoTime();
-        try (Evaluator.Session s = evaluator.dense()) {
+        try (VariantSession s = evaluator.dense()) {
           for (int i = 0; i < 500; i++) {
             s.logits(batch);
           }

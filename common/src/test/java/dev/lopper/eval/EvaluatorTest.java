@@ -155,11 +155,11 @@ class EvaluatorTest {
   void denseLogitsEqualAPlainJavaForwardPass() {
     OnnxModel mlp = SmallOnnxModels.mlp(dir);
     OnnxModel cnn = SmallOnnxModels.cnn(dir);
-    try (Evaluator e = new Evaluator(mlp); Evaluator.Session s = e.dense();
+    try (Evaluator e = new Evaluator(mlp); VariantSession s = e.dense();
          Batch batch = randomBatch(new long[] {4}, 9, 1)) {
       assertMatches(EvaluatorTest::mlpForward, mlp, batch, s.logits(batch), Map.of());
     }
-    try (Evaluator e = new Evaluator(cnn); Evaluator.Session s = e.dense();
+    try (Evaluator e = new Evaluator(cnn); VariantSession s = e.dense();
          Batch batch = randomBatch(new long[] {1, 4, 4}, 9, 2)) {
       assertMatches(EvaluatorTest::cnnForward, cnn, batch, s.logits(batch), Map.of());
     }
@@ -171,19 +171,19 @@ class EvaluatorTest {
     try (Evaluator e = new Evaluator(cnn);
          Batch batch = randomBatch(new long[] {1, 4, 4}, 16, 3)) {
       Logits dense;
-      try (Evaluator.Session s = e.dense()) {
+      try (VariantSession s = e.dense()) {
         dense = s.logits(batch);
       }
       for (String name : List.of("conv.weight", "fc.weight")) {
         Map<String, WeightTensor> rep = Map.of(name, randomLike(cnn.weight(name), name.length()));
-        try (Evaluator.Session s = e.variant(rep)) {
+        try (VariantSession s = e.variant(rep)) {
           Logits logits = s.logits(batch);
           assertNotEquals(dense, logits, name);
           assertMatches(EvaluatorTest::cnnForward, cnn, batch, logits, rep);
         }
       }
       // Closing variants never closed the shared dense tensors: the dense model still evaluates.
-      try (Evaluator.Session s = e.dense()) {
+      try (VariantSession s = e.dense()) {
         assertEquals(dense, s.logits(batch));
       }
     }
@@ -196,8 +196,8 @@ class EvaluatorTest {
     Map<String, WeightTensor> rep2 = Map.of("fc2.weight", randomLike(mlp.weight("fc2.weight"), 2),
         "fc1.weight", WeightTensor.zeros("fc1.weight", new long[] {5, 4}));
     try (Evaluator e = new Evaluator(mlp); Batch batch = randomBatch(new long[] {4}, 5, 4);
-         Evaluator.Session a = e.variant(rep1); Evaluator.Session b = e.variant(rep2);
-         Evaluator.Session d = e.dense()) {
+         VariantSession a = e.variant(rep1); VariantSession b = e.variant(rep2);
+         VariantSession d = e.dense()) {
       assertMatches(EvaluatorTest::mlpForward, mlp, batch, a.logits(batch), rep1);
       assertMatches(EvaluatorTest::mlpForward, mlp, batch, b.logits(batch), rep2);
       assertMatches(EvaluatorTest::mlpForward, mlp, batch, d.logits(batch), Map.of());
@@ -244,7 +244,7 @@ class EvaluatorTest {
   @Test
   void refusesABatchWhoseRowShapeDoesNotFitTheInput() {
     OnnxModel cnn = SmallOnnxModels.cnn(dir);
-    try (Evaluator e = new Evaluator(cnn); Evaluator.Session s = e.dense();
+    try (Evaluator e = new Evaluator(cnn); VariantSession s = e.dense();
          Batch batch = randomBatch(new long[] {16}, 2, 5)) {
       InvalidInputException ex = assertThrows(InvalidInputException.class, () -> s.logits(batch));
       assertTrue(ex.getMessage().contains("input x"), ex.getMessage());
@@ -256,7 +256,7 @@ class EvaluatorTest {
   @Test
   void refusesAnOutputThatIsNotAMatrixOfLogits() {
     OnnxModel model = SmallOnnxModels.imageOutput(dir);
-    try (Evaluator e = new Evaluator(model); Evaluator.Session s = e.dense();
+    try (Evaluator e = new Evaluator(model); VariantSession s = e.dense();
          Batch batch = randomBatch(new long[] {1, 4, 4}, 2, 6)) {
       InvalidInputException ex = assertThrows(InvalidInputException.class, () -> s.logits(batch));
       assertTrue(ex.getMessage().contains("output y"), ex.getMessage());

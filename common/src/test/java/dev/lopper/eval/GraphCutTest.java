@@ -119,17 +119,17 @@ class GraphCutTest {
         Evaluator evaluator = new Evaluator(m);
         Batch batch = randomBatch(allocator)) {
       Logits dense;
-      try (Evaluator.Session s = evaluator.dense()) {
+      try (VariantSession s = evaluator.dense()) {
         dense = s.logits(batch);
       }
       for (Set<String> weights : List.of(Set.of("a.weight"), Set.of("b.weight"), Set.of("c.weight"),
           Set.of("a.weight", "c.weight"), Set.of("b.weight", "c.weight"))) {
         Map<String, WeightTensor> rep = new java.util.HashMap<>();
         weights.forEach(w -> rep.put(w, scaled(m.weight(w), 0.5f)));
-        try (Evaluator.Cut cut = evaluator.cut(GraphCut.of(m, weights));
+        try (PreparedCut cut = evaluator.cut(GraphCut.of(m, weights));
             CutActivations activations = cut.activations(batch);
-            Evaluator.Session full = evaluator.variant(rep);
-            Evaluator.Session suffix = cut.variant(rep)) {
+            VariantSession full = evaluator.variant(rep);
+            VariantSession suffix = cut.variant(rep)) {
           Logits expected = full.logits(batch);
           assertNotEquals(dense, expected, weights.toString());
           assertEquals(expected, suffix.logits(activations), weights.toString());
@@ -159,10 +159,10 @@ class GraphCutTest {
             Batch batch = randomBatch(allocator, rowShape)) {
           for (dev.lopper.model.PrunableTensor t : dev.lopper.model.PrunableTensors.find(m)) {
             Map<String, WeightTensor> rep = Map.of(t.name(), scaled(m.weight(t.name()), 0.5f));
-            try (Evaluator.Cut cut = evaluator.cut(GraphCut.of(m, Set.of(t.name())));
+            try (PreparedCut cut = evaluator.cut(GraphCut.of(m, Set.of(t.name())));
                 CutActivations activations = cut.activations(batch);
-                Evaluator.Session full = evaluator.variant(rep);
-                Evaluator.Session suffix = cut.variant(rep)) {
+                VariantSession full = evaluator.variant(rep);
+                VariantSession suffix = cut.variant(rep)) {
               assertEquals(full.logits(batch), suffix.logits(activations), m + " " + t.name());
               compared++;
             }

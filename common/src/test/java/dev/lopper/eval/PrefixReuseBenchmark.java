@@ -108,7 +108,7 @@ public final class PrefixReuseBenchmark {
     long prefixCpu = 0;
     int builds = 10;
     for (PrunableTensor t : tensors) {
-      try (Evaluator.Cut cut = evaluator.cut(GraphCut.of(model, Set.of(t.name())))) {
+      try (PreparedCut cut = evaluator.cut(GraphCut.of(model, Set.of(t.name())))) {
         long[] a = clocks();
         List<CutActivations> activations = new ArrayList<>();
         batches.forEach(b -> activations.add(cut.activations(b)));
@@ -118,7 +118,7 @@ public final class PrefixReuseBenchmark {
           cut.variant(Map.of()).close();
         }
         long[] c = clocks();
-        try (Evaluator.Session s = cut.variant(Map.of())) {
+        try (VariantSession s = cut.variant(Map.of())) {
           activations.forEach(s::logits);
         }
         long[] d = clocks();
@@ -130,7 +130,7 @@ public final class PrefixReuseBenchmark {
       }
     }
     long[] a = clocks();
-    try (Evaluator.Session s = evaluator.dense()) {
+    try (VariantSession s = evaluator.dense()) {
       batches.forEach(s::logits);
     }
     long[] b = clocks();

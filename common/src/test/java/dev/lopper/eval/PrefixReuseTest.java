@@ -61,19 +61,19 @@ class PrefixReuseTest {
       List<Batch> batches = ValidationSet.batches(SensitivityReferenceTest.rowShape(shape), 64, allocator);
       try {
         List<Logits> dense = new ArrayList<>();
-        try (Evaluator.Session s = evaluator.dense()) {
+        try (VariantSession s = evaluator.dense()) {
           batches.forEach(b -> dense.add(s.logits(b)));
         }
         for (PrunableTensor t : tensors) {
           WeightTensor w = model.weight(t.name());
           List<MaskSet> masks = magnitude.selectGrid(List.of(w), GRID, context);
-          try (Evaluator.Cut cut = evaluator.cut(GraphCut.of(model, Set.of(t.name())))) {
+          try (PreparedCut cut = evaluator.cut(GraphCut.of(model, Set.of(t.name())))) {
             List<CutActivations> activations = new ArrayList<>();
             batches.forEach(b -> activations.add(cut.activations(b)));
             try {
               // The dense suffix on the cut activations is the dense model.
               boolean exact = true;
-              try (Evaluator.Session s = cut.variant(Map.of())) {
+              try (VariantSession s = cut.variant(Map.of())) {
                 for (int b = 0; b < batches.size(); b++) {
                   exact &= dense.get(b).equals(s.logits(activations.get(b)));
                 }
@@ -86,8 +86,8 @@ class PrefixReuseTest {
               boolean changed = false;
               for (int g = 0; g < GRID.length; g++) {
                 Map<String, WeightTensor> pruned = masks.get(g).apply(Map.of(t.name(), w));
-                try (Evaluator.Session full = evaluator.variant(pruned);
-                    Evaluator.Session suffix = cut.variant(pruned)) {
+                try (VariantSession full = evaluator.variant(pruned);
+                    VariantSession suffix = cut.variant(pruned)) {
                   for (int b = 0; b < batches.size(); b++) {
                     Logits expected = full.logits(batches.get(b));
                     assertEquals(expected, suffix.logits(activations.get(b)),
@@ -172,10 +172,10 @@ class PrefixReuseTest {
     OnnxModel model = load("digits-mlp");
     try (BufferAllocator allocator = new RootAllocator();
         Evaluator evaluator = new Evaluator(model);
-        Evaluator.Cut fc2 = evaluator.cut(GraphCut.of(model, Set.of("fc2.weight")));
-        Evaluator.Cut fc3 = evaluator.cut(GraphCut.of(model, Set.of("fc3.weight")));
-        Evaluator.Session suffix = fc2.variant(Map.of());
-        Evaluator.Session whole = evaluator.dense()) {
+        PreparedCut fc2 = evaluator.cut(GraphCut.of(model, Set.of("fc2.weight")));
+        PreparedCut fc3 = evaluator.cut(GraphCut.of(model, Set.of("fc3.weight")));
+        VariantSession suffix = fc2.variant(Map.of());
+        VariantSession whole = evaluator.dense()) {
       List<Batch> batches = ValidationSet.batches(new long[] {64}, 360, allocator);
       try (CutActivations a3 = fc3.activations(batches.get(0))) {
         assertThrows(IllegalStateException.class, () -> suffix.logits(batches.get(0)));

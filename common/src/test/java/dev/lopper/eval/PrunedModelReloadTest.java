@@ -54,10 +54,10 @@ class PrunedModelReloadTest {
         Evaluator fromOnnx = new Evaluator(reloaded);
         Evaluator fromSafetensors = new Evaluator(overDenseGraph)) {
       List<Batch> batches = ValidationSet.batches(new long[] {1, 8, 8}, 128, allocator);
-      try (Evaluator.Session masked = original.variant(pruned);
-          Evaluator.Session dense = original.dense();
-          Evaluator.Session a = fromOnnx.dense();
-          Evaluator.Session b = fromSafetensors.dense()) {
+      try (VariantSession masked = original.variant(pruned);
+          VariantSession dense = original.dense();
+          VariantSession a = fromOnnx.dense();
+          VariantSession b = fromSafetensors.dense()) {
         for (Batch batch : batches) {
           Logits expected = masked.logits(batch);
           assertEquals(expected, a.logits(batch), "reloaded ONNX");

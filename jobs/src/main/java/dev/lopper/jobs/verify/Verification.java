@@ -3,6 +3,7 @@ package dev.lopper.jobs.verify;
 import dev.lopper.data.Batch;
 import dev.lopper.eval.Evaluator;
 import dev.lopper.eval.Logits;
+import dev.lopper.eval.VariantSession;
 import dev.lopper.jobs.data.PartitionRows;
 import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.spark.ExecutorModels;
@@ -59,8 +60,8 @@ public final class Verification {
     TallyAccumulator denseTally = new TallyAccumulator(spec.classes());
     TallyAccumulator prunedTally = new TallyAccumulator(spec.classes());
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("verify " + rows.partition());
-        Evaluator.Session denseSession = dense.dense();
-        Evaluator.Session prunedSession = pruned.dense()) {
+        VariantSession denseSession = dense.dense();
+        VariantSession prunedSession = pruned.dense()) {
       List<Batch> batches = rows.batches(dataSpec.rowShape(), spec.batchSize(), dataSpec.featuresColumn(),
           dataSpec.labelColumn(), allocator);
       try {

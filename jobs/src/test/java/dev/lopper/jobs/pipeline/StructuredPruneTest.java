@@ -11,6 +11,7 @@ import dev.lopper.data.Batch;
 import dev.lopper.eval.Evaluator;
 import dev.lopper.eval.Logits;
 import dev.lopper.eval.TensorSweep;
+import dev.lopper.eval.VariantSession;
 import dev.lopper.fixtures.OnnxCheck;
 import dev.lopper.fixtures.ReferenceCsv;
 import dev.lopper.fixtures.SampleData;
@@ -163,8 +164,8 @@ class StructuredPruneTest {
         Evaluator masked = new Evaluator(denseWithWeights);
         Evaluator small = new Evaluator(shrunk)) {
       List<Batch> batches = ValidationSet.batches(ROW, 120, allocator);
-      try (Evaluator.Session m = masked.variant(masks.apply(denseWithWeights.weights()));
-          Evaluator.Session s = small.dense()) {
+      try (VariantSession m = masked.variant(masks.apply(denseWithWeights.weights()));
+          VariantSession s = small.dense()) {
         for (Batch batch : batches) {
           Logits lm = m.logits(batch);
           Logits ls = s.logits(batch);

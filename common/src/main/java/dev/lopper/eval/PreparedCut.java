@@ -1,0 +1,236 @@
+package dev.lopper.eval;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.lopper.InvalidInputException;
+import dev.lopper.data.Batch;
+import dev.lopper.model.WeightTensor;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import onnx.Onnx;
+
+/**
+ * A {@link GraphCut} made ready to evaluate by an {@link Evaluator} ({@link Evaluator#cut}): a
+ * session on its prefix, which turns a batch into the cut's {@link CutActivations}, and its suffix
+ * graph, on which {@link #variant} builds sessions that read those activations instead of the
+ * batch. Suffix sessions get only the dense weights the suffix reads (ONNX Runtime refuses external
+ * initializers a graph does not declare). Close the cut when done; activations and sessions made
+ * from it are closed on their own.
+ *
+ * <pre>{@code
+ * try (PreparedCut cut = evaluator.cut(GraphCut.of(model, Set.of("fc2.weight")));
+ *      CutActivations a = cut.activations(batch);
+ *      VariantSession s = cut.variant(Map.of("fc2.weight", pruned))) {
+ *   Logits logits = s.logits(a);  // bitwise the logits of evaluator.variant(...).logits(batch)
+ * }
+ * }</pre>
+ */
+public final class PreparedCut implements AutoCloseable {
+  private final Evaluator evaluator;
+  private final GraphCut graphCut;
+  private final OrtSession prefix; // null: no prefix, or activations held by the caller
+  private final OrtSession.SessionOptions prefixOptions;
+  private final boolean prefixReadsInput;
+  private final Set<String> prefixOutputs;
+  private final boolean feedsInput;
+  private final byte[] suffix;
+  private final Map<String, OnnxTensor> suffixWeights;
+  private boolean cutClosed;
+
+  /**
+   * A cut of {@code evaluator}'s model with its own prefix session, or with {@code heldTypes} (not
+   * null) for activations held from a {@link DensePass}.
+   */
+  PreparedCut(Evaluator evaluator, GraphCut graphCut, Map<String, Onnx.TypeProto> heldTypes) {
+    this.evaluator = evaluator;
+    this.graphCut = graphCut;
+    this.prefixOutputs = Set.copyOf(graphCut.computedValues());
+    this.feedsInput = graphCut.values().contains(evaluator.inputName());
+    Map<String, Onnx.TypeProto> types = new HashMap<>();
+    for (Onnx.ValueInfoProto input : evaluator.model().graph().getGraph().getInputList()) {
+      types.put(input.getName(), input.getType());
+    }
+    if (heldTypes != null || graphCut.prefixNodes().isEmpty()) {
+      prefix = null;
+      prefixOptions = null;
+      prefixReadsInput = false;
+      if (heldTypes != null) {
+        types.putAll(heldTypes);
+      }
+    } else {
+      Onnx.ModelProto part = graphCut.prefix();
+      prefixOptions = new OrtSession.SessionOptions();
+      try {
+        prefix = evaluator.createSession(part.toByteArray(),
+            new HashMap<>(evaluator.weightsOf(part)), prefixOptions);
+      } catch (RuntimeException e) {
+        prefixOptions.close();
+        throw e;
+      }
+      try {
+        prefixReadsInput = prefix.getInputNames().contains(evaluator.inputName());
+        types.putAll(Evaluator.typesOf(prefix));
+      } catch (RuntimeException e) {
+        closePrefix();
+        throw e;
+      }
+    }
+    Onnx.ModelProto part = graphCut.suffix(types);
+    this.suffix = part.toByteArray();
+    this.suffixWeights = evaluator.weightsOf(part);
+  }
+
+  /** The cut this evaluates. */
+  public GraphCut graph() {
+    return graphCut;
+  }
+
+  /**
+   * The cut values for {@code batch}: the prefix's outputs (ONNX Runtime's buffers, kept until
+   * the activations are closed) and, when the suffix reads the graph input, the batch's features
+   * in place. The caller closes them, before the batch.
+   *
+   * @throws InvalidInputException when the batch's rows do not fit the model's input
+   * @throws IllegalStateException when the cut was made to read activations held by its caller
+   */
+  public CutActivations activations(Batch batch) {
+    checkCutOpen();
+    if (prefix == null && !prefixOutputs.isEmpty()) {
+      throw new IllegalStateException(graphCut + " reads activations of a dense pass; it has no"
+          + " prefix session");
+    }
+    String inputName = evaluator.inputName();
+    OnnxTensor features = evaluator.features(batch);
+    OrtSession.Result result = null;
+    try {
+      Map<String, OnnxTensor> values = new HashMap<>();
+      if (prefix != null) {
+        Map<String, OnnxTensor> feed = prefixReadsInput ? Map.of(inputName, features) : Map.of();
+        result = prefix.run(feed, prefixOutputs);
+        for (String v : prefixOutputs) {
+          values.put(v, (OnnxTensor) result.get(v).orElseThrow());
+        }
+      }
+      List<OnnxTensor> owned = new ArrayList<>(1);
+      if (feedsInput) {
+        values.put(inputName, features);
+        owned.add(features);
+      } else {
+        features.close();
+      }
+      return new CutActivations(this, batch.rows(), values, bytes(values, features), result, owned);
+    } catch (OrtException | RuntimeException e) {
+      features.close();
+      if (result != null) {
+        result.close();
+      }
+      if (e instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException(evaluator.model().source().onnxPath() + ": ONNX Runtime"
+          + " failed on the prefix of " + graphCut + " for " + batch + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The cut values for {@code batch} from activations a {@link DensePass} computed and the
+   * caller holds; they are wrapped, not copied, and must stay unchanged while in use.
+   */
+  CutActivations activations(Batch batch, Map<String, Activation> held) {
+    checkCutOpen();
+    List<OnnxTensor> owned = new ArrayList<>(prefixOutputs.size() + 1);
+    try {
+      Map<String, OnnxTensor> values = new HashMap<>();
+      long bytes = 0;
+      for (String v : prefixOutputs) {
+        Activation a = held.get(v);
+        if (a == null || a.shape()[0] != batch.rows()) {
+          throw new IllegalArgumentException("no activation of " + v + " held for " + batch);
+        }
+        OnnxTensor t = a.wrap(evaluator.env());
+        owned.add(t);
+        values.put(v, t);
+        bytes += a.bytes();
+      }
+      if (feedsInput) {
+        OnnxTensor features = evaluator.features(batch);
+        owned.add(features);
+        values.put(evaluator.inputName(), features);
+      }
+      return new CutActivations(this, batch.rows(), values, bytes, null, owned);
+    } catch (RuntimeException e) {
+      owned.forEach(OnnxTensor::close);
+      throw e;
+    }
+  }
+
+  /**
+   * A session evaluating the suffix with {@code replacements} instead of the dense weights; feed
+   * it activations of this cut. The caller closes it.
+   *
+   * @throws IllegalArgumentException when a replacement is not one of the cut's weights, or has
+   *     another shape than the initializer
+   */
+  public VariantSession variant(Map<String, WeightTensor> replacements) {
+    checkCutOpen();
+    evaluator.checkReplacements(replacements);
+    for (String name : replacements.keySet()) {
+      if (!graphCut.weights().contains(name)) {
+        throw new IllegalArgumentException("replacement for " + name + " is not one of the"
+            + " weights " + graphCut.weights() + " the cut was made for: its consumer may lie"
+            + " before the cut");
+      }
+    }
+    return evaluator.build(suffix, suffixWeights, replacements, this);
+  }
+
+  /** Closes the prefix session. Idempotent. */
+  @Override
+  public synchronized void close() {
+    if (!cutClosed) {
+      cutClosed = true;
+      evaluator.closed(this);
+      closePrefix();
+    }
+  }
+
+  private void closePrefix() {
+    if (prefix == null) {
+      return;
+    }
+    try {
+      prefix.close();
+    } catch (OrtException e) {
+      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
+    } finally {
+      prefixOptions.close();
+    }
+  }
+
+  private void checkCutOpen() {
+    evaluator.checkOpen();
+    if (cutClosed) {
+      throw new IllegalStateException(graphCut + " is closed");
+    }
+  }
+
+  /** Bytes of the computed cut values ({@code features}, the batch's own buffer, not counted). */
+  private static long bytes(Map<String, OnnxTensor> values, OnnxTensor features) {
+    long sum = 0;
+    for (OnnxTensor t : values.values()) {
+      if (t != features) {
+        sum += t.getInfo().getNumElements() * t.getInfo().type.size;
+      }
+    }
+    return sum;
+  }
+
+  @Override
+  public String toString() {
+    return "Cut[" + graphCut + "]";
+  }
+}
