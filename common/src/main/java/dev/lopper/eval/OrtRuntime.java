@@ -9,14 +9,15 @@ import java.nio.file.Path;
 /**
  * The process-wide ONNX Runtime environment, created once on first use.
  *
- * <p>Measured: ONNX Runtime 1.29's Java binding crashes the JVM (SIGSEGV) while creating its
- * environment when the process's command line ({@code /proc/self/cmdline}) is longer than about
- * 3.9 KB (3980 bytes worked, 3984 crashed). So before creating it this class reads the command line
- * and, when it is longer than {@value #MAX_COMMAND_LINE_BYTES} bytes, throws an exception that says
- * so instead of letting the JVM die.
+ * <p>ONNX Runtime 1.29's Java binding crashes the JVM (SIGSEGV) while creating its environment
+ * when the process's command line ({@code /proc/self/cmdline}) is too long (the lengths that
+ * worked and crashed: docs/design.md, "Things measured on this machine that shaped the code").
+ * So before creating it this class reads the command line and, when it is longer than
+ * {@value #MAX_COMMAND_LINE_BYTES} bytes, throws an exception that says so instead of letting the
+ * JVM die.
  */
 public final class OrtRuntime {
-  /** Longest command line accepted before creating the environment, with a little margin. */
+  /** Longest command line accepted before creating the environment: a little below the crash's. */
   public static final int MAX_COMMAND_LINE_BYTES = 3900;
 
   private static final Path COMMAND_LINE = Path.of("/proc/self/cmdline");

@@ -318,10 +318,10 @@ public final class TensorSweep {
   /**
    * Whether the dense suffix, fed the cut activations of the first batch, gives that batch's dense
    * logits bit for bit. ONNX Runtime optimises the suffix as a graph of its own, and a fusion can
-   * differ across the cut: measured on the residual sample, the NCHWc layout fuses the skip
-   * connection's Add into the last convolution of the whole model but cannot when the skip value is
-   * a graph input of the suffix, so the suffix's logits differed by up to 2.4e-6. Such a cut is not
-   * used; its variants are evaluated on the whole model. The verdict, a property of
+   * differ across the cut: on the residual sample, the NCHWc layout fuses the skip connection's Add
+   * into the last convolution of the whole model but cannot when the skip value is a graph input of
+   * the suffix, so the suffix's logits differ (docs/design.md, "Prefix reuse", has the case). Such a
+   * cut is not used; its variants are evaluated on the whole model. The verdict, a property of
    * the graphs and kernels rather than of the rows, is kept by the evaluator: made once per cut in
    * an executor, by whichever task gets there first.
    */

@@ -99,9 +99,9 @@ public final class HadoopFiles {
    * A fingerprint of the file's bytes for telling files apart within a run, not for security: its
    * CRC-32C and CRC-32 (64 bits between them) and its length, e.g. {@code
    * crc32c=1c291ca3,crc32=2144df1c,bytes=4096}. Both checksums are JVM intrinsics even before the JIT
-   * has compiled anything, so a file is fingerprinted at the speed it is read; SHA-256 is not: with
-   * the C1-only JIT of Lopper's executors it ran at 0.14 GB/s here (a 2 GiB file took 15.8 s; 6.5
-   * s in a fresh JVM with C2, 1.2 s once compiled). {@link #sha256} is for what people compare.
+   * has compiled anything, so a file is fingerprinted at the speed it is read; SHA-256 is not, and
+   * with the C1-only JIT of Lopper's executors it is many times slower than the read (docs/design.md,
+   * "Large models", has the timings). {@link #sha256} is for what people compare.
    */
   public static String fingerprint(String path, Configuration conf) {
     Fingerprint f = new Fingerprint();

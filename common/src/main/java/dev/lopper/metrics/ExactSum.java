@@ -15,8 +15,9 @@ import java.util.Arrays;
  * <p>The finite values are accumulated in a fixed-point "superaccumulator": every finite double is
  * an integer multiple of 2<sup>-1074</sup>, so the sum is kept exactly as an integer count of
  * 2<sup>-1074</sup> in 32-bit digits held in longs (the spare high bits absorb carries, which are
- * propagated every 2<sup>30</sup> additions). An addition costs a few nanoseconds; a
- * {@code BigDecimal} sum measured about ten times slower.
+ * propagated every 2<sup>30</sup> additions). An addition is cheap enough for every per-sample
+ * value of a sweep, unlike a {@code BigDecimal} sum (docs/design.md, "Partial results that merge
+ * exactly", has the timings).
  *
  * <p>NaN and infinite inputs are counted rather than added, and {@link #value()} returns what IEEE
  * arithmetic would: NaN if any NaN (or both infinities) was added, otherwise the infinity added.

@@ -11,10 +11,10 @@ final class SparkSessions {
   /** A cluster administrator's executor JVM options, which Spark puts before {@link #EXECUTOR_OPTIONS}. */
   static final String EXECUTOR_DEFAULT_OPTIONS = "spark.executor.defaultJavaOptions";
   /**
-   * The JIT Lopper asks of executor JVMs: C1 only. Measured (docs/benchmarks.md): an executor's C2
-   * compiler spent 6-7 CPU seconds on Spark's and the JDK's class-loading and lambda code (its task
-   * threads' time, mostly ONNX Runtime's native forward passes, was the same with and without C2),
-   * so every additional executor cost those seconds again.
+   * The JIT Lopper asks of executor JVMs: C1 only. An executor's C2 compiler spends its CPU on
+   * Spark's and the JDK's start-up code (class loading, lambda forms), not on the tasks, whose time
+   * is mostly ONNX Runtime's native forward passes and was the same without C2; every additional
+   * executor paid it again (docs/benchmarks.md, "Results (2026-11-22, with rounds)").
    */
   static final String EXECUTOR_JIT = "-XX:TieredStopAtLevel=1";
 

@@ -9,10 +9,9 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * A run's Spark session, started on a thread of its own while the driver checks what needs no Spark:
- * the model's inspection, the run directory, the checksums. Measured on the benchmark's model:
- * those checks took 0.85-1.0 s (inspection 0.6-0.75 s) and Spark's start 1.3-1.5 s, one after the
- * other; side by side on the driver's two cores the run waits for the longer only, and the sweep
- * started 4.5-5.5 s after launch instead of 5.1-6.1 s (docs/benchmarks.md).
+ * the model's inspection, the run directory, the checksums. Neither needs the other and they take
+ * comparable time, so side by side on the driver's cores the run waits for the longer only
+ * (docs/design.md, "Start-up"; the timings before and after in docs/benchmarks.md).
  *
  * <p>A run that fails its checks has started Spark for nothing: {@link #close} waits for the start
  * and stops the session, so that no session outlives the run (a cluster sees a short application

@@ -167,14 +167,15 @@ public final class ValidationData implements Serializable {
    * {@code selected} with no more partitions than the file has row groups. Spark cuts a file into
    * byte ranges (about its size over the cores) and reads each row group in the range holding its
    * midpoint, so a file of one 64 MB row group becomes one full partition and one empty one: a
-   * decode task that reads nothing but still starts Spark SQL's and Parquet's code on its executor
-   * (measured: 7.6 CPU seconds on a fresh executor). Merging the ranges (a narrow coalesce, no
-   * shuffle) leaves one task per row group; the sweep's slices spread the rows over the cores. The
-   * coalesce is asked for unconditionally: it keeps Spark's partitions when they are no more than
-   * the row groups, and asking Spark how many it planned costs a planning of its own (a Row
-   * deserializer generated and compiled: 0.75 s of a cold driver's data stage).
-   * Directories of several part files (and files whose footer was not read) are left as Spark
-   * plans them.
+   * decode task that reads nothing but still starts Spark SQL's and Parquet's code on its executor,
+   * a fresh executor's CPU spent for nothing (docs/benchmarks.md, "Results (single runs, before
+   * rounds)"). Merging the ranges (a narrow coalesce, no shuffle) leaves one task per row group;
+   * the sweep's slices spread the rows over the cores. The coalesce is asked for unconditionally:
+   * it keeps Spark's partitions when they are no more than the row groups, and asking Spark how
+   * many it planned costs a planning of its own (a Row deserializer generated and compiled, a
+   * noticeable part of a cold driver's data stage: docs/benchmarks.md, "Results (2026-11-22,
+   * fourth session)"). Directories of several part files (and files whose footer was not read) are
+   * left as Spark plans them.
    */
   private static Dataset<Row> withoutEmptySplits(ParquetTables.Footer footer, Dataset<Row> selected) {
     int rowGroups = footer == null ? -1 : footer.rowGroups();
