@@ -36,7 +36,8 @@ final class SparkSessions {
    * Starts (or joins) the session {@code lopper <command>}. Defaults that {@code spark.conf} and
    * spark-submit's {@code --conf} can override: {@code spark.ui.enabled=false} in local mode (no
    * port opened for a one-machine run) and {@code spark.executorEnv.OMP_NUM_THREADS=1} (ND4J's
-   * OpenMP threads otherwise fight over the executor's cores). Then every {@code spark.conf} entry.
+   * OpenMP threads would otherwise fight over the executor's cores once it computes). Then every
+   * {@code spark.conf} entry.
    * Last, for executors in JVMs of their own (any master but {@code local} / {@code local[...]}),
    * {@link #EXECUTOR_JIT} is added to the executor JVM options, after the user's own, unless those
    * (or the administrator's {@code spark.executor.defaultJavaOptions}) already choose the JIT
