@@ -4,6 +4,7 @@ import dev.lopper.InvalidInputException;
 import dev.lopper.jobs.config.ClosestName;
 import dev.lopper.jobs.config.ConfigKeys;
 import dev.lopper.jobs.config.ConfigOverride;
+import dev.lopper.jobs.config.Key;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -61,7 +62,7 @@ public record CommandLine(Command command, String topic, String configPath, List
         int eq = arg.indexOf('=');
         String name = eq < 0 ? arg : arg.substring(0, eq);
         String inline = eq < 0 ? null : arg.substring(eq + 1);
-        ConfigKeys.Key key = ConfigKeys.byFlag(name).orElse(null);
+        Key<?> key = ConfigKeys.byFlag(name).orElse(null);
         boolean takesValue = !(key != null && key.type() == ConfigKeys.Type.BOOLEAN);
         String value = inline;
         if (value == null && takesValue) {

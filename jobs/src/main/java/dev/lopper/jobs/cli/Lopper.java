@@ -4,6 +4,7 @@ import dev.lopper.InvalidInputException;
 import dev.lopper.jobs.RunStages;
 import dev.lopper.jobs.SparkStages;
 import dev.lopper.jobs.config.ConfigKeys;
+import dev.lopper.jobs.config.Key;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.output.RunDirectory;
 import dev.lopper.jobs.report.RunSummary;
@@ -149,7 +150,7 @@ public final class Lopper {
     s.append(String.format("  %-22s %s%n", "--config FILE", "YAML configuration file (any Hadoop path)"));
     s.append(String.format("  %-22s %s%n", "--set KEY=VALUE", "set any configuration key, e.g. --set "
         + "sweep.sparsities=[0.5,0.9]; repeatable"));
-    for (ConfigKeys.Key key : ConfigKeys.ALL) {
+    for (Key<?> key : ConfigKeys.ALL) {
       if (key.flag() != null) {
         String flag = key.flag() + (key.type() == ConfigKeys.Type.BOOLEAN ? "" : " " + metavar(key));
         s.append(String.format("  %-22s %s%n", flag, "sets " + key.name()));
@@ -170,7 +171,7 @@ public final class Lopper {
     return s.toString();
   }
 
-  private static String metavar(ConfigKeys.Key key) {
+  private static String metavar(Key<?> key) {
     return switch (key.type()) {
       case PATH -> key.name().equals("output.dir") ? "DIR" : "PATH";
       case STRING -> key.name().startsWith("data.") ? "COLUMN" : "URL";

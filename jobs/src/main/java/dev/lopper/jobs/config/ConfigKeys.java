@@ -5,11 +5,11 @@ import dev.lopper.jobs.allocation.CostUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * Every configuration key, in one table: its name, type, default, command-line flag and meaning.
+ * Every configuration key, in one table of typed {@link Key}s: name, kind of value (with its parser
+ * and check), default, command-line flag, meaning, and where the value sits in a {@link LopperConfig}.
  *
  * <p>This is the only place that holds defaults. The reader ({@link LopperConfig#parse}), the
  * manifest's record of the configuration ({@link LopperConfig#asMap}), {@code lopper help config}
@@ -50,169 +50,178 @@ public final class ConfigKeys {
     }
   }
 
-  /**
-   * One configuration key.
-   *
-   * @param name dotted name, e.g. {@code data.batch-size}
-   * @param type the kind of value
-   * @param defaultValue the value when the key is not given, as the reader would produce it (null
-   *     for keys that are optional or required)
-   * @param required true when the run cannot start without a value
-   * @param nullable true when null is a meaningful value (then it is also allowed explicitly)
-   * @param choices the allowed names for {@link Type#NAME} keys, empty otherwise
-   * @param flag the command-line flag that sets this key, or null
-   * @param doc one or two sentences for the reference
-   * @param getter reads the key's value back out of a configuration (for the manifest and YAML)
-   */
-  public record Key(String name, Type type, Object defaultValue, boolean required, boolean nullable,
-      List<String> choices, String flag, String doc, Function<LopperConfig, Object> getter) {
+  // The keys, in the order of the reference and of the recorded configuration; ALL lists them.
 
-    /** The section, the part of the name before the last dot ("" for top-level keys). */
-    public String section() {
-      int dot = name.lastIndexOf('.');
-      return dot < 0 ? "" : name.substring(0, dot);
-    }
+  static final Key<String> MODEL_ONNX = path("model.onnx").flag("--model")
+      .doc("The ONNX model to prune, on any Hadoop file system.")
+      .valueIn(c -> c.model().onnx())
+      .required();
+  static final Key<String> MODEL_WEIGHTS = path("model.weights").flag("--weights")
+      .doc("A safetensors file whose tensors replace the model's initializers of the same name; null keeps "
+          + "the weights stored in the ONNX file.")
+      .valueIn(c -> c.model().weights())
+      .optional(null);
+  static final Key<List<String>> MODEL_INCLUDE = strings("model.include")
+      .doc("Globs over prunable tensor names (`*` any characters, `?` one character); a tensor is swept "
+          + "when it matches one of them and none of `model.exclude`. With a channel criterion a group is "
+          + "swept when all its producing tensors are.")
+      .valueIn(c -> c.model().include())
+      .withDefault(List.of("*"));
+  static final Key<List<String>> MODEL_EXCLUDE = strings("model.exclude")
+      .doc("Globs of tensor names never to prune.")
+      .valueIn(c -> c.model().exclude())
+      .withDefault(List.of());
 
-    /** The last part of the name. */
-    public String leaf() {
-      return name.substring(name.lastIndexOf('.') + 1);
-    }
+  static final Key<String> DATA_PATH = path("data.path").flag("--data")
+      .doc("The validation data: a Parquet file or a directory of Parquet files, on any Hadoop file system.")
+      .valueIn(c -> c.data().path())
+      .required();
+  static final Key<String> DATA_FEATURES = string("data.features").flag("--features")
+      .doc("The feature column: a list of floats per row, the flattened model input.")
+      .valueIn(c -> c.data().features())
+      .withDefault("features");
+  static final Key<String> DATA_LABEL = string("data.label").flag("--label")
+      .doc("The integer class-label column; null or \"\" when the data has no labels (then only "
+          + "`metric: kl` is possible).")
+      .valueIn(c -> c.data().label())
+      .optional("label");
+  static final Key<List<Long>> DATA_INPUT_SHAPE = shape("data.input-shape")
+      .doc("The shape of one row's input without the batch dimension, e.g. [1, 8, 8]; null takes the "
+          + "model input's dimensions.")
+      .valueIn(c -> c.data().inputShape())
+      .optional(null);
+  static final Key<Integer> DATA_BATCH_SIZE = integer("data.batch-size", Type.POSITIVE_INT)
+      .doc("Rows per forward pass.")
+      .valueIn(c -> c.data().batchSize())
+      .withDefault(256);
+  static final Key<Integer> DATA_PARTITIONS = integer("data.partitions", Type.NON_NEGATIVE_INT)
+      .doc("Partitions the data is split into; 0 chooses automatically.")
+      .valueIn(c -> c.data().partitions())
+      .withDefault(0);
 
-    /** What a value must look like, for messages: "one of accuracy, top5" or "a positive integer". */
-    public String expected() {
-      String what = type == Type.NAME ? "one of " + String.join(", ", choices) : type.description();
-      return nullable ? what + " or null" : what;
-    }
-  }
+  static final Key<String> SWEEP_CRITERION = name("sweep.criterion", CRITERIA).flag("--criterion")
+      .doc("How the weights to prune are chosen within a tensor (`l1-unstructured` is an alias of `magnitude`); "
+          + "`channel-l1` and `channel-l2` remove whole channels of channel groups and emit a smaller model.")
+      .valueIn(c -> c.sweep().criterion())
+      .withDefault("magnitude");
+  static final Key<List<Double>> SWEEP_SPARSITIES = Key.builder("sweep.sparsities", Type.FRACTION_LIST,
+          Parsers.grid(x -> inRange(Type.FRACTION, x)))
+      .doc("The sparsity grid each prunable tensor is measured at; sorted, duplicates dropped.")
+      .valueIn(c -> c.sweep().sparsities())
+      .withDefault(List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9));
+  static final Key<Integer> SWEEP_TENSORS_PER_TASK = integer("sweep.tensors-per-task", Type.NON_NEGATIVE_INT)
+      .doc("Prunable tensors (or channel groups) evaluated by one task; 0 chooses automatically so that every "
+          + "executor core is busy.")
+      .valueIn(c -> c.sweep().tensorsPerTask())
+      .withDefault(0);
+
+  static final Key<String> METRIC = name("metric", DecisionMetric.names()).flag("--metric")
+      .doc("The metric that drives the allocation and the quality gate: accuracy, top5 and f1 (higher is "
+          + "better), loss and kl (the divergence from the dense model's outputs; lower is better).")
+      .valueIn(c -> c.metric().configName())
+      .withDefault("accuracy");
+
+  static final Key<String> ALLOCATION_POLICY = name("allocation.policy", AllocationPolicies.NAMES).flag("--policy")
+      .doc("How per-tensor sparsities are chosen from the measured curves: `target` reaches "
+          + "`allocation.target` while minimising the summed predicted drop, `tolerance` takes per tensor "
+          + "the largest sparsity whose drop is within `allocation.tolerance`, `uniform` and "
+          + "`global-magnitude` are baselines to compare with.")
+      .valueIn(c -> c.allocation().policy())
+      .withDefault("target");
+  static final Key<Double> ALLOCATION_TARGET = number("allocation.target", Type.OPEN_FRACTION).flag("--target")
+      .doc("Overall sparsity, counted in `allocation.unit` (policies target, uniform, global-magnitude): a fraction "
+          + "of the prunable tensors' parameters or FLOPs; with a channel criterion, of the whole model's.")
+      .valueIn(c -> c.allocation().target())
+      .withDefault(0.5);
+  static final Key<String> ALLOCATION_UNIT = name("allocation.unit", CostUnit.names())
+      .doc("What `allocation.target` counts: `parameters`, or `flops` (multiply-accumulates per sample of the Conv, "
+          + "Gemm and MatMul nodes, from the graph and the input shape; for magnitude criteria those of the "
+          + "non-zero weights).")
+      .valueIn(c -> c.allocation().unit().configName())
+      .withDefault("parameters");
+  static final Key<Double> ALLOCATION_TOLERANCE = number("allocation.tolerance", Type.NON_NEGATIVE_NUMBER)
+      .doc("Largest allowed predicted drop of the metric per tensor (policy tolerance).")
+      .valueIn(c -> c.allocation().tolerance())
+      .withDefault(0.01);
+  static final Key<Double> ALLOCATION_MAX_SPARSITY = number("allocation.max-sparsity", Type.FRACTION)
+      .doc("Largest sparsity any one tensor gets (policies target, tolerance, uniform); null means the largest swept "
+          + "sparsity, and a larger value is refused because the drop there is unmeasured.")
+      .valueIn(c -> c.allocation().maxSparsity())
+      .optional(null);
+  static final Key<Double> ALLOCATION_MIN_SPEEDUP = number("allocation.min-speedup", Type.SPEEDUP)
+      .doc("With a channel criterion and policy target: the smallest speed-up the pruned model must be predicted "
+          + "to run with on ONNX Runtime (CPU, one thread, batch `allocation.latency-batch`), from latencies "
+          + "measured per channel group after the sweep; the emitted model's measured speed-up below it fails "
+          + "the quality gate (exit code 3). null: latency is not considered.")
+      .valueIn(c -> c.allocation().minSpeedup())
+      .optional(null);
+  static final Key<Integer> ALLOCATION_LATENCY_BATCH = integer("allocation.latency-batch", Type.POSITIVE_INT)
+      .doc("Rows per run when latency is measured for `allocation.min-speedup`.")
+      .valueIn(c -> c.allocation().latencyBatch())
+      .withDefault(256);
+
+  static final Key<Double> GATE_MAX_DROP = number("gate.max-drop", Type.NON_NEGATIVE_NUMBER)
+      .doc("Largest allowed verified drop of the metric, pruned against dense (command prune); a larger "
+          + "drop fails the run with exit code 3. null disables the gate.")
+      .valueIn(c -> c.gate().maxDrop())
+      .optional(0.02);
+
+  static final Key<String> OUTPUT_DIR = path("output.dir").flag("--out")
+      .doc("The run directory, on any Hadoop file system. It must not exist unless `output.overwrite` is "
+          + "true.")
+      .valueIn(c -> c.output().dir())
+      .required();
+  static final Key<Boolean> OUTPUT_OVERWRITE = Key.builder("output.overwrite", Type.BOOLEAN, Parsers.BOOLEAN)
+      .flag("--overwrite")
+      .doc("Replace an existing `output.dir`.")
+      .valueIn(c -> c.output().overwrite())
+      .withDefault(false);
+  static final Key<Boolean> OUTPUT_NAME_BY_DATE = Key.builder("output.name-by-date", Type.BOOLEAN, Parsers.BOOLEAN)
+      .doc("Name each run's directory by date inside `output.dir`: `<output.dir>/<YYYY-MM-DD>` (UTC), or "
+          + "`<YYYY-MM-DD>T<HHmmss>Z` when that day's exists, and compare with the previous run there "
+          + "(scheduled runs).")
+      .valueIn(c -> c.output().nameByDate())
+      .withDefault(false);
+
+  static final Key<Integer> RUNTIME_THREADS = integer("runtime.threads", Type.NON_NEGATIVE_INT)
+      .doc("ONNX Runtime intra-op threads per task; 0 uses the cores Spark gives a task (`spark.task.cpus`).")
+      .valueIn(c -> c.runtime().threads())
+      .withDefault(0);
+
+  static final Key<String> SPARK_MASTER = string("spark.master").flag("--master")
+      .doc("The Spark master when Lopper starts Spark itself, e.g. local[2]; null means local[*]. Ignored "
+          + "under spark-submit, which sets its own.")
+      .valueIn(c -> c.spark().master())
+      .optional(null);
+  // Unlike the other keys, spark.conf merges: each mapping or entry given adds to those given before.
+  static final Key<Map<String, String>> SPARK_CONF = Key.builder("spark.conf", Type.STRING_MAP, Parsers.SETTINGS)
+      .doc("Extra Spark settings applied when the session starts, e.g. `spark.executor.memory: 4g`; "
+          + "`spark.hadoop.*` entries also apply to the input checks made outside Spark.")
+      .valueIn(c -> c.spark().conf())
+      .withDefault(Map.of());
 
   /** Every key, in the order of the reference and of the recorded configuration. */
-  public static final List<Key> ALL = List.of(
-      required("model.onnx", Type.PATH, "--model",
-          "The ONNX model to prune, on any Hadoop file system.",
-          c -> c.model().onnx()),
-      optional("model.weights", Type.PATH, null, "--weights",
-          "A safetensors file whose tensors replace the model's initializers of the same name; null keeps "
-              + "the weights stored in the ONNX file.",
-          c -> c.model().weights()),
-      key("model.include", Type.STRING_LIST, List.of("*"), null,
-          "Globs over prunable tensor names (`*` any characters, `?` one character); a tensor is swept "
-              + "when it matches one of them and none of `model.exclude`. With a channel criterion a group is "
-              + "swept when all its producing tensors are.",
-          c -> c.model().include()),
-      key("model.exclude", Type.STRING_LIST, List.of(), null,
-          "Globs of tensor names never to prune.",
-          c -> c.model().exclude()),
-
-      required("data.path", Type.PATH, "--data",
-          "The validation data: a Parquet file or a directory of Parquet files, on any Hadoop file system.",
-          c -> c.data().path()),
-      key("data.features", Type.STRING, "features", "--features",
-          "The feature column: a list of floats per row, the flattened model input.",
-          c -> c.data().features()),
-      optional("data.label", Type.STRING, "label", "--label",
-          "The integer class-label column; null or \"\" when the data has no labels (then only "
-              + "`metric: kl` is possible).",
-          c -> c.data().label()),
-      optional("data.input-shape", Type.SHAPE, null, null,
-          "The shape of one row's input without the batch dimension, e.g. [1, 8, 8]; null takes the "
-              + "model input's dimensions.",
-          c -> c.data().inputShape()),
-      key("data.batch-size", Type.POSITIVE_INT, 256, null,
-          "Rows per forward pass.",
-          c -> c.data().batchSize()),
-      key("data.partitions", Type.NON_NEGATIVE_INT, 0, null,
-          "Partitions the data is split into; 0 chooses automatically.",
-          c -> c.data().partitions()),
-
-      name("sweep.criterion", "magnitude", CRITERIA, "--criterion",
-          "How the weights to prune are chosen within a tensor (`l1-unstructured` is an alias of `magnitude`); "
-              + "`channel-l1` and `channel-l2` remove whole channels of channel groups and emit a smaller model.",
-          c -> c.sweep().criterion()),
-      key("sweep.sparsities", Type.FRACTION_LIST, List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), null,
-          "The sparsity grid each prunable tensor is measured at; sorted, duplicates dropped.",
-          c -> c.sweep().sparsities()),
-      key("sweep.tensors-per-task", Type.NON_NEGATIVE_INT, 0, null,
-          "Prunable tensors (or channel groups) evaluated by one task; 0 chooses automatically so that every "
-              + "executor core is busy.",
-          c -> c.sweep().tensorsPerTask()),
-
-      name("metric", "accuracy", DecisionMetric.names(), "--metric",
-          "The metric that drives the allocation and the quality gate: accuracy, top5 and f1 (higher is "
-              + "better), loss and kl (the divergence from the dense model's outputs; lower is better).",
-          c -> c.metric().configName()),
-
-      name("allocation.policy", "target", AllocationPolicies.NAMES, "--policy",
-          "How per-tensor sparsities are chosen from the measured curves: `target` reaches "
-              + "`allocation.target` while minimising the summed predicted drop, `tolerance` takes per tensor "
-              + "the largest sparsity whose drop is within `allocation.tolerance`, `uniform` and "
-              + "`global-magnitude` are baselines to compare with.",
-          c -> c.allocation().policy()),
-      key("allocation.target", Type.OPEN_FRACTION, 0.5, "--target",
-          "Overall sparsity, counted in `allocation.unit` (policies target, uniform, global-magnitude): a fraction "
-              + "of the prunable tensors' parameters or FLOPs; with a channel criterion, of the whole model's.",
-          c -> c.allocation().target()),
-      name("allocation.unit", "parameters", CostUnit.names(), null,
-          "What `allocation.target` counts: `parameters`, or `flops` (multiply-accumulates per sample of the Conv, "
-              + "Gemm and MatMul nodes, from the graph and the input shape; for magnitude criteria those of the "
-              + "non-zero weights).",
-          c -> c.allocation().unit().configName()),
-      key("allocation.tolerance", Type.NON_NEGATIVE_NUMBER, 0.01, null,
-          "Largest allowed predicted drop of the metric per tensor (policy tolerance).",
-          c -> c.allocation().tolerance()),
-      optional("allocation.max-sparsity", Type.FRACTION, null, null,
-          "Largest sparsity any one tensor gets (policies target, tolerance, uniform); null means the largest swept "
-              + "sparsity, and a larger value is refused because the drop there is unmeasured.",
-          c -> c.allocation().maxSparsity()),
-      optional("allocation.min-speedup", Type.SPEEDUP, null, null,
-          "With a channel criterion and policy target: the smallest speed-up the pruned model must be predicted "
-              + "to run with on ONNX Runtime (CPU, one thread, batch `allocation.latency-batch`), from latencies "
-              + "measured per channel group after the sweep; the emitted model's measured speed-up below it fails "
-              + "the quality gate (exit code 3). null: latency is not considered.",
-          c -> c.allocation().minSpeedup()),
-      key("allocation.latency-batch", Type.POSITIVE_INT, 256, null,
-          "Rows per run when latency is measured for `allocation.min-speedup`.",
-          c -> c.allocation().latencyBatch()),
-
-      optional("gate.max-drop", Type.NON_NEGATIVE_NUMBER, 0.02, null,
-          "Largest allowed verified drop of the metric, pruned against dense (command prune); a larger "
-              + "drop fails the run with exit code 3. null disables the gate.",
-          c -> c.gate().maxDrop()),
-
-      required("output.dir", Type.PATH, "--out",
-          "The run directory, on any Hadoop file system. It must not exist unless `output.overwrite` is "
-              + "true.",
-          c -> c.output().dir()),
-      key("output.overwrite", Type.BOOLEAN, false, "--overwrite",
-          "Replace an existing `output.dir`.",
-          c -> c.output().overwrite()),
-      key("output.name-by-date", Type.BOOLEAN, false, null,
-          "Name each run's directory by date inside `output.dir`: `<output.dir>/<YYYY-MM-DD>` (UTC), or "
-              + "`<YYYY-MM-DD>T<HHmmss>Z` when that day's exists, and compare with the previous run there "
-              + "(scheduled runs).",
-          c -> c.output().nameByDate()),
-
-      key("runtime.threads", Type.NON_NEGATIVE_INT, 0, null,
-          "ONNX Runtime intra-op threads per task; 0 uses the cores Spark gives a task (`spark.task.cpus`).",
-          c -> c.runtime().threads()),
-
-      optional("spark.master", Type.STRING, null, "--master",
-          "The Spark master when Lopper starts Spark itself, e.g. local[2]; null means local[*]. Ignored "
-              + "under spark-submit, which sets its own.",
-          c -> c.spark().master()),
-      key("spark.conf", Type.STRING_MAP, Map.of(), null,
-          "Extra Spark settings applied when the session starts, e.g. `spark.executor.memory: 4g`; "
-              + "`spark.hadoop.*` entries also apply to the input checks made outside Spark.",
-          c -> c.spark().conf()));
+  public static final List<Key<?>> ALL = List.of(
+      MODEL_ONNX, MODEL_WEIGHTS, MODEL_INCLUDE, MODEL_EXCLUDE,
+      DATA_PATH, DATA_FEATURES, DATA_LABEL, DATA_INPUT_SHAPE, DATA_BATCH_SIZE, DATA_PARTITIONS,
+      SWEEP_CRITERION, SWEEP_SPARSITIES, SWEEP_TENSORS_PER_TASK,
+      METRIC,
+      ALLOCATION_POLICY, ALLOCATION_TARGET, ALLOCATION_UNIT, ALLOCATION_TOLERANCE, ALLOCATION_MAX_SPARSITY,
+      ALLOCATION_MIN_SPEEDUP, ALLOCATION_LATENCY_BATCH,
+      GATE_MAX_DROP,
+      OUTPUT_DIR, OUTPUT_OVERWRITE, OUTPUT_NAME_BY_DATE,
+      RUNTIME_THREADS,
+      SPARK_MASTER, SPARK_CONF);
 
   private ConfigKeys() {}
 
   /** The key named {@code name}, if it exists. */
-  public static Optional<Key> find(String name) {
+  public static Optional<Key<?>> find(String name) {
     return ALL.stream().filter(k -> k.name().equals(name)).findFirst();
   }
 
   /** The key set by command-line flag {@code flag} (e.g. {@code --model}), if any. */
-  public static Optional<Key> byFlag(String flag) {
+  public static Optional<Key<?>> byFlag(String flag) {
     return ALL.stream().filter(k -> flag.equals(k.flag())).findFirst();
   }
 
@@ -224,7 +233,7 @@ public final class ConfigKeys {
   /** The reference as plain text, for {@code lopper help config}. */
   public static String reference() {
     StringBuilder out = new StringBuilder();
-    for (Key key : ALL) {
+    for (Key<?> key : ALL) {
       out.append(key.name()).append(" (").append(key.expected());
       if (key.required()) {
         out.append(", required");
@@ -257,24 +266,56 @@ public final class ConfigKeys {
     return String.valueOf(value);
   }
 
-  private static Key key(String name, Type type, Object defaultValue, String flag, String doc,
-      Function<LopperConfig, Object> getter) {
-    return new Key(name, type, defaultValue, false, false, List.of(), flag, doc, getter);
+  // One builder per kind of value: each pairs the kind's description with the parser and check that
+  // make it true, so that a key's type in the reference and what its reader accepts cannot drift apart.
+
+  private static Key.Builder<String> path(String name) {
+    return Key.builder(name, Type.PATH, Parsers.TEXT);
   }
 
-  private static Key optional(String name, Type type, Object defaultValue, String flag, String doc,
-      Function<LopperConfig, Object> getter) {
-    return new Key(name, type, defaultValue, false, true, List.of(), flag, doc, getter);
+  private static Key.Builder<String> string(String name) {
+    return Key.builder(name, Type.STRING, Parsers.TEXT);
   }
 
-  private static Key required(String name, Type type, String flag, String doc,
-      Function<LopperConfig, Object> getter) {
-    return new Key(name, type, null, true, false, List.of(), flag, doc, getter);
+  private static Key.Builder<String> name(String name, List<String> choices) {
+    List<String> names = List.copyOf(choices);
+    return Key.builder(name, Type.NAME, Parsers.SCALAR).choices(names).check((value, input) -> {
+      if (!names.contains(value)) {
+        throw input.refused("unknown name '" + value + "'; expected one of " + String.join(", ", names));
+      }
+    });
   }
 
-  private static Key name(String name, String defaultValue, List<String> choices, String flag, String doc,
-      Function<LopperConfig, Object> getter) {
-    return new Key(name, Type.NAME, defaultValue, false, false, List.copyOf(choices), flag, doc, getter);
+  private static Key.Builder<List<String>> strings(String name) {
+    return Key.builder(name, Type.STRING_LIST, Parsers.STRINGS);
+  }
+
+  private static Key.Builder<List<Long>> shape(String name) {
+    return Key.builder(name, Type.SHAPE, Parsers.SHAPE);
+  }
+
+  private static Key.Builder<Integer> integer(String name, Type type) {
+    int min = switch (type) {
+      case POSITIVE_INT -> 1;
+      case NON_NEGATIVE_INT -> 0;
+      default -> throw new IllegalArgumentException(type + " is not a kind of integer");
+    };
+    return Key.builder(name, type, Parsers.INTEGER).check(Key.Check.fits(n -> n >= min));
+  }
+
+  private static Key.Builder<Double> number(String name, Type type) {
+    return Key.builder(name, type, Parsers.NUMBER).check(Key.Check.fits(x -> inRange(type, x)));
+  }
+
+  /** Whether {@code x} is a number of kind {@code type}, as the type's description says. */
+  private static boolean inRange(Type type, double x) {
+    return switch (type) {
+      case OPEN_FRACTION -> x > 0 && x < 1;
+      case FRACTION -> x > 0 && x <= 1;
+      case NON_NEGATIVE_NUMBER -> x >= 0 && Double.isFinite(x);
+      case SPEEDUP -> x > 1 && Double.isFinite(x);
+      default -> throw new IllegalArgumentException(type + " is not a kind of number");
+    };
   }
 
   static List<String> names() {

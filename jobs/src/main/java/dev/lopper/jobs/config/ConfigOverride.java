@@ -31,7 +31,7 @@ public record ConfigOverride(String key, String value, String origin) {
 
   /** The value given by command-line flag {@code flag}, e.g. {@code --model}, for the key it sets. */
   public static ConfigOverride ofFlag(String flag, String value) {
-    ConfigKeys.Key key = ConfigKeys.byFlag(flag)
+    Key<?> key = ConfigKeys.byFlag(flag)
         .orElseThrow(() -> new IllegalArgumentException("no configuration key has flag " + flag));
     return new ConfigOverride(key.name(), value, flag);
   }

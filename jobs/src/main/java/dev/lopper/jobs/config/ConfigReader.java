@@ -5,14 +5,12 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.NullNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.lopper.InvalidInputException;
 import dev.lopper.criteria.ChannelCriterion;
 import dev.lopper.criteria.Criteria;
 import dev.lopper.jobs.allocation.CostUnit;
 import dev.lopper.io.HadoopFiles;
-import dev.lopper.jobs.config.ConfigKeys.Key;
 import dev.lopper.jobs.config.ConfigKeys.Type;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -23,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeSet;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
@@ -31,16 +28,16 @@ import org.apache.hadoop.fs.Path;
 /**
  * Turns a YAML document and command-line overrides into a checked {@link LopperConfig}.
  *
- * <p>Every value is converted by the type in {@link ConfigKeys}; every error is one {@link
- * InvalidInputException} naming the key and where its value came from (the file, {@code --set} or a
- * flag).
+ * <p>Every value is read by its {@link Key}, which parses and checks it into the type of the record
+ * field it fills; every error is one {@link InvalidInputException} naming the key and where its
+ * value came from (the file, {@code --set} or a flag).
  */
 final class ConfigReader {
 
   private static final YAMLMapper YAML = YAMLMapper.builder()
       .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
       .build();
-  private static final String SPARK_CONF = "spark.conf";
+  private static final String SPARK_CONF = ConfigKeys.SPARK_CONF.name();
 
   /** A value as given, with where it came from. */
   private record Given(JsonNode node, String label) {}
@@ -48,7 +45,6 @@ final class ConfigReader {
   private final String source;
   private final Map<String, Given> given = new LinkedHashMap<>();
   private final Map<String, String> sparkConf = new LinkedHashMap<>();
-  private final Map<String, Object> values = new LinkedHashMap<>();
 
   private ConfigReader(String source) {
     this.source = source;
@@ -85,69 +81,46 @@ final class ConfigReader {
       if (root != null && !root.isMissingNode() && !root.isNull()) {
         if (!root.isObject()) {
           throw new InvalidInputException(where() + ": expected a mapping of configuration keys at the top, found "
-              + found(root));
+              + Key.Input.found(root));
         }
-        flatten((ObjectNode) root, "");
+        flatten(root, "");
       }
     }
     for (ConfigOverride override : overrides) {
       applyOverride(override);
     }
-    for (Key key : ConfigKeys.ALL) {
-      if (key.type() == Type.STRING_MAP) {
-        continue;
-      }
-      Given value = given.get(key.name());
-      values.put(key.name(), value == null ? key.defaultValue() : convert(key, value));
-    }
-    values.put(SPARK_CONF, sparkConf);
     return this;
   }
 
   // ---- collecting values ----
 
-  private void flatten(ObjectNode node, String prefix) {
+  /** Records the keys of the mapping {@code node}, descending into sections. */
+  private void flatten(JsonNode node, String prefix) {
     Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
     while (fields.hasNext()) {
       Map.Entry<String, JsonNode> field = fields.next();
       String name = prefix + field.getKey();
       JsonNode value = field.getValue();
       if (name.equals(SPARK_CONF)) {
-        collectSparkConf(value, "", where() + ": " + SPARK_CONF);
+        mergeSparkConf(value, where() + ": " + SPARK_CONF);
       } else if (ConfigKeys.find(name).isPresent()) {
         given.put(name, new Given(value, where() + ": " + name));
       } else if (ConfigKeys.sections().contains(name)) {
         if (!value.isObject()) {
           throw new InvalidInputException(where() + ": " + name + ": expected a mapping of " + name
-              + ".* keys, found " + found(value));
+              + ".* keys, found " + Key.Input.found(value));
         }
-        flatten((ObjectNode) value, name + ".");
+        flatten(value, name + ".");
       } else {
         throw new InvalidInputException(where() + ": unknown key '" + name + "'" + suggestion(name));
       }
     }
   }
 
-  private void collectSparkConf(JsonNode node, String prefix, String label) {
-    if (node.isNull() && prefix.isEmpty()) {
-      return;
-    }
-    if (!node.isObject()) {
-      throw new InvalidInputException(label + ": expected " + Type.STRING_MAP.description() + ", e.g. "
-          + "spark.executor.memory: 4g; found " + found(node));
-    }
-    Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
-    while (fields.hasNext()) {
-      Map.Entry<String, JsonNode> field = fields.next();
-      String name = prefix + field.getKey();
-      JsonNode value = field.getValue();
-      if (value.isObject()) {
-        collectSparkConf(value, name + ".", label);
-      } else if (value.isValueNode() && !value.isNull()) {
-        sparkConf.put(name, value.asText());
-      } else {
-        throw new InvalidInputException(label + "." + name + ": expected a single value, found " + found(value));
-      }
+  /** Adds the entries of a {@code spark.conf} mapping to those given before; null adds none. */
+  private void mergeSparkConf(JsonNode node, String label) {
+    if (!node.isNull()) {
+      sparkConf.putAll(ConfigKeys.SPARK_CONF.read(node, label));
     }
   }
 
@@ -163,16 +136,16 @@ final class ConfigReader {
       return;
     }
     if (name.equals(SPARK_CONF)) {
-      collectSparkConf(parseValue(override.value()), "", label);
+      mergeSparkConf(parseValue(override.value()), label);
       return;
     }
-    Key key = ConfigKeys.find(name).orElseThrow(() -> new InvalidInputException(
+    Key<?> key = ConfigKeys.find(name).orElseThrow(() -> new InvalidInputException(
         override.origin() + ": unknown key '" + name + "'" + suggestion(name)));
     given.put(name, new Given(overrideNode(key, override.value()), label));
   }
 
   /** Strings are taken as typed (only "null" and "~" mean null); other values are parsed as YAML. */
-  private static JsonNode overrideNode(Key key, String raw) {
+  private static JsonNode overrideNode(Key<?> key, String raw) {
     String trimmed = raw.trim();
     if (trimmed.equals("null") || trimmed.equals("~")) {
       return NullNode.getInstance();
@@ -195,281 +168,128 @@ final class ConfigReader {
     }
   }
 
-  // ---- converting values ----
-
-  private Object convert(Key key, Given value) {
-    JsonNode node = value.node();
-    if (node == null || node.isNull()) {
-      if (key.nullable()) {
-        return null;
-      }
-      throw wrongType(key, value);
-    }
-    switch (key.type()) {
-      case PATH, STRING -> {
-        String text = scalarText(key, value);
-        if (text.isEmpty()) {
-          if (key.nullable()) {
-            return null;
-          }
-          throw new InvalidInputException(value.label() + ": must not be empty; expected " + key.expected());
-        }
-        return text;
-      }
-      case NAME -> {
-        String text = scalarText(key, value);
-        if (!key.choices().contains(text)) {
-          throw new InvalidInputException(value.label() + ": unknown name '" + text + "'; expected one of "
-              + String.join(", ", key.choices()));
-        }
-        return text;
-      }
-      case BOOLEAN -> {
-        if (node.isBoolean()) {
-          return node.booleanValue();
-        }
-        if (node.isTextual() && (node.asText().equalsIgnoreCase("true") || node.asText().equalsIgnoreCase("false"))) {
-          return Boolean.parseBoolean(node.asText());
-        }
-        throw wrongType(key, value);
-      }
-      case POSITIVE_INT, NON_NEGATIVE_INT -> {
-        Long n = integer(node);
-        long min = key.type() == Type.POSITIVE_INT ? 1 : 0;
-        if (n == null || n < min || n > Integer.MAX_VALUE) {
-          throw wrongType(key, value);
-        }
-        return n.intValue();
-      }
-      case OPEN_FRACTION, FRACTION, NON_NEGATIVE_NUMBER, SPEEDUP -> {
-        Double x = number(node);
-        if (x == null || !inRange(key.type(), x)) {
-          throw wrongType(key, value);
-        }
-        return x;
-      }
-      case FRACTION_LIST -> {
-        List<JsonNode> items = items(node);
-        if (items.isEmpty()) {
-          throw new InvalidInputException(value.label() + ": the sparsity grid is empty; expected " + key.expected());
-        }
-        TreeSet<Double> grid = new TreeSet<>();
-        for (JsonNode item : items) {
-          Double x = number(item);
-          if (x == null || !inRange(Type.FRACTION, x)) {
-            throw new InvalidInputException(value.label() + ": expected " + key.expected() + ", found "
-                + found(item) + " in " + found(node));
-          }
-          grid.add(x);
-        }
-        return List.copyOf(grid);
-      }
-      case SHAPE -> {
-        List<JsonNode> items = items(node);
-        List<Long> shape = new ArrayList<>();
-        for (JsonNode item : items) {
-          Long d = integer(item);
-          if (d == null || d < 1) {
-            throw wrongType(key, value);
-          }
-          shape.add(d);
-        }
-        if (shape.isEmpty()) {
-          throw wrongType(key, value);
-        }
-        return List.copyOf(shape);
-      }
-      case STRING_LIST -> {
-        List<String> strings = new ArrayList<>();
-        for (JsonNode item : items(node)) {
-          if (!item.isValueNode() || item.isNull() || item.asText().isEmpty()) {
-            throw new InvalidInputException(value.label() + ": expected " + key.expected() + ", found "
-                + found(item) + " in " + found(node));
-          }
-          strings.add(item.asText());
-        }
-        return List.copyOf(strings);
-      }
-      default -> throw new IllegalStateException("no conversion for " + key.type());
-    }
-  }
-
-  private static boolean inRange(Type type, double x) {
-    return switch (type) {
-      case OPEN_FRACTION -> x > 0 && x < 1;
-      case FRACTION -> x > 0 && x <= 1;
-      case NON_NEGATIVE_NUMBER -> x >= 0 && Double.isFinite(x);
-      case SPEEDUP -> x > 1 && Double.isFinite(x);
-      default -> throw new IllegalStateException(type.name());
-    };
-  }
-
-  private static String scalarText(Key key, Given value) {
-    JsonNode node = value.node();
-    if (!node.isValueNode()) {
-      throw wrongType(key, value);
-    }
-    return node.asText();
-  }
-
-  private static List<JsonNode> items(JsonNode node) {
-    List<JsonNode> items = new ArrayList<>();
-    if (node.isArray()) {
-      node.forEach(items::add);
-    } else {
-      items.add(node);
-    }
-    return items;
-  }
-
-  private static Long integer(JsonNode node) {
-    if (node.isIntegralNumber() && node.canConvertToLong()) {
-      return node.longValue();
-    }
-    if (node.isTextual()) {
-      try {
-        return Long.parseLong(node.asText().trim());
-      } catch (NumberFormatException e) {
-        return null;
-      }
-    }
-    return null;
-  }
-
-  private static Double number(JsonNode node) {
-    if (node.isNumber()) {
-      return node.doubleValue();
-    }
-    if (node.isTextual()) {
-      try {
-        return Double.parseDouble(node.asText().trim());
-      } catch (NumberFormatException e) {
-        return null;
-      }
-    }
-    return null;
-  }
-
-  private static InvalidInputException wrongType(Key key, Given value) {
-    return new InvalidInputException(value.label() + ": expected " + key.expected() + ", found " + found(value.node()));
-  }
-
-  private static String found(JsonNode node) {
-    if (node == null || node.isNull() || node.isMissingNode()) {
-      return "null";
-    }
-    return node.isValueNode() ? "'" + node.asText() + "'" : node.toString();
-  }
-
   // ---- building and cross-checking ----
 
-  private String label(String key) {
-    Given value = given.get(key);
-    return value != null ? value.label() : key;
+  /** The value given for {@code key}, parsed and checked, or its default. */
+  private <T> T read(Key<T> key) {
+    Given value = given.get(key.name());
+    return value == null ? key.defaultValue() : key.read(value.node(), value.label());
   }
 
-  @SuppressWarnings("unchecked")
+  /** Where {@code key}'s value came from, or its name when it was not given. */
+  private String label(Key<?> key) {
+    Given value = given.get(key.name());
+    return value != null ? value.label() : key.name();
+  }
+
   private LopperConfig build() {
-    for (Key key : ConfigKeys.ALL) {
-      if (key.required() && values.get(key.name()) == null) {
+    // Every key is read before any is found missing or weighed against another, in the order of the
+    // table, so that of two bad values the one reported is the first in the reference.
+    ModelConfig model = new ModelConfig(read(ConfigKeys.MODEL_ONNX), read(ConfigKeys.MODEL_WEIGHTS),
+        read(ConfigKeys.MODEL_INCLUDE), read(ConfigKeys.MODEL_EXCLUDE));
+    DataConfig data = new DataConfig(read(ConfigKeys.DATA_PATH), read(ConfigKeys.DATA_FEATURES),
+        read(ConfigKeys.DATA_LABEL), read(ConfigKeys.DATA_INPUT_SHAPE), read(ConfigKeys.DATA_BATCH_SIZE),
+        read(ConfigKeys.DATA_PARTITIONS));
+    SweepConfig sweep = new SweepConfig(read(ConfigKeys.SWEEP_CRITERION), read(ConfigKeys.SWEEP_SPARSITIES),
+        read(ConfigKeys.SWEEP_TENSORS_PER_TASK));
+    DecisionMetric metric = DecisionMetric.fromName(read(ConfigKeys.METRIC));
+    String policy = read(ConfigKeys.ALLOCATION_POLICY);
+    double target = read(ConfigKeys.ALLOCATION_TARGET);
+    CostUnit unit = CostUnit.fromName(read(ConfigKeys.ALLOCATION_UNIT));
+    double tolerance = read(ConfigKeys.ALLOCATION_TOLERANCE);
+    Double maxSparsity = read(ConfigKeys.ALLOCATION_MAX_SPARSITY);
+    Double minSpeedup = read(ConfigKeys.ALLOCATION_MIN_SPEEDUP);
+    int latencyBatch = read(ConfigKeys.ALLOCATION_LATENCY_BATCH);
+    GateConfig gate = new GateConfig(read(ConfigKeys.GATE_MAX_DROP));
+    OutputConfig output = new OutputConfig(read(ConfigKeys.OUTPUT_DIR), read(ConfigKeys.OUTPUT_OVERWRITE),
+        read(ConfigKeys.OUTPUT_NAME_BY_DATE));
+    RuntimeConfig runtime = new RuntimeConfig(read(ConfigKeys.RUNTIME_THREADS));
+    SparkConfig spark = new SparkConfig(read(ConfigKeys.SPARK_MASTER), sparkConf);
+
+    for (Key<?> key : ConfigKeys.ALL) {
+      if (key.required() && !given.containsKey(key.name())) {
         String how = key.flag() == null ? "--set " + key.name() + "=..." : key.flag();
         throw new InvalidInputException((source == null ? "" : source + ": ") + "missing required key "
             + key.name() + " (set it in the configuration file or pass " + how + ")");
       }
     }
-    if (((List<String>) values.get("model.include")).isEmpty()) {
-      throw new InvalidInputException(label("model.include") + ": the list is empty, so no tensor would be "
-          + "pruned; use [\"*\"] for every prunable tensor");
+    if (model.include().isEmpty()) {
+      throw new InvalidInputException(label(ConfigKeys.MODEL_INCLUDE) + ": the list is empty, so no tensor would "
+          + "be pruned; use [\"*\"] for every prunable tensor");
     }
-    DecisionMetric metric = DecisionMetric.fromName((String) values.get("metric"));
-    if (metric.needsLabels() && values.get("data.label") == null) {
-      throw new InvalidInputException(label("metric") + ": metric " + metric.configName() + " needs labels but "
-          + "data.label is empty; name the label column or use metric kl");
+    if (metric.needsLabels() && !data.hasLabels()) {
+      throw new InvalidInputException(label(ConfigKeys.METRIC) + ": metric " + metric.configName() + " needs labels "
+          + "but data.label is empty; name the label column or use metric kl");
     }
-    List<Double> grid = (List<Double>) values.get("sweep.sparsities");
-    double largest = grid.get(grid.size() - 1);
-    Double maxSparsity = (Double) values.get("allocation.max-sparsity");
+    double largest = sweep.maxSparsity();
     if (maxSparsity == null) {
       maxSparsity = largest;
     } else if (maxSparsity > largest) {
-      throw new InvalidInputException(label("allocation.max-sparsity") + ": " + maxSparsity + " is above the "
-          + "largest swept sparsity " + largest + ", where the drop is unmeasured; sweep higher sparsities "
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_MAX_SPARSITY) + ": " + maxSparsity + " is above "
+          + "the largest swept sparsity " + largest + ", where the drop is unmeasured; sweep higher sparsities "
           + "or lower allocation.max-sparsity");
     }
-    String policy = (String) values.get("allocation.policy");
-    double target = (Double) values.get("allocation.target");
-    CostUnit unit = CostUnit.fromName((String) values.get("allocation.unit"));
-    boolean structured = Criteria.byName((String) values.get("sweep.criterion")) instanceof ChannelCriterion;
+    boolean structured = Criteria.byName(sweep.criterion()) instanceof ChannelCriterion;
     if (policy.equals("global-magnitude") && structured) {
-      throw new InvalidInputException(label("allocation.policy") + ": global-magnitude prunes single weights, but "
-          + "sweep.criterion " + values.get("sweep.criterion") + " prunes whole channels; use target, tolerance or "
-          + "uniform");
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_POLICY) + ": global-magnitude prunes single "
+          + "weights, but sweep.criterion " + sweep.criterion() + " prunes whole channels; use target, tolerance "
+          + "or uniform");
     }
     if (policy.equals("global-magnitude") && unit != CostUnit.PARAMETERS) {
-      throw new InvalidInputException(label("allocation.unit") + ": global-magnitude counts its target in parameters; "
-          + "use allocation.unit parameters or another policy");
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_UNIT) + ": global-magnitude counts its target in "
+          + "parameters; use allocation.unit parameters or another policy");
     }
     // With channel groups the target is a fraction of the whole model, reached through calibration,
     // so the cap on each group's sparsity does not bound it this simply.
     if (!structured && (policy.equals("target") || policy.equals("uniform")) && target > maxSparsity) {
-      throw new InvalidInputException(label("allocation.target") + ": " + target + " cannot be reached by policy "
-          + policy + " when no tensor goes above " + maxSparsity + " (allocation.max-sparsity, by default the "
-          + "largest swept sparsity); lower the target or sweep higher sparsities");
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_TARGET) + ": " + target + " cannot be reached by "
+          + "policy " + policy + " when no tensor goes above " + maxSparsity + " (allocation.max-sparsity, by "
+          + "default the largest swept sparsity); lower the target or sweep higher sparsities");
     }
-    Double minSpeedup = (Double) values.get("allocation.min-speedup");
     if (minSpeedup != null && !structured) {
-      throw new InvalidInputException(label("allocation.min-speedup") + ": a speed-up needs whole channels removed, "
-          + "but sweep.criterion " + values.get("sweep.criterion") + " prunes single weights, which make no model "
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_MIN_SPEEDUP) + ": a speed-up needs whole channels "
+          + "removed, but sweep.criterion " + sweep.criterion() + " prunes single weights, which make no model "
           + "faster; use sweep.criterion channel-l1 or channel-l2, or set allocation.min-speedup to null");
     }
     if (minSpeedup != null && !policy.equals("target")) {
-      throw new InvalidInputException(label("allocation.min-speedup") + ": only policy target takes a speed-up "
-          + "constraint, found allocation.policy " + policy + "; use target or set allocation.min-speedup to null");
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_MIN_SPEEDUP) + ": only policy target takes a "
+          + "speed-up constraint, found allocation.policy " + policy + "; use target or set allocation.min-speedup "
+          + "to null");
     }
-    return new LopperConfig(
-        new ModelConfig((String) values.get("model.onnx"), (String) values.get("model.weights"),
-            (List<String>) values.get("model.include"), (List<String>) values.get("model.exclude")),
-        new DataConfig((String) values.get("data.path"), (String) values.get("data.features"),
-            (String) values.get("data.label"), (List<Long>) values.get("data.input-shape"),
-            (Integer) values.get("data.batch-size"), (Integer) values.get("data.partitions")),
-        new SweepConfig((String) values.get("sweep.criterion"), grid, (Integer) values.get("sweep.tensors-per-task")),
-        metric,
-        new AllocationConfig(policy, target, (Double) values.get("allocation.tolerance"), maxSparsity, unit,
-            minSpeedup, (Integer) values.get("allocation.latency-batch")),
-        new GateConfig((Double) values.get("gate.max-drop")),
-        new OutputConfig((String) values.get("output.dir"), (Boolean) values.get("output.overwrite"),
-            (Boolean) values.get("output.name-by-date")),
-        new RuntimeConfig((Integer) values.get("runtime.threads")),
-        new SparkConfig((String) values.get("spark.master"), (Map<String, String>) values.get(SPARK_CONF)));
+    AllocationConfig allocation = new AllocationConfig(policy, target, tolerance, maxSparsity, unit, minSpeedup,
+        latencyBatch);
+    return new LopperConfig(model, data, sweep, metric, allocation, gate, output, runtime, spark);
   }
 
   private void checkInputs(LopperConfig config, Configuration hadoop) {
-    checkExists("model.onnx", config.model().onnx(), false, hadoop);
+    checkExists(ConfigKeys.MODEL_ONNX, config.model().onnx(), false, hadoop);
     if (config.model().weights() != null) {
-      checkExists("model.weights", config.model().weights(), false, hadoop);
+      checkExists(ConfigKeys.MODEL_WEIGHTS, config.model().weights(), false, hadoop);
     }
-    checkExists("data.path", config.data().path(), true, hadoop);
+    checkExists(ConfigKeys.DATA_PATH, config.data().path(), true, hadoop);
     checkOutputApart(config, hadoop);
   }
 
   /** The run directory must neither hold nor sit inside an input: overwriting would delete it. */
   private void checkOutputApart(LopperConfig config, Configuration hadoop) {
     String output = qualified(config.output().dir(), hadoop);
-    Map<String, String> inputs = new LinkedHashMap<>();
-    inputs.put("model.onnx", config.model().onnx());
+    Map<Key<String>, String> inputs = new LinkedHashMap<>();
+    inputs.put(ConfigKeys.MODEL_ONNX, config.model().onnx());
     if (config.model().weights() != null) {
-      inputs.put("model.weights", config.model().weights());
+      inputs.put(ConfigKeys.MODEL_WEIGHTS, config.model().weights());
     }
-    inputs.put("data.path", config.data().path());
-    for (Map.Entry<String, String> input : inputs.entrySet()) {
+    inputs.put(ConfigKeys.DATA_PATH, config.data().path());
+    for (Map.Entry<Key<String>, String> input : inputs.entrySet()) {
       String path = qualified(input.getValue(), hadoop);
       if (path.equals(output) || path.startsWith(output + "/")) {
-        throw new InvalidInputException(label("output.dir") + ": " + config.output().dir() + " holds the input "
-            + input.getKey() + " " + input.getValue() + "; choose an output directory apart from the inputs");
+        throw new InvalidInputException(label(ConfigKeys.OUTPUT_DIR) + ": " + config.output().dir() + " holds the "
+            + "input " + input.getKey().name() + " " + input.getValue() + "; choose an output directory apart from "
+            + "the inputs");
       }
       if (output.startsWith(path + "/")) {
-        throw new InvalidInputException(label("output.dir") + ": " + config.output().dir() + " lies inside the input "
-            + input.getKey() + " " + input.getValue() + "; choose an output directory apart from the inputs");
+        throw new InvalidInputException(label(ConfigKeys.OUTPUT_DIR) + ": " + config.output().dir() + " lies inside "
+            + "the input " + input.getKey().name() + " " + input.getValue() + "; choose an output directory apart "
+            + "from the inputs");
       }
     }
   }
@@ -478,7 +298,7 @@ final class ConfigReader {
     return HadoopFiles.qualified(path, hadoop);
   }
 
-  private void checkExists(String key, String path, boolean directoryAllowed, Configuration hadoop) {
+  private void checkExists(Key<String> key, String path, boolean directoryAllowed, Configuration hadoop) {
     FileStatus status;
     try {
       status = HadoopFiles.fileSystem(path, hadoop).getFileStatus(new Path(path));
@@ -505,7 +325,7 @@ final class ConfigReader {
       return "; did you mean '" + close.get() + "'?";
     }
     String leaf = unknown.substring(unknown.lastIndexOf('.') + 1);
-    for (Key key : ConfigKeys.ALL) {
+    for (Key<?> key : ConfigKeys.ALL) {
       if (ClosestName.distance(key.leaf(), leaf) <= 1) {
         return "; did you mean '" + key.name() + "'?";
       }

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.HadoopFiles;
-import dev.lopper.jobs.config.ConfigKeys.Key;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -89,16 +88,21 @@ public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep
    */
   public Map<String, Object> asMap() {
     Map<String, Object> root = new LinkedHashMap<>();
-    for (Key key : ConfigKeys.ALL) {
-      Object value = key.getter().apply(this);
+    // The sections' maps are also kept by name with their type, so that filling one needs no cast.
+    Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
+    for (Key<?> key : ConfigKeys.ALL) {
+      Object value = key.valueIn(this);
       if (key.section().isEmpty()) {
         root.put(key.name(), value);
-      } else {
-        @SuppressWarnings("unchecked")
-        Map<String, Object> section = (Map<String, Object>) root.computeIfAbsent(key.section(),
-            s -> new LinkedHashMap<String, Object>());
-        section.put(key.leaf(), value);
+        continue;
       }
+      Map<String, Object> section = sections.get(key.section());
+      if (section == null) {
+        section = new LinkedHashMap<>();
+        sections.put(key.section(), section);
+        root.put(key.section(), section);
+      }
+      section.put(key.leaf(), value);
     }
     return root;
   }

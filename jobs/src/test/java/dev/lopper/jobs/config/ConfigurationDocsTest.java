@@ -19,7 +19,7 @@ class ConfigurationDocsTest {
   @Test
   void referenceNamesEveryKeyWithItsDefaultAndFlag() throws IOException {
     List<String> lines = Files.readAllLines(ROOT.resolve("docs/configuration.md"));
-    for (ConfigKeys.Key key : ConfigKeys.ALL) {
+    for (Key<?> key : ConfigKeys.ALL) {
       String row = lines.stream().filter(l -> l.startsWith("| `" + key.name() + "` |")).findFirst()
           .orElseThrow(() -> new AssertionError("docs/configuration.md has no row for " + key.name()));
       String[] cells = row.split(" \\| ");
