@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.lopper.metrics.Tally;
+import java.lang.reflect.RecordComponent;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,13 +54,21 @@ public final class RunResults {
 
   /**
    * The section of type {@code section} in a manifest's results: present when the results hold
-   * the field of the section's first component (e.g. {@code rows} for {@link Data}).
+   * every field of the section that is always written (all but those annotated {@code
+   * JsonInclude.NON_NULL}); sections share some names ({@code policy}, {@code parameters}), never
+   * all of them.
    */
   public static <R extends Record> Optional<R> read(Map<String, Object> results, Class<R> section) {
-    String first = new PropertyNamingStrategies.SnakeCaseStrategy()
-        .translate(section.getRecordComponents()[0].getName());
-    if (results == null || !results.containsKey(first)) {
+    if (results == null) {
       return Optional.empty();
+    }
+    PropertyNamingStrategies.SnakeCaseStrategy names = new PropertyNamingStrategies.SnakeCaseStrategy();
+    for (RecordComponent c : section.getRecordComponents()) {
+      JsonInclude include = c.getAnnotation(JsonInclude.class);
+      boolean optional = include != null && include.value() == JsonInclude.Include.NON_NULL;
+      if (!optional && !results.containsKey(names.translate(c.getName()))) {
+        return Optional.empty();
+      }
     }
     return Optional.of(Manifest.JSON.convertValue(results, section));
   }

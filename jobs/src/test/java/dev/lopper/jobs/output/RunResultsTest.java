@@ -51,6 +51,14 @@ class RunResultsTest {
   }
 
   @Test
+  void aSectionIsNotReadFromAnotherThatSharesSomeOfItsNames() {
+    Map<String, Object> channels = RunResults.toMap(List.of(new RunResults.Data(10, 1, 2, 3),
+        new RunResults.Channels(0, "target", 0.5, "parameters", 0.4, 0.5, 100, 50, 1000, 500, 400, 200, 2, 2, 2, 8, 4)));
+    assertTrue(RunResults.read(channels, RunResults.Masks.class).isEmpty(), "policy, target, unit, parameters only");
+    assertEquals(3, RunResults.read(channels, RunResults.Data.class).orElseThrow().groups());
+  }
+
+  @Test
   void refusesAFieldInTwoSections() {
     assertThrows(IllegalArgumentException.class, () -> RunResults.toMap(List.of(
         new RunResults.Masks("uniform", 0.5, "parameters", null, 0.5, 50, 100),
