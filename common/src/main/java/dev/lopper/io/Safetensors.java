@@ -286,7 +286,8 @@ public final class Safetensors {
     ObjectNode header = JSON.createObjectNode();
     if (!metadata.isEmpty()) {
       ObjectNode meta = header.putObject("__metadata__");
-      metadata.forEach(meta::put);
+      // Sorted: the same file for the same content, whatever the map's own order (Map.of's varies by JVM).
+      new java.util.TreeMap<>(metadata).forEach(meta::put);
     }
     long offset = 0;
     for (Payload tensor : tensors) {

@@ -134,4 +134,22 @@ class SafetensorsTest {
     assertArrayEquals(mask.array(), java.util.Arrays.copyOfRange(back.array(), 0, 6));
     assertFalse(Files.list(dir).anyMatch(p -> p.getFileName().toString().contains(".tmp-")), "no temp file left");
   }
+
+  @Test
+  void writesTheSameBytesWhateverTheMetadataMapsOrder() throws Exception {
+    WeightTensor w = WeightTensor.of("w", new long[] {2}, new float[] {1, 2});
+    java.util.LinkedHashMap<String, String> one = new java.util.LinkedHashMap<>();
+    one.put("producer", "lopper");
+    one.put("format", "pt");
+    java.util.LinkedHashMap<String, String> other = new java.util.LinkedHashMap<>();
+    other.put("format", "pt");
+    other.put("producer", "lopper");
+    String a = dir.resolve("a.safetensors").toString();
+    String b = dir.resolve("b.safetensors").toString();
+    Safetensors.write(a, conf, List.of(Safetensors.Payload.f32(w)), one);
+    Safetensors.write(b, conf, List.of(Safetensors.Payload.f32(w)), other);
+    assertArrayEquals(Files.readAllBytes(Path.of(a)), Files.readAllBytes(Path.of(b)));
+    assertTrue(new String(Files.readAllBytes(Path.of(a)), StandardCharsets.UTF_8)
+        .contains("{\"format\":\"pt\",\"producer\":\"lopper\"}"), "keys in sorted order");
+  }
 }

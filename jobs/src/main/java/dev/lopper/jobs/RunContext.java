@@ -1,5 +1,8 @@
 package dev.lopper.jobs;
 
+import dev.lopper.io.CsvTables;
+import dev.lopper.io.ParquetTables;
+import dev.lopper.io.Table;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.RunDirectory;
 import dev.lopper.jobs.output.StageTimings;
@@ -22,5 +25,11 @@ public record RunContext(RunDirectory directory, StageTimings timings, List<Inpu
   /** The input with role {@code model}, {@code weights} or {@code data}, if present. */
   public Optional<InputFile> input(String role) {
     return inputs.stream().filter(i -> i.role().equals(role)).findFirst();
+  }
+
+  /** Writes {@code table} into the run directory as {@code <name>.parquet} and {@code <name>.csv}. */
+  public void writeTable(String name, Table table) {
+    ParquetTables.write(table, directory.file(name + ".parquet"), directory.conf());
+    CsvTables.write(table, directory.file(name + ".csv"), directory.conf());
   }
 }

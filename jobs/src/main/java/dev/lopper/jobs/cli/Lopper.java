@@ -2,11 +2,11 @@ package dev.lopper.jobs.cli;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.jobs.RunStages;
-import dev.lopper.jobs.SparkStages;
 import dev.lopper.jobs.config.ConfigKeys;
 import dev.lopper.jobs.config.Key;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.output.RunDirectory;
+import dev.lopper.jobs.pipeline.Pipeline;
 import dev.lopper.jobs.report.RunSummary;
 import java.io.PrintStream;
 import java.time.Clock;
@@ -30,7 +30,7 @@ public final class Lopper {
 
   /** Runs the command line and exits with its {@link ExitCode}. */
   public static void main(String[] args) {
-    ExitCode code = run(args, new SparkStages(), System.out, System.err);
+    ExitCode code = run(args, new Pipeline(), System.out, System.err);
     System.out.flush();
     System.exit(code.code());
   }
@@ -39,7 +39,7 @@ public final class Lopper {
    * Runs the command line with {@code stages} as the Spark side, printing to {@code out} and
    * {@code err}; never throws.
    */
-  public static ExitCode run(String[] args, RunStages stages, PrintStream out, PrintStream err) {
+  public static ExitCode run(String[] args, RunStages<?> stages, PrintStream out, PrintStream err) {
     return run(args, stages, Clock.systemUTC(), out, err);
   }
 
@@ -47,7 +47,7 @@ public final class Lopper {
    * As {@link #run(String[], RunStages, PrintStream, PrintStream)}, with {@code clock} naming run
    * directories by date ({@code output.name-by-date}).
    */
-  public static ExitCode run(String[] args, RunStages stages, Clock clock, PrintStream out, PrintStream err) {
+  public static ExitCode run(String[] args, RunStages<?> stages, Clock clock, PrintStream out, PrintStream err) {
     boolean verbose = false;
     boolean json = false;
     for (int i = 0; i < args.length; i++) {
@@ -96,7 +96,7 @@ public final class Lopper {
     return LopperConfig.load(line.configPath(), line.overrides(), null);
   }
 
-  private static ExitCode check(CommandLine line, RunStages stages, Clock clock, PrintStream out) {
+  private static ExitCode check(CommandLine line, RunStages<?> stages, Clock clock, PrintStream out) {
     LopperConfig config = load(line);
     stages.inspect(config, config.hadoopConfiguration());
     String output = PipelineRun.outputDir(config, clock);

@@ -8,6 +8,7 @@ import dev.lopper.jobs.output.DatedRuns;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
 import dev.lopper.jobs.output.RunDirectory;
+import dev.lopper.jobs.output.RunResults;
 import dev.lopper.jobs.output.RunStatus;
 import dev.lopper.jobs.output.StageTimings;
 import dev.lopper.jobs.output.Versions;
@@ -37,18 +38,18 @@ final class PipelineRun {
    * manifest, the commit. Bad input and internal errors propagate as exceptions after the temporary
    * directory is deleted and a session started for the run is stopped.
    */
-  static ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages stages, Clock clock,
+  static <I> ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages<I> stages, Clock clock,
       PrintStream out, PrintStream err) {
     try (SparkStart starting = SparkStart.begin(command, config)) {
       return run(starting, command, line, config, stages, clock, out, err);
     }
   }
 
-  private static ExitCode run(SparkStart starting, Command command, CommandLine line, LopperConfig config,
-      RunStages stages, Clock clock, PrintStream out, PrintStream err) {
+  private static <I> ExitCode run(SparkStart starting, Command command, CommandLine line, LopperConfig config,
+      RunStages<I> stages, Clock clock, PrintStream out, PrintStream err) {
     long start = System.nanoTime();
     Configuration hadoop = config.hadoopConfiguration();
-    stages.inspect(config, hadoop);
+    I inspected = stages.inspect(config, hadoop);
     String output = outputDir(config, clock);
     String previousRun = config.output().nameByDate()
         ? DatedRuns.previous(config.output().dir(), output, command.word(), hadoop).orElse(null) : null;
@@ -75,12 +76,12 @@ final class PipelineRun {
       progress = line.quiet() ? null : ConsoleProgress.attach(spark.sparkContext(), err, timings::current);
       RunContext context = new RunContext(dir, timings, inputs);
       SparkSession session = spark;
-      RunOutcome outcome = command == Command.PRUNE ? stages.prune(session, config, context)
-          : stages.sensitivity(session, config, context);
+      RunOutcome outcome = command == Command.PRUNE ? stages.prune(session, config, inspected, context)
+          : stages.sensitivity(session, config, inspected, context);
       if (progress != null) {
         progress.detach();
       }
-      manifest.gate(outcome.gate()).results(outcome.results());
+      manifest.gate(outcome.gate()).results(RunResults.toMap(outcome.results()));
       timings.time("report", () -> RunReport.write(dir, manifest, previousRun, err));
       committing = true;
       Manifest written = dir.commit(manifest.build());

@@ -55,7 +55,8 @@ public record Manifest(int format, String runId, String command, List<String> co
   /** The current format version. */
   public static final int FORMAT = 1;
 
-  private static final ObjectMapper JSON = new ObjectMapper()
+  /** The manifest's JSON mapping, also {@link RunResults}'s: snake_case names, indented. */
+  static final ObjectMapper JSON = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
       .enable(SerializationFeature.INDENT_OUTPUT)
       .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);

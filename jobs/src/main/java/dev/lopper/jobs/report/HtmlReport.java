@@ -16,12 +16,14 @@ import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
 import dev.lopper.jobs.output.OutputFile;
 import dev.lopper.jobs.output.RunDirectory;
+import dev.lopper.jobs.output.RunResults;
 import dev.lopper.jobs.output.RunStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -178,29 +180,30 @@ public final class HtmlReport {
       if (gate != null) {
         card("Quality gate", gate.passed() ? "passed" : "FAILED", gate.describe(), gate.passed() ? "ok" : "fail");
       }
-      Map<?, ?> dense = r.get("dense") instanceof Map<?, ?> d ? d : Map.of();
-      Map<?, ?> pruned = r.get("pruned") instanceof Map<?, ?> p ? p : Map.of();
-      double denseValue = number(dense.get(metric), curves == null ? Double.NaN : curves.baseline());
-      if (isPrune() && !pruned.isEmpty()) {
-        card(metric + ", dense → pruned", num(denseValue) + " → " + num(number(pruned.get(metric), Double.NaN)),
-            "verified on " + count((long) number(pruned.get("samples"), 0)) + " rows", "");
+      Optional<RunResults.Verified> verified = RunResults.read(r, RunResults.Verified.class);
+      RunResults.Metrics dense = verified.map(RunResults.Verified::dense)
+          .or(() -> RunResults.read(r, RunResults.Sweep.class).map(RunResults.Sweep::dense)).orElse(null);
+      double denseValue = dense == null || Double.isNaN(dense.value(metric))
+          ? (curves == null ? Double.NaN : curves.baseline()) : dense.value(metric);
+      if (isPrune() && verified.isPresent()) {
+        RunResults.Metrics pruned = verified.get().pruned();
+        card(metric + ", dense → pruned", num(denseValue) + " → " + num(pruned.value(metric)),
+            "verified on " + count(pruned.samples()) + " rows", "");
       } else {
         card(metric + ", dense", num(denseValue), "the baseline of the sweep", "");
       }
-      if (r.get("sparsity") instanceof Number s) {
-        card("Overall sparsity", percent(s.doubleValue()), count((long) number(r.get("pruned_parameters"), 0))
-            + " of " + count((long) number(r.get("parameters"), 0)) + " prunable parameters pruned", "");
-      }
-      if (r.get("predicted_drop") instanceof Number p) {
-        card("Drop, predicted / measured", signed(p.doubleValue()) + " / "
-            + signed(number(r.get("measured_drop"), Double.NaN)), "policy " + policy
-            + (policy.equals("tolerance") ? ", tolerance " + config.get("allocation.tolerance")
-                : ", target " + config.get("allocation.target")), "");
-      }
+      RunResults.read(r, RunResults.Masks.class).ifPresent(masks -> card("Overall sparsity",
+          percent(masks.sparsity()), count(masks.prunedParameters()) + " of " + count(masks.parameters())
+              + " prunable parameters pruned", ""));
+      verified.ifPresent(v -> card("Drop, predicted / measured", signed(v.predictedDrop()) + " / "
+          + signed(v.measuredDrop()), "policy " + policy
+          + (policy.equals("tolerance") ? ", tolerance " + config.get("allocation.tolerance")
+              : ", target " + config.get("allocation.target")), ""));
+      RunResults.Data data = RunResults.read(r, RunResults.Data.class).orElse(null);
       if (curves != null) {
         card("Sweep", curves.curves().size() + " tensors × " + curves.grid().length + " sparsities",
-            "criterion " + config.getOrDefault("sweep.criterion", "") + ", " + count((long) number(r.get("rows"), 0))
-                + " rows in " + (int) number(r.get("partitions"), 0) + " partitions", "");
+            "criterion " + config.getOrDefault("sweep.criterion", "") + ", " + count(data == null ? 0 : data.rows())
+                + " rows in " + (data == null ? 0 : data.partitions()) + " partitions", "");
       }
       if (m.previousRun() != null && m.comparison().get(isPrune() ? "pruned" : "dense") instanceof Map<?, ?> c
           && c.get(metric) instanceof Map<?, ?> change) {
@@ -533,7 +536,8 @@ public final class HtmlReport {
       out.append("<tr class=\"total\"><td>all prunable tensors</td><td class=\"num\">").append(count(parameters))
           .append("</td><td></td><td class=\"num\">").append(percent(parameters == 0 ? Double.NaN : (double) pruned / parameters))
           .append("</td><td class=\"num\">").append(count(pruned)).append(" / ").append(count(parameters))
-          .append("</td><td class=\"num\">").append(text(signed(number(m.results().get("predicted_drop"), Double.NaN))))
+          .append("</td><td class=\"num\">").append(text(signed(RunResults.read(m.results(), RunResults.Verified.class)
+              .map(RunResults.Verified::predictedDrop).orElse(Double.NaN))))
           .append("</td>").append(withPrevious ? "<td></td>" : "").append("</tr>\n</table>\n</section>\n");
     }
 

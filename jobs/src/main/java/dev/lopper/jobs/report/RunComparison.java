@@ -3,11 +3,13 @@ package dev.lopper.jobs.report;
 import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.output.RunResults;
 import dev.lopper.io.Table;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Objects;
 import java.util.TreeMap;
 
@@ -44,13 +46,20 @@ public final class RunComparison {
     out.put("previous_run_id", previous.runId());
     out.put("previous_started", previous.started());
     out.put("previous_status", previous.status() == null ? null : previous.status().name());
-    String metric = String.valueOf(current.results().getOrDefault("metric", current.configuration().get("metric")));
+    Optional<RunResults.Verified> verifiedBefore = RunResults.read(previous.results(), RunResults.Verified.class);
+    Optional<RunResults.Verified> verifiedNow = RunResults.read(current.results(), RunResults.Verified.class);
+    String metric = verifiedNow.map(RunResults.Verified::metric)
+        .orElse(String.valueOf(current.configuration().get("metric")));
     out.put("metric", metric);
-    putMetrics(out, "dense", previous.results().get("dense"), current.results().get("dense"));
-    putMetrics(out, "pruned", previous.results().get("pruned"), current.results().get("pruned"));
-    putChange(out, "sparsity", previous.results().get("sparsity"), current.results().get("sparsity"));
-    putChange(out, "pruned_parameters", previous.results().get("pruned_parameters"),
-        current.results().get("pruned_parameters"));
+    putMetrics(out, "dense", denseOf(previous), denseOf(current));
+    putMetrics(out, "pruned", verifiedBefore.map(RunResults.Verified::pruned).orElse(null),
+        verifiedNow.map(RunResults.Verified::pruned).orElse(null));
+    Optional<RunResults.Masks> masksBefore = RunResults.read(previous.results(), RunResults.Masks.class);
+    Optional<RunResults.Masks> masksNow = RunResults.read(current.results(), RunResults.Masks.class);
+    putChange(out, "sparsity", masksBefore.map(RunResults.Masks::sparsity).orElse(null),
+        masksNow.map(RunResults.Masks::sparsity).orElse(null));
+    putChange(out, "pruned_parameters", masksBefore.map(RunResults.Masks::prunedParameters).orElse(null),
+        masksNow.map(RunResults.Masks::prunedParameters).orElse(null));
     if (previous.gate() != null && current.gate() != null) {
       GateVerdict p = previous.gate();
       GateVerdict c = current.gate();
@@ -71,16 +80,20 @@ public final class RunComparison {
     return out;
   }
 
-  private static void putMetrics(Map<String, Object> out, String key, Object previous, Object current) {
-    if (!(previous instanceof Map<?, ?> p) || !(current instanceof Map<?, ?> c)) {
+  /** A run's dense metrics: the verified ones of a prune, the sweep's baseline of a sensitivity run. */
+  private static RunResults.Metrics denseOf(Manifest run) {
+    return RunResults.read(run.results(), RunResults.Verified.class).map(RunResults.Verified::dense)
+        .or(() -> RunResults.read(run.results(), RunResults.Sweep.class).map(RunResults.Sweep::dense)).orElse(null);
+  }
+
+  private static void putMetrics(Map<String, Object> out, String key, RunResults.Metrics previous,
+      RunResults.Metrics current) {
+    if (previous == null || current == null) {
       return;
     }
     Map<String, Object> metrics = new LinkedHashMap<>();
-    for (Map.Entry<?, ?> e : c.entrySet()) {
-      if (!e.getKey().equals("samples") && p.containsKey(e.getKey())) {
-        putChange(metrics, e.getKey().toString(), p.get(e.getKey()), e.getValue());
-      }
-    }
+    Map<String, Double> p = previous.byName();
+    current.byName().forEach((name, value) -> putChange(metrics, name, p.get(name), value));
     out.put(key, metrics);
   }
 

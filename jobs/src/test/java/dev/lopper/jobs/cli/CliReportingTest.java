@@ -49,17 +49,28 @@ class CliReportingTest {
   private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
 
   /** Stages that write nothing but report a passing or failing gate. */
-  private static final class Stages implements RunStages {
+  private static final class Stages implements RunStages<Void> {
     GateVerdict verdict = GateVerdict.judge(DecisionMetric.ACCURACY, 0.98, 0.97, 0.02);
 
+    /** The results these stages report. */
+    record Counts(int tensors) {}
+
+    /** The results these stages report for a prune. */
+    record Pruned(int tensors, double sparsity) {}
+
     @Override
-    public RunOutcome sensitivity(SparkSession spark, LopperConfig config, RunContext run) {
-      return RunOutcome.of(Map.of("tensors", 2));
+    public Void inspect(LopperConfig config, Configuration hadoop) {
+      return null;
     }
 
     @Override
-    public RunOutcome prune(SparkSession spark, LopperConfig config, RunContext run) {
-      return new RunOutcome(verdict, Map.of("tensors", 2, "sparsity", 0.7));
+    public RunOutcome sensitivity(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
+      return RunOutcome.of(new Counts(2));
+    }
+
+    @Override
+    public RunOutcome prune(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
+      return new RunOutcome(verdict, List.of(new Pruned(2, 0.7)));
     }
   }
 

@@ -54,8 +54,11 @@ class LopperTest {
     out = tmp.resolve("runs/x").toString();
   }
 
+  /** What the stand-in stages report: the manifest's results. */
+  record Reported(int tensors, String modelSha256) {}
+
   /** Stand-in stages that record what they were given. */
-  private static class Stages implements RunStages {
+  private static class Stages implements RunStages<Void> {
     final List<String> calls = new ArrayList<>();
     Map<String, String> sparkSettings;
     RuntimeException inspectError;
@@ -63,21 +66,22 @@ class LopperTest {
     GateVerdict verdict;
 
     @Override
-    public void inspect(LopperConfig config, Configuration hadoop) {
+    public Void inspect(LopperConfig config, Configuration hadoop) {
       calls.add("inspect");
       if (inspectError != null) {
         throw inspectError;
       }
+      return null;
     }
 
     @Override
-    public RunOutcome sensitivity(SparkSession spark, LopperConfig config, RunContext run) {
+    public RunOutcome sensitivity(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
       calls.add("sensitivity");
       return stage(spark, run);
     }
 
     @Override
-    public RunOutcome prune(SparkSession spark, LopperConfig config, RunContext run) {
+    public RunOutcome prune(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
       calls.add("prune");
       RunOutcome outcome = stage(spark, run);
       return new RunOutcome(verdict, outcome.results());
@@ -95,7 +99,7 @@ class LopperTest {
       if (stageError != null) {
         throw stageError;
       }
-      return RunOutcome.of(Map.of("tensors", 2, "model_sha256", run.input("model").orElseThrow().sha256()));
+      return RunOutcome.of(new Reported(2, run.input("model").orElseThrow().sha256()));
     }
   }
 

@@ -1,6 +1,5 @@
 package dev.lopper.jobs.pipeline;
 
-import dev.lopper.jobs.SparkStages;
 import dev.lopper.jobs.cli.ExitCode;
 import dev.lopper.jobs.cli.Lopper;
 import java.io.ByteArrayOutputStream;
@@ -10,7 +9,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Runs the real command line with the real Spark stages in local mode, capturing its output. */
+/** Runs the real command line with the real pipeline in local mode, capturing its output. */
 record RunLopper(ExitCode exit, String stdout, String stderr) {
 
   static RunLopper run(String... args) {
@@ -24,7 +23,7 @@ record RunLopper(ExitCode exit, String stdout, String stderr) {
     all.add("local[2]");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    ExitCode exit = Lopper.run(all.toArray(String[]::new), new SparkStages(), clock,
+    ExitCode exit = Lopper.run(all.toArray(String[]::new), new Pipeline(), clock,
         new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
     return new RunLopper(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }

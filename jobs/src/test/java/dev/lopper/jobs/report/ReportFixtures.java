@@ -5,6 +5,7 @@ import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.output.RunResults;
 import dev.lopper.jobs.output.StageTimings;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -85,17 +86,11 @@ final class ReportFixtures {
   }
 
   static Manifest.Builder prune(String runId, double target, double pruned, String weightsSha) {
-    Map<String, Object> results = new LinkedHashMap<>();
-    results.put("metric", "accuracy");
-    results.put("sparsity", 0.8);
-    results.put("pruned_parameters", 818);
-    results.put("parameters", 1072);
-    results.put("predicted_drop", 0.015);
-    results.put("measured_drop", 0.9 - pruned);
-    results.put("rows", 100);
-    results.put("partitions", 2);
-    results.put("dense", Map.of("accuracy", 0.9, "loss", 0.3, "samples", 100));
-    results.put("pruned", Map.of("accuracy", pruned, "loss", 0.33, "samples", 100));
+    Map<String, Object> results = RunResults.toMap(List.of(new RunResults.Data(100, 2, 2, null),
+        new RunResults.Masks("target", target, "parameters", null, 0.8, 818, 1072),
+        new RunResults.Verified("accuracy", 0.015, 0.9 - pruned,
+            new RunResults.Metrics(0.9, null, 0.3, null, null, null, null, 100),
+            new RunResults.Metrics(pruned, null, 0.33, null, null, null, null, 100))));
     StageTimings timings = new StageTimings();
     timings.record("sweep", 1234);
     timings.record("verification", 99);

@@ -1,87 +1,42 @@
-package dev.lopper.jobs;
+package dev.lopper.jobs.allocation;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.criteria.ChannelCriterion;
-import dev.lopper.io.HadoopFiles;
 import dev.lopper.io.Table;
-import dev.lopper.jobs.allocation.Allocation;
-import dev.lopper.jobs.allocation.AllocationPolicy;
-import dev.lopper.jobs.allocation.AllocationSettings;
-import dev.lopper.jobs.allocation.CostUnit;
-import dev.lopper.jobs.allocation.LatencyConstrainedAllocation;
-import dev.lopper.jobs.allocation.LatencyCurve;
-import dev.lopper.jobs.allocation.SensitivityCurve;
-import dev.lopper.jobs.allocation.TargetCalibration;
-import dev.lopper.jobs.allocation.TensorAllocation;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.sweep.SensitivityTable;
 import dev.lopper.jobs.sweep.SweepItem;
 import dev.lopper.jobs.sweep.SweepResult;
-import dev.lopper.model.PrunableTensor;
-import dev.lopper.model.PrunedModelWriter;
 import dev.lopper.model.WeightTensor;
 import dev.lopper.structure.ChannelCost;
-import dev.lopper.structure.ChannelGroup;
 import dev.lopper.structure.ChannelSelection;
 import dev.lopper.structure.LatencyProbe;
-import dev.lopper.structure.ModelCost;
 import dev.lopper.structure.ModelShrinker;
 import dev.lopper.structure.ModelStructure;
 import dev.lopper.structure.ShrunkModel;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import org.apache.hadoop.conf.Configuration;
 
 /**
- * The structured path of a run, on the driver: which channel groups are swept, their sensitivity
- * curves in whole channels, the allocation counted exactly in the model's parameters or
- * multiply-accumulates, and the physically smaller model with its size table.
+ * Allocation in whole channels, on the driver: the channel groups' sensitivity curves over the
+ * fractions of channels the swept sparsities remove, the allocation counted exactly in the model's
+ * parameters or multiply-accumulates, and under a speed-up constraint the groups' measured latency
+ * and the allocation measured until it is fast enough.
  *
  * <pre>{@code
- * List<SweepItem> items = ChannelPruning.items(structure, selectedTensors);
- * List<SensitivityCurve> curves = ChannelPruning.curves(sweep, metric, cost, unit);
- * ChannelPruning.Plan plan = ChannelPruning.allocate(policy, curves, settings, items, cost, unit);
- * ShrunkModel small = ModelShrinker.shrink(structure, plan.selection(structure, weights));
+ * List<SensitivityCurve> curves = ChannelAllocation.curves(sweep, metric, cost, unit);
+ * ChannelAllocation.Plan plan = ChannelAllocation.allocate(policy, curves, settings, items, cost, unit);
+ * ShrunkModel small = ModelShrinker.shrink(structure, plan.selection(criterion, structure, weights));
  * }</pre>
  */
-final class ChannelPruning {
+public final class ChannelAllocation {
 
-  private ChannelPruning() {}
-
-  /**
-   * The groups to sweep: every prunable group whose producing tensors are all among {@code
-   * selected} (the prunable tensors that {@code model.include} and {@code model.exclude} let
-   * through), in group order.
-   *
-   * @throws InvalidInputException when no group qualifies, with the reasons groups are blocked
-   */
-  static List<SweepItem> items(ModelStructure structure, List<PrunableTensor> selected) {
-    Set<String> names = new HashSet<>();
-    selected.forEach(t -> names.add(t.name()));
-    List<SweepItem> items = new ArrayList<>();
-    for (ChannelGroup g : structure.prunableGroups()) {
-      if (g.outputs().stream().allMatch(m -> names.contains(m.tensor()))) {
-        items.add(SweepItem.of(g, structure.tensorShapes()));
-      }
-    }
-    if (items.isEmpty()) {
-      StringBuilder why = new StringBuilder();
-      for (ChannelGroup g : structure.groups()) {
-        why.append("; ").append(g.name()).append(": ")
-            .append(g.prunable() ? "excluded by model.include/model.exclude" : g.reason());
-      }
-      throw new InvalidInputException(structure.model().source().onnxPath() + ": no channel group can be pruned"
-          + " structurally" + (structure.groups().isEmpty() ? " (the graph has none)" : why.toString()));
-    }
-    return items;
-  }
+  private ChannelAllocation() {}
 
   /** What removing all of a group saves, counted as {@code unit}: per-channel saving times channels. */
-  static double cost(SweepItem item, ChannelCost cost, CostUnit unit) {
+  public static double cost(SweepItem item, ChannelCost cost, CostUnit unit) {
     Map<Integer, Long> oneLess = Map.of(item.group(), item.channels() - 1);
     long saved = unit == CostUnit.PARAMETERS
         ? cost.dense().parameters() - cost.parameters(oneLess)
@@ -95,7 +50,7 @@ final class ChannelPruning {
    * none or all are left out: a group keeps at least one channel). A group with no such point, or
    * whose removal saves nothing in {@code unit}, has no curve and keeps its channels.
    */
-  static List<SensitivityCurve> curves(SweepResult sweep, DecisionMetric metric, ChannelCost cost, CostUnit unit) {
+  public static List<SensitivityCurve> curves(SweepResult sweep, DecisionMetric metric, ChannelCost cost, CostUnit unit) {
     double baseline = sweep.baseline().metrics().get(metric.configName());
     double[] grid = sweep.spec().sparsities();
     List<SensitivityCurve> curves = new ArrayList<>();
@@ -133,10 +88,10 @@ final class ChannelPruning {
    * @param removed the fraction of the model's cost, in the run's unit, the allocation removes
    * @param kept channels kept per group id, for every swept group
    */
-  record Plan(Allocation allocation, double policyTarget, double removed, Map<Integer, Long> kept) {
+  public record Plan(Allocation allocation, double policyTarget, double removed, Map<Integer, Long> kept) {
 
     /** The kept channels of every group, chosen by {@code criterion} from the weights. */
-    ChannelSelection selection(ChannelCriterion criterion, ModelStructure structure,
+    public ChannelSelection selection(ChannelCriterion criterion, ModelStructure structure,
         Map<String, WeightTensor> weights) {
       Map<Integer, Double> sparsities = new LinkedHashMap<>();
       kept.forEach((id, k) -> {
@@ -154,7 +109,7 @@ final class ChannelPruning {
    * {@code settings.target()} of its cost ({@link TargetCalibration}); the others are taken in whole
    * channels.
    */
-  static Plan allocate(AllocationPolicy policy, List<SensitivityCurve> curves, AllocationSettings settings,
+  public static Plan allocate(AllocationPolicy policy, List<SensitivityCurve> curves, AllocationSettings settings,
       List<SweepItem> items, ChannelCost cost, CostUnit unit) {
     if (curves.isEmpty()) {
       throw new InvalidInputException("no swept channel group can lose a channel at the swept sparsities "
@@ -183,14 +138,14 @@ final class ChannelPruning {
    *     {@code saving} ({@code 1 / ratio} and {@code 1 - ratio}, the ratio of pruned to dense taken
    *     over paired runs, {@link LatencyProbe.Comparison#ratio()})
    */
-  record Latency(Map<String, LatencyCurve> curves, Table table) {}
+  public record Latency(Map<String, LatencyCurve> curves, Table table) {}
 
   /**
    * Times, for every curve, the model with only that group pruned at each of the curve's sparsities
    * (kept channels chosen by {@code criterion}, shrunk by {@link ModelShrinker}, as the emission
    * does) against the dense model, with {@code probe}.
    */
-  static Latency latencies(LatencyProbe probe, int batch, List<SensitivityCurve> curves, List<SweepItem> items,
+  public static Latency latencies(LatencyProbe probe, int batch, List<SensitivityCurve> curves, List<SweepItem> items,
       ChannelCriterion criterion, ModelStructure structure, Map<String, WeightTensor> weights) {
     Map<String, SweepItem> byName = new LinkedHashMap<>();
     items.forEach(i -> byName.put(i.name(), i));
@@ -232,11 +187,11 @@ final class ChannelPruning {
    * @param required the predicted speed-up the allocation was asked for
    * @param attempts allocations measured to reach it (1 when the first one measured fast enough)
    */
-  record LatencyPlan(Plan plan, LatencyConstrainedAllocation.Result constrained, LatencyProbe.Comparison measured,
+  public record LatencyPlan(Plan plan, LatencyConstrainedAllocation.Result constrained, LatencyProbe.Comparison measured,
       double required, int attempts) {}
 
   /** Allocations measured at most, raising the predicted speed-up asked for after each that measures too slow. */
-  static final int LATENCY_ATTEMPTS = 3;
+  public static final int LATENCY_ATTEMPTS = 3;
 
   /**
    * The constrained allocation, measured: the plan for a predicted {@code minSpeedup} is shrunk and
@@ -249,7 +204,7 @@ final class ChannelPruning {
    *
    * @throws InvalidInputException when not even {@code minSpeedup} can be predicted
    */
-  static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
+  public static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
       double minSpeedup, AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit,
       LatencyProbe probe, LatencyProbe.Budget budget, ChannelCriterion criterion, ModelStructure structure,
       Map<String, WeightTensor> weights) {
@@ -281,7 +236,7 @@ final class ChannelPruning {
    * settings.target()} of its cost and is predicted to run at least {@code minSpeedup} times faster
    * ({@link LatencyConstrainedAllocation}).
    */
-  static LatencyPlan allocate(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
+  public static LatencyPlan allocate(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
       double minSpeedup, AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit) {
     if (curves.isEmpty()) {
       throw new InvalidInputException("no swept channel group can lose a channel at the swept sparsities "
@@ -322,7 +277,7 @@ final class ChannelPruning {
    * the run's unit; empty for a group without a curve, which keeps its channels with a predicted
    * drop of 0).
    */
-  static Table allocationTable(Plan plan, List<SensitivityCurve> curves, List<SweepItem> items, ChannelCost cost) {
+  public static Table allocationTable(Plan plan, List<SensitivityCurve> curves, List<SweepItem> items, ChannelCost cost) {
     Map<String, TensorAllocation> allocated = new LinkedHashMap<>();
     plan.allocation().tensors().forEach(t -> allocated.put(t.tensor(), t));
     Map<String, Double> costs = new LinkedHashMap<>();
@@ -344,45 +299,5 @@ final class ChannelPruning {
           t == null ? 0.0 : t.predictedDrop(), item.channels(), kept, costs.get(item.name()));
     }
     return table.build();
-  }
-
-  /**
-   * The size of the dense and the shrunk model: {@link ModelCost#compare} per node and in total,
-   * with two more columns, {@code bytes_dense} and {@code bytes_pruned}, filled on the total row
-   * only: the ONNX file of the dense model as Lopper writes models (weights embedded, no stale
-   * shapes) and the shrunk model's written file (with its external-data file, if any).
-   */
-  static Table costTable(ModelStructure structure, ShrunkModel shrunk, long prunedBytes) {
-    Table compare = ModelCost.compare(ModelCost.of(structure.model()), shrunk.cost());
-    List<Table.Column> columns = new ArrayList<>(compare.columns());
-    columns.add(new Table.Column("bytes_dense", Table.Type.LONG));
-    columns.add(new Table.Column("bytes_pruned", Table.Type.LONG));
-    List<List<Object>> rows = new ArrayList<>();
-    for (int r = 0; r < compare.rows().size(); r++) {
-      List<Object> row = new ArrayList<>(compare.rows().get(r));
-      boolean total = r == compare.rows().size() - 1;
-      row.add(total ? denseBytes(structure) : null);
-      row.add(total ? prunedBytes : null);
-      rows.add(row);
-    }
-    return new Table(columns, rows);
-  }
-
-  /** Bytes of the dense model written the way the shrunk one is. */
-  static long denseBytes(ModelStructure structure) {
-    ShrunkModel dense = dense(structure);
-    return PrunedModelWriter.onnxBytes(dense.graph(), dense.weights());
-  }
-
-  /** The dense model as Lopper writes models (weights embedded, no stale shapes): what latency is compared with. */
-  static ShrunkModel dense(ModelStructure structure) {
-    return ModelShrinker.shrink(structure, ChannelSelection.none());
-  }
-
-  /** Bytes of a written ONNX model: the file and its external-data file, if there is one. */
-  static long fileBytes(String onnx, Configuration conf) {
-    long bytes = HadoopFiles.length(onnx, conf);
-    String data = onnx + ".data";
-    return HadoopFiles.exists(data, conf) ? bytes + HadoopFiles.length(data, conf) : bytes;
   }
 }

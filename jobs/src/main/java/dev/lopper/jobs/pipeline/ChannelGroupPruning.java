@@ -1,0 +1,176 @@
+package dev.lopper.jobs.pipeline;
+
+import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.io.HadoopFiles;
+import dev.lopper.io.Table;
+import dev.lopper.jobs.RunContext;
+import dev.lopper.jobs.allocation.AllocationPolicies;
+import dev.lopper.jobs.allocation.AllocationPolicy;
+import dev.lopper.jobs.allocation.ChannelAllocation;
+import dev.lopper.jobs.allocation.CostUnit;
+import dev.lopper.jobs.allocation.SensitivityCurve;
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.output.RunResults;
+import dev.lopper.jobs.sweep.SweepItem;
+import dev.lopper.jobs.sweep.SweepResult;
+import dev.lopper.mask.MaskSet;
+import dev.lopper.model.PrunedModelWriter;
+import dev.lopper.structure.ChannelSelection;
+import dev.lopper.structure.LatencyProbe;
+import dev.lopper.structure.ModelCost;
+import dev.lopper.structure.ModelShrinker;
+import dev.lopper.structure.ModelStructure;
+import dev.lopper.structure.ShrunkModel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * Pruning in whole channels ({@code channel-l1}, {@code channel-l2}): the swept channel groups
+ * allocated in whole channels ({@link ChannelAllocation}; with {@code allocation.min-speedup}, after
+ * timing every group's swept sparsities on ONNX Runtime: {@code latency.*}), the element masks of
+ * the removed channels, and the physically smaller model ({@link ModelShrinker}) with its size
+ * table {@code cost.*}. The gate also judges the smaller model's measured speed-up when one is
+ * required.
+ */
+final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan> {
+
+  /**
+   * What the allocation decided.
+   *
+   * @param curves the groups' sensitivity curves in whole channels
+   * @param plan the channels kept per group
+   * @param constrained the plan chosen under {@code allocation.min-speedup} with its measurement,
+   *     or null without one
+   */
+  record Plan(List<SensitivityCurve> curves, ChannelAllocation.Plan plan, ChannelAllocation.LatencyPlan constrained) {}
+
+  private final LopperConfig config;
+  private final InspectedModel model;
+  private final ChannelCriterion criterion;
+
+  ChannelGroupPruning(LopperConfig config, InspectedModel model, ChannelCriterion criterion) {
+    this.config = config;
+    this.model = model;
+    this.criterion = criterion;
+  }
+
+  @Override
+  public Plan allocate(SweepResult sweep, RunContext run) {
+    CostUnit unit = config.allocation().unit();
+    List<SensitivityCurve> curves = ChannelAllocation.curves(sweep, config.metric(), model.cost(), unit);
+    AllocationPolicy policy = AllocationPolicies.byName(config.allocation().policy(), Map::of);
+    Double minSpeedup = config.allocation().minSpeedup();
+    Plan plan;
+    if (minSpeedup == null) {
+      plan = new Plan(curves, run.timings().time("allocation", () -> ChannelAllocation.allocate(policy, curves,
+          config.allocation().settings(), model.items(), model.cost(), unit)), null);
+    } else {
+      int batch = config.allocation().latencyBatch();
+      ModelStructure structure = model.structure();
+      try (LatencyProbe probe = LatencyProbe.open(dense(structure).onnxBytes(), model.rowShape(), batch,
+          LatencyProbe.Budget.DEFAULT)) {
+        ChannelAllocation.Latency latency = run.timings().time("latency", () -> ChannelAllocation.latencies(probe,
+            batch, curves, model.items(), criterion, structure, model.model().weights()));
+        run.writeTable("latency", latency.table());
+        ChannelAllocation.LatencyPlan constrained = run.timings().time("allocation", () ->
+            ChannelAllocation.allocateMeasured(policy, curves, latency, minSpeedup, config.allocation().settings(),
+                model.items(), model.cost(), unit, probe, LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion,
+                structure, model.model().weights()));
+        plan = new Plan(curves, constrained.plan(), constrained);
+      }
+    }
+    run.writeTable("allocation", ChannelAllocation.allocationTable(plan.plan(), curves, model.items(), model.cost()));
+    return plan;
+  }
+
+  @Override
+  public Emission emit(Plan plan, RunContext run) {
+    Configuration hadoop = run.directory().conf();
+    ModelStructure structure = model.structure();
+    ChannelSelection selection = plan.plan().selection(criterion, structure, model.model().weights());
+    MaskSet masks = run.timings().time("masks", () -> selection.masks(structure));
+    masks.writeSafetensors(run.directory().file("masks.safetensors"), hadoop);
+    run.writeTable("masks", masks.summary());
+
+    String prunedOnnx = run.directory().file("model/pruned.onnx");
+    ShrunkModel shrunk = run.timings().time("emission", () -> {
+      ShrunkModel small = ModelShrinker.shrink(structure, selection);
+      small.writeOnnx(prunedOnnx, hadoop);
+      small.writeSafetensors(run.directory().file("model/pruned.safetensors"), hadoop);
+      return small;
+    });
+    long prunedBytes = fileBytes(prunedOnnx, hadoop);
+    long denseBytes = denseBytes(structure);
+    run.writeTable("cost", costTable(structure, shrunk, prunedBytes, denseBytes));
+
+    ModelCost before = model.cost().dense();
+    ModelCost after = shrunk.cost();
+    ChannelAllocation.Plan p = plan.plan();
+    List<Record> results = new ArrayList<>();
+    results.add(new RunResults.Channels(structure.groups().size() - structure.prunableGroups().size(),
+        p.allocation().policy(), config.allocation().target(), config.allocation().unit().configName(),
+        finiteOrNull(p.policyTarget()), p.removed(), before.parameters(), after.parameters(), before.macs(),
+        after.macs(), denseBytes, prunedBytes, (double) before.parameters() / after.parameters(),
+        (double) before.macs() / after.macs(), (double) denseBytes / prunedBytes,
+        model.items().stream().mapToLong(SweepItem::channels).sum(),
+        model.items().stream().mapToLong(i -> i.channels() - p.kept().get(i.group())).sum()));
+    ChannelAllocation.LatencyPlan constrained = plan.constrained();
+    if (constrained == null) {
+      return new Emission(prunedOnnx, p.allocation().predictedDrop(), results, null, null);
+    }
+    LatencyProbe.Comparison measured = constrained.measured();
+    results.add(new RunResults.Latency(config.allocation().minSpeedup(), config.allocation().latencyBatch(),
+        finiteOrNull(constrained.constrained().multiplier()),
+        finiteOrNull(constrained.constrained().unconstrainedSpeedup()), constrained.required(),
+        constrained.attempts(), finiteOrNull(constrained.constrained().predictedSpeedup()), measured.speedup(),
+        measured.denseNanos() / 1e3, measured.candidateNanos() / 1e3));
+    return new Emission(prunedOnnx, p.allocation().predictedDrop(), results, config.allocation().minSpeedup(),
+        measured.speedup());
+  }
+
+  private static Double finiteOrNull(double x) {
+    return Double.isFinite(x) ? x : null;
+  }
+
+  /**
+   * The size of the dense and the shrunk model: {@link ModelCost#compare} per node and in total,
+   * with two more columns, {@code bytes_dense} and {@code bytes_pruned}, filled on the total row
+   * only: the ONNX file of the dense model as Lopper writes models (weights embedded, no stale
+   * shapes) and the shrunk model's written file (with its external-data file, if any).
+   */
+  private static Table costTable(ModelStructure structure, ShrunkModel shrunk, long prunedBytes, long denseBytes) {
+    Table compare = ModelCost.compare(ModelCost.of(structure.model()), shrunk.cost());
+    List<Table.Column> columns = new ArrayList<>(compare.columns());
+    columns.add(new Table.Column("bytes_dense", Table.Type.LONG));
+    columns.add(new Table.Column("bytes_pruned", Table.Type.LONG));
+    List<List<Object>> rows = new ArrayList<>();
+    for (int r = 0; r < compare.rows().size(); r++) {
+      List<Object> row = new ArrayList<>(compare.rows().get(r));
+      boolean total = r == compare.rows().size() - 1;
+      row.add(total ? denseBytes : null);
+      row.add(total ? prunedBytes : null);
+      rows.add(row);
+    }
+    return new Table(columns, rows);
+  }
+
+  /** Bytes of the dense model written the way the shrunk one is. */
+  private static long denseBytes(ModelStructure structure) {
+    ShrunkModel dense = dense(structure);
+    return PrunedModelWriter.onnxBytes(dense.graph(), dense.weights());
+  }
+
+  /** The dense model as Lopper writes models (weights embedded, no stale shapes): what latency is compared with. */
+  private static ShrunkModel dense(ModelStructure structure) {
+    return ModelShrinker.shrink(structure, ChannelSelection.none());
+  }
+
+  /** Bytes of a written ONNX model: the file and its external-data file, if there is one. */
+  private static long fileBytes(String onnx, Configuration conf) {
+    long bytes = HadoopFiles.length(onnx, conf);
+    String data = onnx + ".data";
+    return HadoopFiles.exists(data, conf) ? bytes + HadoopFiles.length(data, conf) : bytes;
+  }
+}

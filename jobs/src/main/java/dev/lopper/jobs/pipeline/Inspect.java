@@ -1,0 +1,139 @@
+package dev.lopper.jobs.pipeline;
+
+import dev.lopper.InvalidInputException;
+import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.criteria.Criteria;
+import dev.lopper.eval.Evaluator;
+import dev.lopper.jobs.allocation.CostUnit;
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.sweep.SweepItem;
+import dev.lopper.model.ModelSource;
+import dev.lopper.model.OnnxModel;
+import dev.lopper.model.PrunableTensor;
+import dev.lopper.model.PrunableTensors;
+import dev.lopper.structure.ChannelCost;
+import dev.lopper.structure.ChannelGroup;
+import dev.lopper.structure.ModelStructure;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The first step of every run, {@code check} included: the model loaded and checked on the
+ * driver, without Spark — its prunable tensors, its one input against {@code data.input-shape}, its
+ * number of classes, that replaced weights take effect in ONNX Runtime, and for structured criteria
+ * or {@code allocation.unit: flops} its channel groups and costs.
+ */
+public final class Inspect {
+
+  private Inspect() {}
+
+  /**
+   * Loads and checks the model of {@code config}. The model's source is qualified here because
+   * executors load it again by that name, from working directories of their own: a relative path
+   * resolves against the driver's.
+   *
+   * @throws InvalidInputException naming the file, input or tensor that is wrong
+   */
+  public static InspectedModel model(LopperConfig config, Configuration hadoop) {
+    ModelSource source = new ModelSource(config.model().onnx(), config.model().weights()).qualified(hadoop);
+    OnnxModel model = OnnxModel.load(source, hadoop);
+    List<PrunableTensor> tensors = PrunableTensors.find(model, config.model().include(), config.model().exclude());
+    if (model.inputs().size() != 1) {
+      throw new InvalidInputException(config.model().onnx() + ": the model has " + model.inputs().size()
+          + " inputs " + model.inputs() + "; Lopper feeds one features input");
+    }
+    long[] rowShape = rowShape(config, model);
+    int classes;
+    try (Evaluator evaluator = new Evaluator(model)) {
+      evaluator.checkReplacementsTakeEffect(tensors);
+      long[] out = model.outputs().get(0).dims();
+      classes = out.length == 2 && out[1] > 0 ? (int) out[1] : evaluator.classes(rowShape);
+    }
+    boolean flops = config.allocation().unit() == CostUnit.FLOPS;
+    if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion) {
+      ModelStructure structure = ModelStructure.analyse(model);
+      ChannelCost cost = checkedCost(ChannelCost.of(structure), flops, config);
+      return new InspectedModel(model, tensors, rowShape, classes, structure, channelGroups(structure, tensors),
+          cost);
+    }
+    ChannelCost cost = null;
+    if (flops) {
+      cost = checkedCost(ChannelCost.of(model, List.of()), true, config);
+      for (PrunableTensor t : tensors) {
+        if (cost.weightMacs(t.name()) <= 0) {
+          throw new InvalidInputException("allocation.unit flops: tensor " + t.name() + " (" + t.opType() + " node "
+              + t.nodeName() + ") has no multiply-accumulates Lopper can count; exclude it or count parameters");
+        }
+      }
+    }
+    return new InspectedModel(model, tensors, rowShape, classes, null, tensors.stream().map(SweepItem::of).toList(),
+        cost);
+  }
+
+  /** One row's input shape: {@code data.input-shape} checked against the model's input, or the input's own. */
+  private static long[] rowShape(LopperConfig config, OnnxModel model) {
+    long[] dims = model.inputs().get(0).dims();
+    if (config.data().inputShape() != null && !config.data().inputShape().isEmpty()) {
+      long[] rowShape = config.data().inputShape().stream().mapToLong(Long::longValue).toArray();
+      boolean fits = rowShape.length == dims.length - 1;
+      for (int i = 0; fits && i < rowShape.length; i++) {
+        fits = dims[i + 1] <= 0 || dims[i + 1] == rowShape[i];
+      }
+      if (!fits) {
+        throw new InvalidInputException("data.input-shape " + Arrays.toString(rowShape) + " does not fit input "
+            + model.inputs().get(0) + " of " + config.model().onnx() + " (-1: any size; the first dimension is the batch)");
+      }
+      return rowShape;
+    }
+    long[] rowShape = Arrays.copyOfRange(dims, 1, dims.length);
+    if (Arrays.stream(rowShape).anyMatch(d -> d <= 0)) {
+      throw new InvalidInputException(config.model().onnx() + ": input " + model.inputs().get(0)
+          + " has symbolic dimensions besides the batch; set data.input-shape");
+    }
+    return rowShape;
+  }
+
+  /** {@code cost}, after checking that every multiply-accumulate could be counted when FLOPs are wanted. */
+  private static ChannelCost checkedCost(ChannelCost cost, boolean flops, LopperConfig config) {
+    if (flops && !cost.dense().complete()) {
+      List<String> unknown = cost.dense().nodes().stream().filter(n -> n.macs() < 0)
+          .map(n -> n.op() + " " + n.node()).toList();
+      throw new InvalidInputException("allocation.unit flops: the multiply-accumulates of " + unknown + " in "
+          + config.model().onnx() + " cannot be counted (their shapes are unknown from the input shape); "
+          + "count parameters instead");
+    }
+    return cost;
+  }
+
+  /**
+   * The channel groups to sweep: every prunable group whose producing tensors are all among {@code
+   * selected} (the prunable tensors that {@code model.include} and {@code model.exclude} let
+   * through), in group order.
+   *
+   * @throws InvalidInputException when no group qualifies, with the reasons groups are blocked
+   */
+  static List<SweepItem> channelGroups(ModelStructure structure, List<PrunableTensor> selected) {
+    Set<String> names = new HashSet<>();
+    selected.forEach(t -> names.add(t.name()));
+    List<SweepItem> items = new ArrayList<>();
+    for (ChannelGroup g : structure.prunableGroups()) {
+      if (g.outputs().stream().allMatch(m -> names.contains(m.tensor()))) {
+        items.add(SweepItem.of(g, structure.tensorShapes()));
+      }
+    }
+    if (items.isEmpty()) {
+      StringBuilder why = new StringBuilder();
+      for (ChannelGroup g : structure.groups()) {
+        why.append("; ").append(g.name()).append(": ")
+            .append(g.prunable() ? "excluded by model.include/model.exclude" : g.reason());
+      }
+      throw new InvalidInputException(structure.model().source().onnxPath() + ": no channel group can be pruned"
+          + " structurally" + (structure.groups().isEmpty() ? " (the graph has none)" : why.toString()));
+    }
+    return items;
+  }
+}

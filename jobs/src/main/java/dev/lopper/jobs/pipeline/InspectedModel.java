@@ -1,0 +1,41 @@
+package dev.lopper.jobs.pipeline;
+
+import dev.lopper.jobs.sweep.SweepItem;
+import dev.lopper.model.OnnxModel;
+import dev.lopper.model.PrunableTensor;
+import dev.lopper.model.WeightTensor;
+import dev.lopper.structure.ChannelCost;
+import dev.lopper.structure.ModelStructure;
+import java.util.List;
+
+/**
+ * The model as the driver loaded and checked it ({@link Inspect}), and what the sweep needs to
+ * know of it.
+ *
+ * @param model the loaded model, its source qualified so that executors load the same files
+ * @param tensors the prunable tensors that {@code model.include} and {@code model.exclude} select
+ * @param rowShape one row's input shape, without the batch dimension
+ * @param classes the number of classes the model's output scores
+ * @param structure the model's channel groups when the criterion is structured, else null
+ * @param items what the sweep prunes: the tensors, or the channel groups
+ * @param cost parameters and multiply-accumulates per channel group and weight; null when neither
+ *     a structured criterion nor {@code allocation.unit: flops} needs them
+ */
+public record InspectedModel(OnnxModel model, List<PrunableTensor> tensors, long[] rowShape, int classes,
+    ModelStructure structure, List<SweepItem> items, ChannelCost cost) {
+
+  public InspectedModel {
+    tensors = List.copyOf(tensors);
+    items = List.copyOf(items);
+  }
+
+  /** Whether the sweep's items are channel groups (a structured criterion). */
+  public boolean structured() {
+    return structure != null;
+  }
+
+  /** The dense weights of the prunable tensors, in order. */
+  public List<WeightTensor> weights() {
+    return tensors.stream().map(t -> model.weight(t.name())).toList();
+  }
+}

@@ -1,0 +1,64 @@
+package dev.lopper.jobs.pipeline;
+
+import dev.lopper.jobs.RunContext;
+import dev.lopper.jobs.RunOutcome;
+import dev.lopper.jobs.RunStages;
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.jobs.output.GateVerdict;
+import dev.lopper.jobs.sweep.SweepResult;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * A run, step by step, as the command line runs it: {@link Inspect} before anything is written,
+ * then on Spark {@link LoadData} and {@link Sweep}; for {@code prune} the {@link PruneMethod} the
+ * criterion asks for allocates and emits, and {@link Verify}, {@link Gate} and {@link
+ * RecordResults} follow, the same for every method.
+ *
+ * <p>Outputs in the run directory: {@code tensors.*} (the prunable tensors), {@code sensitivity.*},
+ * and for {@code prune} {@code allocation.*}, {@code masks.safetensors} with {@code masks.*} (its
+ * summary), {@code model/pruned.onnx}, {@code model/pruned.safetensors} and {@code verification.*};
+ * with a structured criterion also {@code structure.*}, {@code cost.*} and with {@code
+ * allocation.min-speedup} {@code latency.*}. Every table as Parquet and CSV.
+ */
+public final class Pipeline implements RunStages<InspectedModel> {
+
+  @Override
+  public InspectedModel inspect(LopperConfig config, Configuration hadoop) {
+    return Inspect.model(config, hadoop);
+  }
+
+  @Override
+  public RunOutcome sensitivity(SparkSession session, LopperConfig config, InspectedModel model, RunContext run) {
+    SparkRun spark = SparkRun.of(session, config);
+    ValidationData data = LoadData.run(spark, config, model, run);
+    try {
+      SweepResult sweep = Sweep.run(spark, config, model, data, run);
+      return RecordResults.sensitivity(config, model, data, sweep);
+    } finally {
+      data.release();
+    }
+  }
+
+  @Override
+  public RunOutcome prune(SparkSession session, LopperConfig config, InspectedModel model, RunContext run) {
+    SparkRun spark = SparkRun.of(session, config);
+    ValidationData data = LoadData.run(spark, config, model, run);
+    try {
+      SweepResult sweep = Sweep.run(spark, config, model, data, run);
+      Emission emission = allocateAndEmit(PruneMethod.of(config, model), sweep, run);
+      Verify.Verified verified = Verify.run(spark, config, model, data, emission, run);
+      GateVerdict gate = Gate.judge(config, verified, emission);
+      return RecordResults.prune(config, model, data, emission, verified, gate);
+    } finally {
+      data.release();
+    }
+  }
+
+  /** The method's allocation, then its emission of what was allocated. */
+  private static <P> Emission allocateAndEmit(PruneMethod<P> method, SweepResult sweep, RunContext run) {
+    P plan = method.allocate(sweep, run);
+    return method.emit(plan, run);
+  }
+}

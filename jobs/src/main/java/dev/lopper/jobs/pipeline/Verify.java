@@ -1,0 +1,76 @@
+package dev.lopper.jobs.pipeline;
+
+import dev.lopper.io.Table;
+import dev.lopper.jobs.RunContext;
+import dev.lopper.jobs.config.DecisionMetric;
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.jobs.sweep.SensitivityTable;
+import dev.lopper.jobs.verify.Verification;
+import dev.lopper.metrics.Tally;
+import dev.lopper.model.ModelSource;
+import dev.lopper.model.OnnxModel;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The verification step: the model file the emission wrote, loaded as users will load it, against
+ * the dense model on the whole validation set, on Spark ({@link Verification}). Writes {@code
+ * verification.*}. Timed as stage {@code verification}.
+ */
+public final class Verify {
+
+  /**
+   * The verified metrics.
+   *
+   * @param dense the dense model's merged tally
+   * @param pruned the emitted model's
+   * @param predictedDrop the allocation's predicted drop of the decision metric
+   * @param measuredDrop the verified drop
+   */
+  public record Verified(Tally dense, Tally pruned, double predictedDrop, double measuredDrop) {}
+
+  private Verify() {}
+
+  /** Verifies {@code emission}'s model against the dense one and writes the verification table. */
+  public static Verified run(SparkRun spark, LopperConfig config, InspectedModel model, ValidationData data,
+      Emission emission, RunContext run) {
+    Configuration hadoop = run.directory().conf();
+    OnnxModel emitted = OnnxModel.load(ModelSource.onnx(emission.prunedOnnx()).qualified(hadoop), hadoop);
+    Verification.Spec spec = new Verification.Spec(model.model().source(), model.model().checksum(),
+        emitted.source(), emitted.checksum(), config.data().batchSize(), spark.threads(), model.classes());
+    Verification.Result result = run.timings().time("verification",
+        () -> Verification.run(spark.session(), data, spec, spark.hadoop()));
+    DecisionMetric metric = config.metric();
+    double measured = metric.drop(result.dense().metrics().get(metric.configName()),
+        result.pruned().metrics().get(metric.configName()));
+    Verified verified = new Verified(result.dense(), result.pruned(), emission.predictedDrop(), measured);
+    run.writeTable("verification", table(verified));
+    return verified;
+  }
+
+  private static Table table(Verified verified) {
+    Table.Builder table = Table.builder().column("model", Table.Type.STRING);
+    for (String m : SensitivityTable.METRIC_COLUMNS) {
+      table.column(m, Table.Type.DOUBLE);
+    }
+    table.column("samples", Table.Type.LONG)
+        .column("predicted_drop", Table.Type.DOUBLE)
+        .column("measured_drop", Table.Type.DOUBLE);
+    addRow(table, "dense", verified.dense(), 0.0, 0.0);
+    addRow(table, "pruned", verified.pruned(), verified.predictedDrop(), verified.measuredDrop());
+    return table.build();
+  }
+
+  private static void addRow(Table.Builder table, String name, Tally tally, double predicted, double measured) {
+    double[] v = SensitivityTable.values(tally.metrics());
+    Object[] row = new Object[v.length + 4];
+    row[0] = name;
+    for (int i = 0; i < v.length; i++) {
+      row[1 + i] = v[i];
+    }
+    row[v.length + 1] = tally.samples();
+    row[v.length + 2] = predicted;
+    row[v.length + 3] = measured;
+    table.row(row);
+  }
+}
