@@ -9,6 +9,7 @@ import java.util.Objects;
  * A small in-memory table: named, typed columns and rows of values. Every table Lopper reads or
  * writes for people and machines (sensitivity, allocation, mask summary, validation data in tests)
  * passes through this type, and {@link ParquetTables} and {@link CsvTables} are its only writers.
+ * Tables of typed rows are made and read back through a {@link RowSchema}.
  *
  * <p>Values per type: {@code STRING} String, {@code INT} Integer, {@code LONG} Long, {@code DOUBLE}
  * Double, {@code BOOLEAN} Boolean, {@code FLOAT_LIST} float[], {@code LONG_LIST} long[]. A value may

@@ -156,23 +156,22 @@ public final class MaskSet {
     return new MaskSet(map);
   }
 
+  /** One row per mask, in order: tensor, shape and counts. */
+  public List<MaskSummaryRow> summaryRows() {
+    List<MaskSummaryRow> rows = new ArrayList<>(byName.size());
+    for (Mask mask : byName.values()) {
+      rows.add(MaskSummaryRow.of(mask));
+    }
+    return rows;
+  }
+
   /**
-   * One row per mask, in order, with columns {@code tensor} (STRING), {@code shape} (LONG_LIST),
-   * {@code parameters}, {@code kept}, {@code pruned} (LONG) and {@code density} (DOUBLE).
+   * {@link #summaryRows()} as a table, with columns {@code tensor} (STRING), {@code shape}
+   * (LONG_LIST), {@code parameters}, {@code kept}, {@code pruned} (LONG) and {@code density}
+   * (DOUBLE).
    */
   public Table summary() {
-    Table.Builder table = Table.builder()
-        .column("tensor", Table.Type.STRING)
-        .column("shape", Table.Type.LONG_LIST)
-        .column("parameters", Table.Type.LONG)
-        .column("kept", Table.Type.LONG)
-        .column("pruned", Table.Type.LONG)
-        .column("density", Table.Type.DOUBLE);
-    for (Mask mask : byName.values()) {
-      table.row(mask.name(), mask.shape(), (long) mask.size(), (long) mask.keptCount(),
-          (long) mask.prunedCount(), mask.density());
-    }
-    return table.build();
+    return MaskSummaryRow.SCHEMA.table(summaryRows());
   }
 
   /**

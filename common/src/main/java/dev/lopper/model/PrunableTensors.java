@@ -76,18 +76,9 @@ public final class PrunableTensors {
     return List.copyOf(selected);
   }
 
-  /** The listing people read: name, consuming op and node, shape, parameter count. */
+  /** The listing people read: name, consuming op and node, shape, parameter count; one row per tensor. */
   public static Table listing(List<PrunableTensor> tensors) {
-    Table.Builder table = Table.builder()
-        .column("tensor", Table.Type.STRING)
-        .column("op", Table.Type.STRING)
-        .column("node", Table.Type.STRING)
-        .column("shape", Table.Type.LONG_LIST)
-        .column("parameters", Table.Type.LONG);
-    for (PrunableTensor t : tensors) {
-      table.row(t.name(), t.opType(), t.nodeName(), t.shape(), t.parameters());
-    }
-    return table.build();
+    return PrunableTensorRow.SCHEMA.table(tensors.stream().map(PrunableTensorRow::of).toList());
   }
 
   private static boolean transposed(Onnx.NodeProto node, int index) {

@@ -33,6 +33,9 @@ import onnx.Onnx;
  */
 public record ModelCost(long parameters, long macs, List<NodeCost> nodes) {
 
+  /** The node name of the totals' row in {@link #comparison}. */
+  public static final String TOTAL = "(total)";
+
   /**
    * The cost of one node.
    *
@@ -116,30 +119,31 @@ public record ModelCost(long parameters, long macs, List<NodeCost> nodes) {
   }
 
   /**
-   * Dense against pruned, per node (by name, in the dense graph's order) and in total: columns
-   * {@code node, op} (STRING), {@code parameters_dense, parameters_pruned, macs_dense,
-   * macs_pruned} (LONG); the last row, node {@code (total)}, holds the totals (all parameters,
-   * including initializers no node reads).
+   * Dense against pruned, per node (by name, in the dense graph's order; nodes that neither read
+   * parameters nor multiply are left out) and in total: the last row, node {@value #TOTAL}, holds
+   * the totals (all parameters, including initializers no node reads).
    */
-  public static Table compare(ModelCost dense, ModelCost pruned) {
+  public static List<CostComparisonRow> comparison(ModelCost dense, ModelCost pruned) {
     Map<String, NodeCost> after = new HashMap<>();
     pruned.nodes().forEach(n -> after.put(n.node(), n));
-    Table.Builder t = Table.builder()
-        .column("node", Table.Type.STRING)
-        .column("op", Table.Type.STRING)
-        .column("parameters_dense", Table.Type.LONG)
-        .column("parameters_pruned", Table.Type.LONG)
-        .column("macs_dense", Table.Type.LONG)
-        .column("macs_pruned", Table.Type.LONG);
+    List<CostComparisonRow> rows = new ArrayList<>();
     for (NodeCost n : dense.nodes()) {
       if (n.parameters() == 0 && n.macs() == 0) {
         continue;
       }
       NodeCost p = after.get(n.node());
-      t.row(n.node(), n.op(), n.parameters(), p == null ? null : p.parameters(), n.macs(),
-          p == null ? null : p.macs());
+      rows.add(new CostComparisonRow(n.node(), n.op(), n.parameters(), p == null ? null : p.parameters(), n.macs(),
+          p == null ? null : p.macs()));
     }
-    t.row("(total)", "", dense.parameters(), pruned.parameters(), dense.macs(), pruned.macs());
-    return t.build();
+    rows.add(new CostComparisonRow(TOTAL, "", dense.parameters(), pruned.parameters(), dense.macs(), pruned.macs()));
+    return rows;
+  }
+
+  /**
+   * {@link #comparison} as a table: columns {@code node, op} (STRING), {@code parameters_dense,
+   * parameters_pruned, macs_dense, macs_pruned} (LONG).
+   */
+  public static Table compare(ModelCost dense, ModelCost pruned) {
+    return CostComparisonRow.SCHEMA.table(comparison(dense, pruned));
   }
 }

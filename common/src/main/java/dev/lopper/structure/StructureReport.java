@@ -70,25 +70,17 @@ public record StructureReport(List<Row> rows) {
     return rows.stream().filter(r -> !r.prunable()).toList();
   }
 
+  /** The report's rows as the structure table's rows, in order. */
+  public List<StructureRow> tableRows() {
+    return rows.stream().map(StructureRow::of).toList();
+  }
+
   /**
-   * The report as a table: {@code tensor, group_name} (STRING), {@code group} (INT), {@code role}
-   * (STRING), {@code axis} (INT), {@code channels} (LONG), {@code prunable} (BOOLEAN), {@code reason}
-   * (STRING).
+   * The report as a table: {@code tensor} (STRING), {@code group} (INT), {@code group_name},
+   * {@code role} (STRING), {@code axis} (INT), {@code channels} (LONG), {@code prunable} (BOOLEAN),
+   * {@code reason} (STRING).
    */
   public Table table() {
-    Table.Builder t = Table.builder()
-        .column("tensor", Table.Type.STRING)
-        .column("group", Table.Type.INT)
-        .column("group_name", Table.Type.STRING)
-        .column("role", Table.Type.STRING)
-        .column("axis", Table.Type.INT)
-        .column("channels", Table.Type.LONG)
-        .column("prunable", Table.Type.BOOLEAN)
-        .column("reason", Table.Type.STRING);
-    for (Row r : rows) {
-      t.row(r.tensor(), r.group(), r.groupName(), r.role() == null ? "" : r.role().name().toLowerCase(),
-          r.axis(), r.channels(), r.prunable(), r.reason());
-    }
-    return t.build();
+    return StructureRow.SCHEMA.table(tableRows());
   }
 }

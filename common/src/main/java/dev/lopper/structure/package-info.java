@@ -5,7 +5,9 @@
  * ({@link dev.lopper.structure.StructureReport}), the channels kept per group ({@link
  * dev.lopper.structure.ChannelSelection}) as masks or as a physically smaller model ({@link
  * dev.lopper.structure.ModelShrinker}), and parameter and multiply-accumulate counts ({@link
- * dev.lopper.structure.ModelCost}). Static shapes come from a small shape inference of its own
- * ({@link dev.lopper.structure.ShapeInference}). See docs/structured.md.
+ * dev.lopper.structure.ModelCost}), with the rows of their tables ({@link
+ * dev.lopper.structure.StructureRow}, {@link dev.lopper.structure.CostComparisonRow}). Static
+ * shapes come from a small shape inference of its own ({@link
+ * dev.lopper.structure.ShapeInference}). See docs/structured.md.
  */
 package dev.lopper.structure;

@@ -51,17 +51,8 @@ public record Allocation(String policy, List<TensorAllocation> tensors, double l
     return out;
   }
 
-  /** The allocation table: tensor, parameters, sparsity, pruned, predicted_drop. */
+  /** The allocation table: tensor, parameters, sparsity, pruned, predicted_drop; one row per tensor. */
   public Table toTable() {
-    Table.Builder table = Table.builder()
-        .column("tensor", Table.Type.STRING)
-        .column("parameters", Table.Type.LONG)
-        .column("sparsity", Table.Type.DOUBLE)
-        .column("pruned", Table.Type.LONG)
-        .column("predicted_drop", Table.Type.DOUBLE);
-    for (TensorAllocation t : tensors) {
-      table.row(t.tensor(), t.parameters(), t.sparsity(), t.pruned(), t.predictedDrop());
-    }
-    return table.build();
+    return TensorAllocation.SCHEMA.table(tensors);
   }
 }

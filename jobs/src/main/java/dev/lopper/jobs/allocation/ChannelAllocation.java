@@ -2,7 +2,6 @@ package dev.lopper.jobs.allocation;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.criteria.ChannelCriterion;
-import dev.lopper.io.Table;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.sweep.SensitivityTable;
 import dev.lopper.jobs.sweep.SweepItem;
@@ -132,13 +131,13 @@ public final class ChannelAllocation {
    *
    * @param curves per curve name, the saving of the dense latency with that group alone pruned at
    *     each of its curve's sparsities
-   * @param table {@code latency.*}: per (group, sparsity) {@code tensor}, {@code sparsity}, {@code
+   * @param rows {@code latency.*}: per (group, sparsity) {@code tensor}, {@code sparsity}, {@code
    *     channels}, {@code kept_channels}, {@code batch}, {@code dense_us} and {@code pruned_us} (the
    *     medians of the round medians, the dense model timed in the same rounds), {@code speedup} and
    *     {@code saving} ({@code 1 / ratio} and {@code 1 - ratio}, the ratio of pruned to dense taken
    *     over paired runs, {@link LatencyProbe.Comparison#ratio()})
    */
-  public record Latency(Map<String, LatencyCurve> curves, Table table) {}
+  public record Latency(Map<String, LatencyCurve> curves, List<LatencyRow> rows) {}
 
   /**
    * Times, for every curve, the model with only that group pruned at each of the curve's sparsities
@@ -150,16 +149,7 @@ public final class ChannelAllocation {
     Map<String, SweepItem> byName = new LinkedHashMap<>();
     items.forEach(i -> byName.put(i.name(), i));
     Map<String, LatencyCurve> out = new LinkedHashMap<>();
-    Table.Builder table = Table.builder()
-        .column("tensor", Table.Type.STRING)
-        .column("sparsity", Table.Type.DOUBLE)
-        .column("channels", Table.Type.LONG)
-        .column("kept_channels", Table.Type.LONG)
-        .column("batch", Table.Type.LONG)
-        .column("dense_us", Table.Type.DOUBLE)
-        .column("pruned_us", Table.Type.DOUBLE)
-        .column("speedup", Table.Type.DOUBLE)
-        .column("saving", Table.Type.DOUBLE);
+    List<LatencyRow> rows = new ArrayList<>();
     for (SensitivityCurve curve : curves) {
       SweepItem item = byName.get(curve.tensor());
       double[] sparsities = curve.sparsities();
@@ -170,12 +160,12 @@ public final class ChannelAllocation {
         LatencyProbe.Comparison c = probe.against(ModelShrinker.shrink(structure, selection).onnxBytes());
         savings[k] = Math.min(1.0, c.saving());
         long kept = selection.kept(item.group()).map(a -> (long) a.length).orElse(item.channels());
-        table.row(item.name(), sparsities[k], item.channels(), kept, (long) batch, c.denseNanos() / 1e3,
-            c.candidateNanos() / 1e3, c.speedup(), c.saving());
+        rows.add(new LatencyRow(item.name(), sparsities[k], item.channels(), kept, batch, c.denseNanos() / 1e3,
+            c.candidateNanos() / 1e3, c.speedup(), c.saving()));
       }
       out.put(curve.tensor(), new LatencyCurve(curve.tensor(), sparsities, savings));
     }
-    return new Latency(out, table.build());
+    return new Latency(out, rows);
   }
 
   /**
@@ -277,27 +267,21 @@ public final class ChannelAllocation {
    * the run's unit; empty for a group without a curve, which keeps its channels with a predicted
    * drop of 0).
    */
-  public static Table allocationTable(Plan plan, List<SensitivityCurve> curves, List<SweepItem> items, ChannelCost cost) {
+  public static List<ChannelAllocationRow> allocationRows(Plan plan, List<SensitivityCurve> curves,
+      List<SweepItem> items, ChannelCost cost) {
     Map<String, TensorAllocation> allocated = new LinkedHashMap<>();
     plan.allocation().tensors().forEach(t -> allocated.put(t.tensor(), t));
     Map<String, Double> costs = new LinkedHashMap<>();
     curves.forEach(c -> costs.put(c.tensor(), c.cost()));
-    Table.Builder table = Table.builder()
-        .column("tensor", Table.Type.STRING)
-        .column("parameters", Table.Type.LONG)
-        .column("sparsity", Table.Type.DOUBLE)
-        .column("pruned", Table.Type.LONG)
-        .column("predicted_drop", Table.Type.DOUBLE)
-        .column("channels", Table.Type.LONG)
-        .column("kept_channels", Table.Type.LONG)
-        .column("cost", Table.Type.DOUBLE);
+    List<ChannelAllocationRow> rows = new ArrayList<>();
     for (SweepItem item : items) {
       long kept = plan.kept().get(item.group());
       TensorAllocation t = allocated.get(item.name());
       long pruned = cost.dense().parameters() - cost.parameters(Map.of(item.group(), kept));
-      table.row(item.name(), item.parameters(), (item.channels() - kept) / (double) item.channels(), pruned,
-          t == null ? 0.0 : t.predictedDrop(), item.channels(), kept, costs.get(item.name()));
+      rows.add(new ChannelAllocationRow(new TensorAllocation(item.name(), item.parameters(),
+          (item.channels() - kept) / (double) item.channels(), pruned, t == null ? 0.0 : t.predictedDrop()),
+          item.channels(), kept, costs.get(item.name())));
     }
-    return table.build();
+    return rows;
   }
 }

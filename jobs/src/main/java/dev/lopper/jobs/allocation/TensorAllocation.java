@@ -1,7 +1,9 @@
 package dev.lopper.jobs.allocation;
 
+import dev.lopper.io.RowSchema;
+
 /**
- * One tensor's share of an allocation.
+ * One tensor's share of an allocation, and a row of the allocation table ({@link Allocation#toTable()}).
  *
  * @param tensor the tensor's name
  * @param parameters its number of elements
@@ -12,6 +14,12 @@ package dev.lopper.jobs.allocation;
  *     sparsity lies above the swept range (possible only for {@code global-magnitude})
  */
 public record TensorAllocation(String tensor, long parameters, double sparsity, long pruned, double predictedDrop) {
+
+  /**
+   * The allocation table's columns: {@code tensor} (STRING), {@code parameters} (LONG), {@code
+   * sparsity} (DOUBLE), {@code pruned} (LONG) and {@code predicted_drop} (DOUBLE).
+   */
+  public static final RowSchema<TensorAllocation> SCHEMA = RowSchema.of(TensorAllocation.class);
 
   /** The allocation of {@code curve}'s tensor at {@code sparsity}, with its predicted drop. */
   static TensorAllocation of(SensitivityCurve curve, double sparsity) {

@@ -3,6 +3,7 @@ package dev.lopper.jobs.output;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import dev.lopper.metrics.MetricValues;
 import dev.lopper.metrics.Tally;
 import java.lang.reflect.RecordComponent;
 import java.util.LinkedHashMap;
@@ -197,7 +198,7 @@ public final class RunResults {
 
     /** The value of decision metric {@code metric} ({@code f1} is {@code f1_macro}), or NaN when not a number. */
     public double value(String metric) {
-      Double v = byName().get(metric.equals("f1") ? "f1_macro" : metric);
+      Double v = byName().get(MetricValues.column(metric));
       return v == null ? Double.NaN : v;
     }
   }

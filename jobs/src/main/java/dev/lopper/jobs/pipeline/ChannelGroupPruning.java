@@ -7,7 +7,10 @@ import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.allocation.AllocationPolicies;
 import dev.lopper.jobs.allocation.AllocationPolicy;
 import dev.lopper.jobs.allocation.ChannelAllocation;
+import dev.lopper.jobs.allocation.ChannelAllocationRow;
+import dev.lopper.jobs.allocation.CostRow;
 import dev.lopper.jobs.allocation.CostUnit;
+import dev.lopper.jobs.allocation.LatencyRow;
 import dev.lopper.jobs.allocation.SensitivityCurve;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.output.RunResults;
@@ -16,6 +19,7 @@ import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.model.PrunedModelWriter;
 import dev.lopper.structure.ChannelSelection;
+import dev.lopper.structure.CostComparisonRow;
 import dev.lopper.structure.LatencyProbe;
 import dev.lopper.structure.ModelCost;
 import dev.lopper.structure.ModelShrinker;
@@ -73,7 +77,7 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
           LatencyProbe.Budget.DEFAULT)) {
         ChannelAllocation.Latency latency = run.timings().time("latency", () -> ChannelAllocation.latencies(probe,
             batch, curves, model.items(), criterion, structure, model.model().weights()));
-        run.writeTable("latency", latency.table());
+        run.writeTable("latency", LatencyRow.SCHEMA.table(latency.rows()));
         ChannelAllocation.LatencyPlan constrained = run.timings().time("allocation", () ->
             ChannelAllocation.allocateMeasured(policy, curves, latency, minSpeedup, config.allocation().settings(),
                 model.items(), model.cost(), unit, probe, LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion,
@@ -81,7 +85,8 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
         plan = new Plan(curves, constrained.plan(), constrained);
       }
     }
-    run.writeTable("allocation", ChannelAllocation.allocationTable(plan.plan(), curves, model.items(), model.cost()));
+    run.writeTable("allocation", ChannelAllocationRow.SCHEMA.table(
+        ChannelAllocation.allocationRows(plan.plan(), curves, model.items(), model.cost())));
     return plan;
   }
 
@@ -135,25 +140,19 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
   }
 
   /**
-   * The size of the dense and the shrunk model: {@link ModelCost#compare} per node and in total,
-   * with two more columns, {@code bytes_dense} and {@code bytes_pruned}, filled on the total row
-   * only: the ONNX file of the dense model as Lopper writes models (weights embedded, no stale
-   * shapes) and the shrunk model's written file (with its external-data file, if any).
+   * The size of the dense and the shrunk model: {@link ModelCost#comparison} per node and in total,
+   * with {@code bytes_dense} and {@code bytes_pruned} filled on the total row only: the ONNX file
+   * of the dense model as Lopper writes models (weights embedded, no stale shapes) and the shrunk
+   * model's written file (with its external-data file, if any).
    */
   private static Table costTable(ModelStructure structure, ShrunkModel shrunk, long prunedBytes, long denseBytes) {
-    Table compare = ModelCost.compare(ModelCost.of(structure.model()), shrunk.cost());
-    List<Table.Column> columns = new ArrayList<>(compare.columns());
-    columns.add(new Table.Column("bytes_dense", Table.Type.LONG));
-    columns.add(new Table.Column("bytes_pruned", Table.Type.LONG));
-    List<List<Object>> rows = new ArrayList<>();
-    for (int r = 0; r < compare.rows().size(); r++) {
-      List<Object> row = new ArrayList<>(compare.rows().get(r));
-      boolean total = r == compare.rows().size() - 1;
-      row.add(total ? denseBytes : null);
-      row.add(total ? prunedBytes : null);
-      rows.add(row);
+    List<CostComparisonRow> nodes = ModelCost.comparison(ModelCost.of(structure.model()), shrunk.cost());
+    List<CostRow> rows = new ArrayList<>();
+    for (int r = 0; r < nodes.size(); r++) {
+      boolean total = r == nodes.size() - 1;
+      rows.add(new CostRow(nodes.get(r), total ? denseBytes : null, total ? prunedBytes : null));
     }
-    return new Table(columns, rows);
+    return CostRow.SCHEMA.table(rows);
   }
 
   /** Bytes of the dense model written the way the shrunk one is. */

@@ -5,11 +5,13 @@ import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.ValidationData;
-import dev.lopper.jobs.sweep.SensitivityTable;
 import dev.lopper.jobs.verify.Verification;
+import dev.lopper.jobs.verify.VerificationRow;
+import dev.lopper.metrics.MetricValues;
 import dev.lopper.metrics.Tally;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -49,28 +51,9 @@ public final class Verify {
   }
 
   private static Table table(Verified verified) {
-    Table.Builder table = Table.builder().column("model", Table.Type.STRING);
-    for (String m : SensitivityTable.METRIC_COLUMNS) {
-      table.column(m, Table.Type.DOUBLE);
-    }
-    table.column("samples", Table.Type.LONG)
-        .column("predicted_drop", Table.Type.DOUBLE)
-        .column("measured_drop", Table.Type.DOUBLE);
-    addRow(table, "dense", verified.dense(), 0.0, 0.0);
-    addRow(table, "pruned", verified.pruned(), verified.predictedDrop(), verified.measuredDrop());
-    return table.build();
-  }
-
-  private static void addRow(Table.Builder table, String name, Tally tally, double predicted, double measured) {
-    double[] v = SensitivityTable.values(tally.metrics());
-    Object[] row = new Object[v.length + 4];
-    row[0] = name;
-    for (int i = 0; i < v.length; i++) {
-      row[1 + i] = v[i];
-    }
-    row[v.length + 1] = tally.samples();
-    row[v.length + 2] = predicted;
-    row[v.length + 3] = measured;
-    table.row(row);
+    return VerificationRow.SCHEMA.table(List.of(
+        new VerificationRow("dense", MetricValues.of(verified.dense().metrics()), verified.dense().samples(), 0.0, 0.0),
+        new VerificationRow("pruned", MetricValues.of(verified.pruned().metrics()), verified.pruned().samples(),
+            verified.predictedDrop(), verified.measuredDrop())));
   }
 }

@@ -9,7 +9,7 @@ import static dev.lopper.jobs.report.Html.signed;
 import static dev.lopper.jobs.report.Html.text;
 
 import dev.lopper.io.HadoopFiles;
-import dev.lopper.io.Table;
+import dev.lopper.jobs.allocation.TensorAllocation;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.output.InputFile;
@@ -18,6 +18,9 @@ import dev.lopper.jobs.output.OutputFile;
 import dev.lopper.jobs.output.RunDirectory;
 import dev.lopper.jobs.output.RunResults;
 import dev.lopper.jobs.output.RunStatus;
+import dev.lopper.jobs.verify.VerificationRow;
+import dev.lopper.mask.MaskSummaryRow;
+import dev.lopper.metrics.MetricValues;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -477,19 +480,13 @@ public final class HtmlReport {
     }
 
     private Map<String, Double> allocated() {
-      Map<String, Double> out = new LinkedHashMap<>();
-      if (t.allocation() != null) {
-        for (List<Object> row : t.allocation().rows()) {
-          out.put(RunTables.string(t.allocation(), row, "tensor"), RunTables.number(t.allocation(), row, "sparsity"));
-        }
-      }
-      return out;
+      return RunComparison.sparsities(t.allocation());
     }
 
     // ---- allocation and density ----
 
     private void allocation() {
-      Table a = t.allocation();
+      List<TensorAllocation> a = t.allocation();
       double target = number(config.get("allocation.target"), Double.NaN);
       boolean targeted = !policy.equals("tolerance");
       Map<String, Object> prevSparsity = new LinkedHashMap<>();
@@ -508,12 +505,12 @@ public final class HtmlReport {
           .append(withPrevious ? "<th class=\"num\">previous run</th>" : "").append("</tr>\n");
       long parameters = 0;
       long pruned = 0;
-      for (List<Object> row : a.rows()) {
-        String tensor = RunTables.string(a, row, "tensor");
-        long params = RunTables.whole(a, row, "parameters");
-        long p = RunTables.whole(a, row, "pruned");
-        double sparsity = RunTables.number(a, row, "sparsity");
-        double predicted = RunTables.number(a, row, "predicted_drop");
+      for (TensorAllocation row : a) {
+        String tensor = orEmpty(row.tensor());
+        long params = row.parameters();
+        long p = row.pruned();
+        double sparsity = row.sparsity();
+        double predicted = row.predictedDrop();
         parameters += params;
         pruned += p;
         Map<String, String> data = new LinkedHashMap<>();
@@ -542,27 +539,27 @@ public final class HtmlReport {
     }
 
     private void density() {
-      Table k = t.masks();
+      List<MaskSummaryRow> k = t.masks();
       long max = 0;
-      for (List<Object> row : k.rows()) {
-        max = Math.max(max, RunTables.whole(k, row, "parameters"));
+      for (MaskSummaryRow row : k) {
+        max = Math.max(max, row.parameters());
       }
       out.append("<section id=\"density\">\n<h2>Density per tensor</h2>\n<p>The weights the mask keeps (dark) and prunes ")
           .append("(pale); a bar's length is the tensor's share of parameters, the largest tensor the full width.</p>\n")
           .append("<table id=\"density-table\">\n<tr><th>tensor</th><th>shape</th><th>kept / pruned</th>")
           .append("<th class=\"num\">density</th><th class=\"num\">kept</th></tr>\n");
-      for (List<Object> row : k.rows()) {
-        String tensor = RunTables.string(k, row, "tensor");
-        long params = RunTables.whole(k, row, "parameters");
-        long kept = RunTables.whole(k, row, "kept");
-        double density = RunTables.number(k, row, "density");
+      for (MaskSummaryRow row : k) {
+        String tensor = orEmpty(row.tensor());
+        long params = row.parameters();
+        long kept = row.kept();
+        double density = row.density();
         Map<String, String> data = new LinkedHashMap<>();
         data.put("data-tensor", tensor);
         data.put("data-parameters", Long.toString(params));
         data.put("data-kept", Long.toString(kept));
         data.put("data-density", exact(density));
         out.append("<tr><td class=\"tensor\">").append(text(tensor)).append("</td><td class=\"mono\">")
-            .append(text(RunTables.string(k, row, "shape").replace(' ', '×'))).append("</td><td>")
+            .append(text(dimensions(row.shape()))).append("</td><td>")
             .append(SvgCharts.densityBar(data, params, kept, max)).append("</td><td class=\"num\">").append(percent(density))
             .append("</td><td class=\"num\">").append(count(kept)).append(" / ").append(count(params)).append("</td></tr>\n");
       }
@@ -580,15 +577,15 @@ public final class HtmlReport {
             .append("Quality gate ").append(gate.passed() ? "passed" : "FAILED").append(": ").append(text(gate.describe()))
             .append("</div>\n");
       }
-      Table v = t.verification();
+      List<VerificationRow> v = t.verification();
       if (v != null) {
         out.append("<p>The written pruned model and the dense model, evaluated on the whole validation set.</p>\n")
             .append("<table class=\"compact\" id=\"verification-table\">\n<tr><th>metric</th><th class=\"num\">dense</th>")
             .append("<th class=\"num\">pruned</th><th class=\"num\">change</th></tr>\n");
-        List<Object> dense = null;
-        List<Object> pruned = null;
-        for (List<Object> row : v.rows()) {
-          String which = RunTables.string(v, row, "model");
+        VerificationRow dense = null;
+        VerificationRow pruned = null;
+        for (VerificationRow row : v) {
+          String which = orEmpty(row.model());
           if (which.equals("dense")) {
             dense = row;
           } else if (which.equals("pruned")) {
@@ -596,21 +593,24 @@ public final class HtmlReport {
           }
         }
         if (dense != null && pruned != null) {
-          for (Table.Column col : v.columns()) {
-            if (col.type() != Table.Type.DOUBLE || col.name().endsWith("_drop")) {
+          // One line per metric the table holds (a metric no row measured has no column), in column order.
+          Map<String, Double> denseMetrics = dense.metrics().byColumn();
+          Map<String, Double> prunedMetrics = pruned.metrics().byColumn();
+          for (String name : denseMetrics.keySet()) {
+            if (v.stream().allMatch(row -> row.metrics().byColumn().get(name) == null)) {
               continue;
             }
-            double d = RunTables.number(v, dense, col.name());
-            double p = RunTables.number(v, pruned, col.name());
-            boolean key = col.name().equals(RunTables.metricColumn(metric));
-            out.append("<tr").append(key ? attr("class", "key") : "").append(attr("data-metric", col.name()))
-                .append("><td>").append(text(col.name())).append("</td><td class=\"num\">").append(num(d))
+            double d = orNaN(denseMetrics.get(name));
+            double p = orNaN(prunedMetrics.get(name));
+            boolean key = name.equals(MetricValues.column(metric));
+            out.append("<tr").append(key ? attr("class", "key") : "").append(attr("data-metric", name))
+                .append("><td>").append(text(name)).append("</td><td class=\"num\">").append(num(d))
                 .append("</td><td class=\"num\">").append(num(p)).append("</td><td class=\"num\">").append(signed(p - d))
                 .append("</td></tr>\n");
           }
           out.append("</table>\n<p>Predicted drop of ").append(text(metric)).append(" (sum over tensors): <b>")
-              .append(signed(RunTables.number(v, pruned, "predicted_drop"))).append("</b>; measured: <b>")
-              .append(signed(RunTables.number(v, pruned, "measured_drop"))).append("</b>.</p>\n");
+              .append(signed(pruned.predictedDrop())).append("</b>; measured: <b>")
+              .append(signed(pruned.measuredDrop())).append("</b>.</p>\n");
         } else {
           out.append("</table>\n");
         }
@@ -663,6 +663,26 @@ public final class HtmlReport {
 
     private static double number(Object o, double otherwise) {
       return o instanceof Number n ? n.doubleValue() : otherwise;
+    }
+
+    private static double orNaN(Double value) {
+      return value == null ? Double.NaN : value;
+    }
+
+    private static String orEmpty(String value) {
+      return value == null ? "" : value;
+    }
+
+    /** A shape as its dimensions joined by {@code ×}, "" for none. */
+    private static String dimensions(long[] shape) {
+      if (shape == null) {
+        return "";
+      }
+      StringBuilder s = new StringBuilder();
+      for (long d : shape) {
+        s.append(s.length() == 0 ? "" : "×").append(d);
+      }
+      return s.toString();
     }
   }
 

@@ -1,7 +1,8 @@
 package dev.lopper.jobs.report;
 
-import dev.lopper.io.Table;
+import dev.lopper.jobs.sweep.SensitivityRow;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,35 +46,38 @@ record MeasuredCurves(String metric, double baseline, List<Curve> curves) {
     curves = List.copyOf(curves);
   }
 
-  /** The curves of {@code metric} in a sensitivity table. */
-  static MeasuredCurves of(Table sensitivity, String metric) {
-    String column = RunTables.metricColumn(metric);
+  /** The curves of {@code metric} in the rows of a sensitivity table. */
+  static MeasuredCurves of(List<SensitivityRow> sensitivity, String metric) {
     double baseline = Double.NaN;
-    Map<String, List<List<Object>>> rows = new LinkedHashMap<>();
-    for (List<Object> row : sensitivity.rows()) {
-      String tensor = RunTables.string(sensitivity, row, "tensor");
+    Map<String, List<SensitivityRow>> rows = new LinkedHashMap<>();
+    for (SensitivityRow row : sensitivity) {
+      String tensor = row.tensor() == null ? "" : row.tensor();
       if (tensor.equals(BASELINE)) {
-        baseline = RunTables.number(sensitivity, row, column);
+        baseline = value(row, metric);
       } else {
         rows.computeIfAbsent(tensor, t -> new ArrayList<>()).add(row);
       }
     }
     List<Curve> curves = new ArrayList<>();
-    for (Map.Entry<String, List<List<Object>>> e : rows.entrySet()) {
-      List<List<Object>> points = new ArrayList<>(e.getValue());
-      points.sort((a, b) -> Double.compare(RunTables.number(sensitivity, a, "sparsity"),
-          RunTables.number(sensitivity, b, "sparsity")));
+    for (Map.Entry<String, List<SensitivityRow>> e : rows.entrySet()) {
+      List<SensitivityRow> points = new ArrayList<>(e.getValue());
+      points.sort(Comparator.comparingDouble(SensitivityRow::sparsity));
       double[] s = new double[points.size()];
       double[] v = new double[points.size()];
       for (int i = 0; i < s.length; i++) {
-        s[i] = RunTables.number(sensitivity, points.get(i), "sparsity");
-        v[i] = RunTables.number(sensitivity, points.get(i), column);
+        s[i] = points.get(i).sparsity();
+        v[i] = value(points.get(i), metric);
       }
-      List<Object> first = points.get(0);
-      curves.add(new Curve(e.getKey(), RunTables.string(sensitivity, first, "op"),
-          RunTables.whole(sensitivity, first, "parameters"), s, v));
+      SensitivityRow first = points.get(0);
+      curves.add(new Curve(e.getKey(), first.op() == null ? "" : first.op(), first.parameters(), s, v));
     }
     return new MeasuredCurves(metric, baseline, curves);
+  }
+
+  /** The value of {@code metric} in {@code row}; NaN when the table does not hold it. */
+  static double value(SensitivityRow row, String metric) {
+    Double v = row.metrics().get(metric);
+    return v == null ? Double.NaN : v;
   }
 
   /** The curve of {@code tensor}, or null. */

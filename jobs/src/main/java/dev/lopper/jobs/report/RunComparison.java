@@ -1,16 +1,16 @@
 package dev.lopper.jobs.report;
 
+import dev.lopper.jobs.allocation.TensorAllocation;
 import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
 import dev.lopper.jobs.output.RunResults;
-import dev.lopper.io.Table;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -176,11 +176,12 @@ public final class RunComparison {
     }
   }
 
-  private static Map<String, Double> sparsities(Table allocation) {
+  /** Tensor name to allocated sparsity, in the table's order; empty without an allocation. */
+  static Map<String, Double> sparsities(List<TensorAllocation> allocation) {
     Map<String, Double> out = new LinkedHashMap<>();
     if (allocation != null) {
-      for (List<Object> row : allocation.rows()) {
-        out.put(RunTables.string(allocation, row, "tensor"), RunTables.number(allocation, row, "sparsity"));
+      for (TensorAllocation row : allocation) {
+        out.put(row.tensor() == null ? "" : row.tensor(), row.sparsity());
       }
     }
     return out;

@@ -1,9 +1,11 @@
 package dev.lopper.jobs.sweep;
 
 import dev.lopper.io.Table;
-import dev.lopper.metrics.Metrics;
+import dev.lopper.metrics.MetricValues;
 import dev.lopper.metrics.Tally;
 import dev.lopper.structure.ChannelCost;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,10 +24,6 @@ public final class SensitivityTable {
   /** The tensor name of the baseline row. */
   public static final String BASELINE = "(dense)";
 
-  /** The metric columns, in order, as named in the table. */
-  public static final String[] METRIC_COLUMNS =
-      {"accuracy", "top5", "loss", "precision_macro", "recall_macro", "f1_macro", "kl"};
-
   private SensitivityTable() {}
 
   /** The table of a merged sweep of single tensors. */
@@ -38,52 +36,48 @@ public final class SensitivityTable {
    * when the sweep's items are channel groups, ignored otherwise).
    */
   public static Table of(SweepResult result, ChannelCost cost) {
+    return SensitivityRow.SCHEMA.table(rows(result, cost));
+  }
+
+  /**
+   * The rows of a merged sweep, the baseline first, then per item its sparsities in grid order;
+   * {@code cost} as for {@link #of(SweepResult, ChannelCost)}. In a sweep of channel groups every
+   * row has {@code channels} and {@code pruned_channels} (0 for the baseline and for single
+   * tensors), in other sweeps none does.
+   */
+  public static List<SensitivityRow> rows(SweepResult result, ChannelCost cost) {
     SweepSpec spec = result.spec();
     boolean groups = spec.items().stream().anyMatch(SweepItem::isGroup);
     if (groups && cost == null) {
       throw new IllegalArgumentException("a sweep of channel groups needs their ChannelCost for its table");
     }
-    Table.Builder table = Table.builder()
-        .column("tensor", Table.Type.STRING)
-        .column("op", Table.Type.STRING)
-        .column("parameters", Table.Type.LONG)
-        .column("criterion", Table.Type.STRING)
-        .column("sparsity", Table.Type.DOUBLE)
-        .column("pruned", Table.Type.LONG);
-    if (groups) {
-      table.column("channels", Table.Type.LONG).column("pruned_channels", Table.Type.LONG);
-    }
-    for (String m : METRIC_COLUMNS) {
-      table.column(m, Table.Type.DOUBLE);
-    }
-    for (String m : METRIC_COLUMNS) {
-      table.column("delta_" + m, Table.Type.DOUBLE);
-    }
-    table.column("samples", Table.Type.LONG);
-
-    double[] base = values(result.baseline().metrics());
-    table.row(row(BASELINE, "", 0L, spec.criterion(), 0.0, 0L, groups ? new long[] {0, 0} : null, base, base,
-        result.baseline()));
+    Long none = groups ? 0L : null;
+    MetricValues base = MetricValues.of(result.baseline().metrics());
+    List<SensitivityRow> rows = new ArrayList<>();
+    rows.add(new SensitivityRow(BASELINE, "", 0L, spec.criterion(), 0.0, 0L, none, none, base, base.minus(base),
+        result.baseline().samples()));
     double[] grid = spec.sparsities();
     for (int i = 0; i < spec.items().size(); i++) {
       SweepItem item = spec.items().get(i);
       for (int s = 0; s < grid.length; s++) {
         Tally tally = result.variant(i, s);
         long pruned;
-        long[] channels = null;
+        Long channels = none;
+        Long prunedChannels = none;
         if (item.isGroup()) {
           long removed = prunedChannels(item.channels(), grid[s]);
           pruned = cost.dense().parameters() - cost.parameters(Map.of(item.group(), item.channels() - removed));
-          channels = new long[] {item.channels(), removed};
+          channels = item.channels();
+          prunedChannels = removed;
         } else {
           pruned = (long) Math.rint(grid[s] * item.parameters());
-          channels = groups ? new long[] {0, 0} : null;
         }
-        table.row(row(item.name(), item.op(), item.parameters(), spec.criterion(), grid[s], pruned, channels,
-            values(tally.metrics()), base, tally));
+        MetricValues values = MetricValues.of(tally.metrics());
+        rows.add(new SensitivityRow(item.name(), item.op(), item.parameters(), spec.criterion(), grid[s], pruned,
+            channels, prunedChannels, values, values.minus(base), tally.samples()));
       }
     }
-    return table.build();
+    return rows;
   }
 
   /**
@@ -92,31 +86,5 @@ public final class SensitivityTable {
    */
   public static long prunedChannels(long channels, double sparsity) {
     return (long) Math.rint(sparsity * (double) channels);
-  }
-
-  private static Object[] row(String tensor, String op, long parameters, String criterion, double sparsity,
-      long pruned, long[] channels, double[] values, double[] base, Tally tally) {
-    int extra = channels == null ? 0 : 2;
-    Object[] row = new Object[6 + extra + 2 * values.length + 1];
-    row[0] = tensor;
-    row[1] = op;
-    row[2] = parameters;
-    row[3] = criterion;
-    row[4] = sparsity;
-    row[5] = pruned;
-    if (channels != null) {
-      row[6] = channels[0];
-      row[7] = channels[1];
-    }
-    for (int i = 0; i < values.length; i++) {
-      row[6 + extra + i] = values[i];
-      row[6 + extra + values.length + i] = values[i] - base[i];
-    }
-    row[row.length - 1] = tally.samples();
-    return row;
-  }
-  /** The metric values in {@link #METRIC_COLUMNS} order. */
-  public static double[] values(Metrics m) {
-    return new double[] {m.accuracy(), m.top5(), m.loss(), m.precisionMacro(), m.recallMacro(), m.f1Macro(), m.kl()};
   }
 }

@@ -15,6 +15,7 @@ import dev.lopper.jobs.sweep.SensitivityTable;
 import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.jobs.sweep.SweepSpec;
 import dev.lopper.jobs.sweep.VariantTally;
+import dev.lopper.metrics.MetricValues;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
@@ -93,12 +94,7 @@ final class SweepTables {
     try (BufferAllocator allocator = new RootAllocator(); Evaluator evaluator = new Evaluator(model)) {
       List<Batch> batches = ValidationSet.batches(rowShape, BATCH_SIZE, allocator);
       try {
-        double[] values = SensitivityTable.values(new TensorSweep(evaluator, batches, CLASSES).baseline().metrics());
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        for (int i = 0; i < values.length; i++) {
-          metrics.put(SensitivityTable.METRIC_COLUMNS[i], values[i]);
-        }
-        return metrics;
+        return MetricValues.of(new TensorSweep(evaluator, batches, CLASSES).baseline().metrics()).byColumn();
       } finally {
         batches.forEach(Batch::close);
       }

@@ -4,8 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lopper.io.Table;
+import dev.lopper.jobs.allocation.TensorAllocation;
 import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.sweep.SensitivityRow;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -29,12 +30,12 @@ class HtmlReportTest {
     String html = page(ReportFixtures.prune("r1", 0.7, 0.89, "bb".repeat(32)).build(), tables, null);
     List<Map<String, String>> points = PageElements.withClass(PageElements.svg(html, "sensitivity-chart"), "circle",
         "point");
-    Table s = tables.sensitivity();
-    assertEquals(s.rows().size(), points.size(), "one circle per table row, the baseline included");
-    for (List<Object> row : s.rows()) {
-      String tensor = (String) row.get(s.indexOf("tensor"));
-      double sparsity = (Double) row.get(s.indexOf("sparsity"));
-      double accuracy = (Double) row.get(s.indexOf("accuracy"));
+    List<SensitivityRow> s = tables.sensitivity();
+    assertEquals(s.size(), points.size(), "one circle per table row, the baseline included");
+    for (SensitivityRow row : s) {
+      String tensor = row.tensor();
+      double sparsity = row.sparsity();
+      double accuracy = row.metrics().accuracy();
       assertTrue(points.stream().anyMatch(p -> p.get("data-tensor").equals(tensor)
           && Double.parseDouble(p.get("data-sparsity")) == sparsity
           && Double.parseDouble(p.get("data-value")) == accuracy), tensor + " at " + sparsity);
@@ -60,15 +61,15 @@ class HtmlReportTest {
     RunTables tables = ReportFixtures.pruneTables(0, 0.8);
     String html = page(ReportFixtures.prune("r1", 0.7, 0.89, "bb".repeat(32)).build(), tables, null);
     List<Map<String, String>> bars = PageElements.withClass(html, "svg", "alloc-bar");
-    Table a = tables.allocation();
-    assertEquals(a.rows().size(), bars.size());
+    List<TensorAllocation> a = tables.allocation();
+    assertEquals(a.size(), bars.size());
     for (int i = 0; i < bars.size(); i++) {
-      List<Object> row = a.rows().get(i);
+      TensorAllocation row = a.get(i);
       Map<String, String> bar = bars.get(i);
-      assertEquals(row.get(a.indexOf("tensor")), bar.get("data-tensor"));
-      assertEquals((Double) row.get(a.indexOf("sparsity")), Double.parseDouble(bar.get("data-sparsity")));
-      assertEquals((Long) row.get(a.indexOf("parameters")), Long.parseLong(bar.get("data-parameters")));
-      assertEquals((Long) row.get(a.indexOf("pruned")), Long.parseLong(bar.get("data-pruned")));
+      assertEquals(row.tensor(), bar.get("data-tensor"));
+      assertEquals(row.sparsity(), Double.parseDouble(bar.get("data-sparsity")));
+      assertEquals(row.parameters(), Long.parseLong(bar.get("data-parameters")));
+      assertEquals(row.pruned(), Long.parseLong(bar.get("data-pruned")));
     }
     // Fill widths: 25% and 80% of the 240-unit bar.
     List<Map<String, String>> fills = PageElements.withClass(html, "rect", "fill");

@@ -1,12 +1,16 @@
 package dev.lopper.jobs.report;
 
 import dev.lopper.io.Table;
+import dev.lopper.jobs.allocation.TensorAllocation;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
 import dev.lopper.jobs.output.RunResults;
 import dev.lopper.jobs.output.StageTimings;
+import dev.lopper.jobs.sweep.SensitivityRow;
+import dev.lopper.jobs.verify.VerificationRow;
+import dev.lopper.mask.MaskSummaryRow;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +24,7 @@ final class ReportFixtures {
   private ReportFixtures() {}
 
   /** A sensitivity table of two tensors on the grid {0.5, 0.9}, accuracy and loss, baseline 0.9. */
-  static Table sensitivity(double shift) {
+  static List<SensitivityRow> sensitivity(double shift) {
     Table.Builder t = Table.builder()
         .column("tensor", Table.Type.STRING).column("op", Table.Type.STRING)
         .column("parameters", Table.Type.LONG).column("criterion", Table.Type.STRING)
@@ -32,37 +36,37 @@ final class ReportFixtures {
     t.row(HOSTILE, "Conv", 72L, "magnitude", 0.9, 65L, 0.41 + shift, 1.9, 100L);
     t.row("fc.weight", "Gemm", 1000L, "magnitude", 0.5, 500L, 0.9, 0.31, 100L);
     t.row("fc.weight", "Gemm", 1000L, "magnitude", 0.9, 900L, 0.87 - shift, 0.5, 100L);
-    return t.build();
+    return SensitivityRow.SCHEMA.rows(t.build());
   }
 
-  static Table allocation(double fcSparsity) {
-    return Table.builder()
+  static List<TensorAllocation> allocation(double fcSparsity) {
+    return TensorAllocation.SCHEMA.rows(Table.builder()
         .column("tensor", Table.Type.STRING).column("parameters", Table.Type.LONG)
         .column("sparsity", Table.Type.DOUBLE).column("pruned", Table.Type.LONG)
         .column("predicted_drop", Table.Type.DOUBLE)
         .row(HOSTILE, 72L, 0.25, 18L, 0.01)
         .row("fc.weight", 1000L, fcSparsity, Math.round(fcSparsity * 1000), 0.005)
-        .build();
+        .build());
   }
 
-  static Table masks() {
-    return Table.builder()
+  static List<MaskSummaryRow> masks() {
+    return MaskSummaryRow.SCHEMA.rows(Table.builder()
         .column("tensor", Table.Type.STRING).column("shape", Table.Type.LONG_LIST)
         .column("parameters", Table.Type.LONG).column("kept", Table.Type.LONG)
         .column("pruned", Table.Type.LONG).column("density", Table.Type.DOUBLE)
         .row(HOSTILE, new long[] {8, 1, 3, 3}, 72L, 54L, 18L, 0.75)
         .row("fc.weight", new long[] {10, 100}, 1000L, 200L, 800L, 0.2)
-        .build();
+        .build());
   }
 
-  static Table verification() {
-    return Table.builder()
+  static List<VerificationRow> verification() {
+    return VerificationRow.SCHEMA.rows(Table.builder()
         .column("model", Table.Type.STRING).column("accuracy", Table.Type.DOUBLE).column("loss", Table.Type.DOUBLE)
         .column("samples", Table.Type.LONG).column("predicted_drop", Table.Type.DOUBLE)
         .column("measured_drop", Table.Type.DOUBLE)
         .row("dense", 0.9, 0.3, 100L, 0.0, 0.0)
         .row("pruned", 0.89, 0.33, 100L, 0.015, 0.01)
-        .build();
+        .build());
   }
 
   static RunTables pruneTables(double shift, double fcSparsity) {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.sweep.SensitivityRow;
+import dev.lopper.metrics.MetricValues;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -60,10 +62,7 @@ class RunComparisonTest {
   void tensorsOfOneRunOnlyHaveNoChanges() {
     Manifest previous = ReportFixtures.prune("a", 0.7, 0.89, "bb".repeat(32)).build();
     RunTables only = new RunTables(ReportFixtures.sensitivity(0), null, null, null);
-    dev.lopper.io.Table renamed = dev.lopper.io.Table.builder()
-        .column("tensor", dev.lopper.io.Table.Type.STRING).column("sparsity", dev.lopper.io.Table.Type.DOUBLE)
-        .column("accuracy", dev.lopper.io.Table.Type.DOUBLE)
-        .row("(dense)", 0.0, 0.9).row("new.weight", 0.5, 0.8).build();
+    List<SensitivityRow> renamed = List.of(accuracyAt("(dense)", 0.0, 0.9), accuracyAt("new.weight", 0.5, 0.8));
     Map<String, Object> c = RunComparison.compare(previous, only, previous,
         new RunTables(renamed, null, null, null));
     List<Map<String, Object>> tensors = at(c, "tensors");
@@ -71,5 +70,12 @@ class RunComparisonTest {
         tensors.stream().map(t -> t.get("tensor")).toList());
     assertEquals(java.util.Arrays.asList((Double) null), tensors.get(0).get("changes"));
     assertNull(tensors.get(0).get("max_abs_change"));
+  }
+
+  /** A sensitivity row that holds only a tensor, a sparsity and the accuracy there. */
+  private static SensitivityRow accuracyAt(String tensor, double sparsity, double accuracy) {
+    MetricValues none = new MetricValues(null, null, null, null, null, null, null);
+    return new SensitivityRow(tensor, "", 0, "", sparsity, 0, null, null,
+        new MetricValues(accuracy, null, null, null, null, null, null), none, 0);
   }
 }

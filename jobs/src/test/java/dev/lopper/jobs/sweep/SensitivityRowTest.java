@@ -1,0 +1,58 @@
+package dev.lopper.jobs.sweep;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.lopper.io.Table;
+import dev.lopper.io.Table.Column;
+import dev.lopper.io.Table.Type;
+import dev.lopper.metrics.MetricValues;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SensitivityRowTest {
+
+  private static final List<String> METRICS =
+      List.of("accuracy", "top5", "loss", "precision_macro", "recall_macro", "f1_macro", "kl");
+
+  /** The columns of {@code sensitivity.*} before the rows moved to records; channels only for channel groups. */
+  private static List<Column> written(boolean groups) {
+    List<Column> columns = new ArrayList<>(List.of(new Column("tensor", Type.STRING), new Column("op", Type.STRING),
+        new Column("parameters", Type.LONG), new Column("criterion", Type.STRING), new Column("sparsity", Type.DOUBLE),
+        new Column("pruned", Type.LONG)));
+    if (groups) {
+      columns.add(new Column("channels", Type.LONG));
+      columns.add(new Column("pruned_channels", Type.LONG));
+    }
+    METRICS.forEach(m -> columns.add(new Column(m, Type.DOUBLE)));
+    METRICS.forEach(m -> columns.add(new Column("delta_" + m, Type.DOUBLE)));
+    columns.add(new Column("samples", Type.LONG));
+    return columns;
+  }
+
+  private static SensitivityRow row(String tensor, Long channels, Long prunedChannels) {
+    MetricValues values = new MetricValues(0.9, 1.0, 0.3, 0.8, 0.7, 0.75, Double.NaN);
+    return new SensitivityRow(tensor, "Conv", 72, "magnitude", 0.5, 36, channels, prunedChannels, values,
+        values.minus(values), 100);
+  }
+
+  @Test
+  void columnsAreThoseOfTheSensitivityTable() {
+    assertEquals(written(true), SensitivityRow.SCHEMA.columns());
+    assertEquals(METRICS, MetricValues.SCHEMA.columnNames());
+  }
+
+  @Test
+  void channelColumnsOnlyInSweepsOfChannelGroups() {
+    Table tensors = SensitivityRow.SCHEMA.table(List.of(row("conv1.weight", null, null)));
+    assertEquals(written(false), tensors.columns());
+    Table groups = SensitivityRow.SCHEMA.table(List.of(row("conv1.weight", 0L, 0L), row("g", 8L, 4L)));
+    assertEquals(written(true), groups.columns());
+    SensitivityRow back = SensitivityRow.SCHEMA.rows(tensors).get(0);
+    assertNull(back.channels());
+    assertEquals(0.9, back.metrics().accuracy());
+    assertEquals(0.0, back.delta().accuracy());
+    assertEquals(Double.NaN, back.delta().kl(), "NaN - NaN stays a value");
+  }
+}
