@@ -65,7 +65,8 @@ public final class RunResults {
     }
     PropertyNamingStrategies.SnakeCaseStrategy names = new PropertyNamingStrategies.SnakeCaseStrategy();
     for (RecordComponent c : section.getRecordComponents()) {
-      JsonInclude include = c.getAnnotation(JsonInclude.class);
+      // JsonInclude cannot target record components; Java carries it to the accessor.
+      JsonInclude include = c.getAccessor().getAnnotation(JsonInclude.class);
       boolean optional = include != null && include.value() == JsonInclude.Include.NON_NULL;
       if (!optional && !results.containsKey(names.translate(c.getName()))) {
         return Optional.empty();

@@ -51,6 +51,17 @@ class RunResultsTest {
   }
 
   @Test
+  void readsASectionWhoseOptionalFieldsWereLeftOut() {
+    Manifest m = Manifest.builder("r", "prune").results(RunResults.toMap(List.of(new RunResults.Data(10, 1, 2, null),
+        new RunResults.Masks("uniform", 0.5, "parameters", null, 0.5, 50, 100)))).build();
+    Manifest read = Manifest.fromJson(m.toJson());
+    assertEquals(new RunResults.Data(10, 1, 2, null), RunResults.read(read.results(), RunResults.Data.class)
+        .orElseThrow());
+    assertEquals(new RunResults.Masks("uniform", 0.5, "parameters", null, 0.5, 50, 100),
+        RunResults.read(read.results(), RunResults.Masks.class).orElseThrow());
+  }
+
+  @Test
   void aSectionIsNotReadFromAnotherThatSharesSomeOfItsNames() {
     Map<String, Object> channels = RunResults.toMap(List.of(new RunResults.Data(10, 1, 2, 3),
         new RunResults.Channels(0, "target", 0.5, "parameters", 0.4, 0.5, 100, 50, 1000, 500, 400, 200, 2, 2, 2, 8, 4)));
