@@ -3,6 +3,7 @@ package dev.lopper.model;
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.Table;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,8 +13,11 @@ import onnx.Onnx;
 
 /**
  * Finds a model's prunable tensors: float initializers of rank 2 or more that feed the weight input
- * of a Conv (input 1), Gemm (input 0 or 1) or MatMul (either input) node. Biases and normalisation
- * parameters are rank 1 and never prunable here.
+ * of a Conv (input 1), Gemm (input 0 or 1) or MatMul (either input) node, directly or through a
+ * chain of Transpose, Cast, Reshape and Identity nodes — what {@code torch.onnx.export} makes of an
+ * {@code nn.Linear} ({@code MatMul(x, Transpose(W))} with W stored {@code [out, in]}). Biases and
+ * normalisation parameters are rank 1 and never prunable here; embedding tables feed Gather, not
+ * these ops.
  *
  * <p>Include and exclude lists are globs over tensor names ({@code *} any characters, {@code ?} one
  * character); an include glob that matches no prunable tensor is bad input, since it is almost
@@ -22,6 +26,9 @@ import onnx.Onnx;
 public final class PrunableTensors {
 
   private static final Set<String> WEIGHT_OPS = Set.of("Conv", "Gemm", "MatMul");
+
+  /** Ops between a weight and its consumer that keep it a weight: they only lay its elements out. */
+  private static final Set<String> PASS_THROUGH = Set.of("Transpose", "Cast", "Reshape", "Identity");
 
   private PrunableTensors() {}
 
@@ -35,6 +42,10 @@ public final class PrunableTensors {
    * graph order of first use.
    */
   public static List<PrunableTensor> find(OnnxModel model, List<String> include, List<String> exclude) {
+    Map<String, Onnx.NodeProto> producers = new HashMap<>();
+    for (Onnx.NodeProto node : model.nodes()) {
+      node.getOutputList().forEach(out -> producers.put(out, node));
+    }
     Map<String, PrunableTensor> found = new LinkedHashMap<>();
     for (Onnx.NodeProto node : model.nodes()) {
       if (!WEIGHT_OPS.contains(node.getOpType())) {
@@ -44,12 +55,22 @@ public final class PrunableTensors {
         if (!isWeightInput(node.getOpType(), i)) {
           continue;
         }
-        WeightTensor w = model.weights().get(node.getInput(i));
+        // Back from the consumer's input through layout-only nodes to an initializer, if any.
+        String value = node.getInput(i);
+        boolean transposed = transposed(node, i);
+        Onnx.NodeProto producer = producers.get(value);
+        while (!model.weights().containsKey(value) && producer != null
+            && PASS_THROUGH.contains(producer.getOpType()) && producer.getInputCount() > 0) {
+          transposed ^= swapsLastTwoAxes(producer);
+          value = producer.getInput(0);
+          producer = producers.get(value);
+        }
+        WeightTensor w = model.weights().get(value);
         if (w == null || w.shape().length < 2 || found.containsKey(w.name())) {
           continue;
         }
         found.put(w.name(), new PrunableTensor(w.name(), node.getOpType(), OnnxModel.nodeName(node),
-            w.shape(), w.size(), i, transposed(node, i)));
+            w.shape(), w.size(), i, transposed));
       }
     }
     List<Pattern> includes = compile(include);
@@ -87,6 +108,23 @@ public final class PrunableTensors {
     }
     String attribute = index == 0 ? "transA" : "transB";
     return node.getAttributeList().stream().anyMatch(a -> a.getName().equals(attribute) && a.getI() != 0);
+  }
+
+  /**
+   * Whether {@code node} is a Transpose of a matrix: no {@code perm} (reverses the axes) or {@code
+   * perm = [1, 0]}. Other layout changes keep the weight's orientation as far as its consumer's
+   * rows and columns are concerned.
+   */
+  private static boolean swapsLastTwoAxes(Onnx.NodeProto node) {
+    if (!node.getOpType().equals("Transpose")) {
+      return false;
+    }
+    for (Onnx.AttributeProto a : node.getAttributeList()) {
+      if (a.getName().equals("perm")) {
+        return a.getIntsCount() == 2 && a.getInts(0) == 1 && a.getInts(1) == 0;
+      }
+    }
+    return true;
   }
 
   private static boolean isWeightInput(String opType, int index) {

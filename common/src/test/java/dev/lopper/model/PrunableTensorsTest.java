@@ -7,10 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.Table;
+import dev.lopper.eval.Evaluator;
 import dev.lopper.fixtures.SampleData;
+import dev.lopper.fixtures.SmallOnnxModels;
+import java.nio.file.Path;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PrunableTensorsTest {
   private static final Configuration CONF = new Configuration();
@@ -53,5 +57,28 @@ class PrunableTensorsTest {
         listing.columns().stream().map(Table.Column::name).toList());
     assertEquals(4, listing.rows().size());
     assertEquals(8L * 9, listing.rows().get(0).get(4));
+  }
+
+  @Test
+  void followsTransposeCastReshapeAndIdentityToTheInitializer(@TempDir Path dir) {
+    OnnxModel model = SmallOnnxModels.transposedLinear(dir);
+    List<PrunableTensor> found = PrunableTensors.find(model);
+    assertEquals(List.of("w1", "w2", "w3"), found.stream().map(PrunableTensor::name).toList());
+    assertEquals(List.of("MatMul", "MatMul", "MatMul"), found.stream().map(PrunableTensor::opType).toList());
+    assertEquals(List.of("/fc1/MatMul", "/fc2/MatMul", "/fc3/MatMul"),
+        found.stream().map(PrunableTensor::nodeName).toList(), "named by the layer that multiplies");
+    assertEquals(List.of(true, false, false), found.stream().map(PrunableTensor::transposed).toList(),
+        "only the Transpose makes the stored rows the output neurons");
+    assertArrayEquals(new long[] {2, 9}, found.get(2).shape(), "the initializer's own layout");
+    assertEquals(List.of(1, 1, 1), found.stream().map(PrunableTensor::inputIndex).toList());
+  }
+
+  @Test
+  void aWeightBehindATransposeIsReplacedInOnnxRuntime(@TempDir Path dir) {
+    OnnxModel model = SmallOnnxModels.transposedLinear(dir);
+    try (Evaluator evaluator = new Evaluator(model)) {
+      // Throws when zeroing a tensor leaves the output bitwise unchanged (a replacement that did not take).
+      evaluator.checkReplacementsTakeEffect(PrunableTensors.find(model));
+    }
   }
 }
