@@ -9,7 +9,12 @@ public enum ExitCode {
   /** The configuration, the command line or an input is wrong; one line says what and where. */
   BAD_INPUT(2),
   /** The run completed but the pruned model's verified drop exceeds {@code gate.max-drop}. */
-  GATE_FAILED(3);
+  GATE_FAILED(3),
+  /**
+   * A file system, metastore or cluster master could not be reached (connection refused, timed out,
+   * unknown host, HDFS in safe mode): nothing is wrong with the run itself; retry later.
+   */
+  UNAVAILABLE(4);
 
   private final int code;
 

@@ -10,6 +10,7 @@ import dev.lopper.jobs.pipeline.Pipeline;
 import dev.lopper.jobs.report.RunSummary;
 import java.io.PrintStream;
 import java.time.Clock;
+import java.util.Optional;
 
 /**
  * Lopper's command line: {@code lopper <command> [options]}.
@@ -70,6 +71,19 @@ public final class Lopper {
         case SENSITIVITY, PRUNE -> PipelineRun.run(line.command(), line, load(line), stages, clock, out, err);
       };
     } catch (Throwable e) {
+      Optional<Throwable> unreachable = Unavailable.cause(e);
+      if (unreachable.isPresent()) {
+        String line = Unavailable.describe(e, unreachable.get());
+        err.println("lopper: unavailable: " + line + "; nothing is wrong with the run: retry later");
+        if (verbose) {
+          e.printStackTrace(err);
+        }
+        if (json) {
+          out.println(RunSummary.failure(commandWord(args), ExitCode.UNAVAILABLE.name(), ExitCode.UNAVAILABLE.code(),
+              line).toJson());
+        }
+        return ExitCode.UNAVAILABLE;
+      }
       InvalidInputException bad = badInput(e);
       if (bad != null) {
         err.println("lopper: error: " + bad.getMessage());
@@ -166,6 +180,7 @@ public final class Lopper {
     s.append("  1  internal error (a stack trace follows)\n");
     s.append("  2  bad configuration, command line or input (one line says what and where)\n");
     s.append("  3  the quality gate failed: the pruned model's drop exceeds gate.max-drop\n");
+    s.append("  4  unavailable: a file system or cluster master could not be reached; retry later\n");
     s.append("\nbin/lopper runs Spark in local mode on this machine; with --submit (or LOPPER_SUBMIT=1)\n");
     s.append("it hands the same arguments to $SPARK_HOME/bin/spark-submit.\n");
     return s.toString();

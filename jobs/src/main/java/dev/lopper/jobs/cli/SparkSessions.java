@@ -1,5 +1,6 @@
 package dev.lopper.jobs.cli;
 
+import dev.lopper.jobs.config.HadoopClientRetries;
 import dev.lopper.jobs.config.LopperConfig;
 import java.util.Map;
 import org.apache.spark.sql.SparkSession;
@@ -36,8 +37,8 @@ final class SparkSessions {
    * Starts (or joins) the session {@code lopper <command>}. Defaults that {@code spark.conf} and
    * spark-submit's {@code --conf} can override: {@code spark.ui.enabled=false} in local mode (no
    * port opened for a one-machine run) and {@code spark.executorEnv.OMP_NUM_THREADS=1} (ND4J's
-   * OpenMP threads would otherwise fight over the executor's cores once it computes). Then every
-   * {@code spark.conf} entry.
+   * OpenMP threads would otherwise fight over the executor's cores once it computes), and the Hadoop
+   * client's bounded retries ({@link HadoopClientRetries}). Then every {@code spark.conf} entry.
    * Last, for executors in JVMs of their own (any master but {@code local} / {@code local[...]}),
    * {@link #EXECUTOR_JIT} is added to the executor JVM options, after the user's own, unless those
    * (or the administrator's {@code spark.executor.defaultJavaOptions}) already choose the JIT
@@ -56,6 +57,7 @@ final class SparkSessions {
     if (unset("spark.executorEnv.OMP_NUM_THREADS", conf)) {
       builder.config("spark.executorEnv.OMP_NUM_THREADS", "1");
     }
+    HadoopClientRetries.sparkSettings(conf).forEach(builder::config);
     conf.forEach(builder::config);
     if (executorsOfTheirOwn(master)) {
       String options = executorOptions(setting(EXECUTOR_OPTIONS, conf), setting(EXECUTOR_DEFAULT_OPTIONS, conf));

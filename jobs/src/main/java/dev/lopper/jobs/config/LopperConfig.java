@@ -119,7 +119,8 @@ public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep
   /**
    * The Hadoop configuration for reaching the inputs outside Spark: the defaults on the
    * classpath, then {@code spark.hadoop.*} settings from system properties (set by spark-submit) and
-   * from {@code spark.conf}, with the prefix removed, as Spark itself applies them.
+   * from {@code spark.conf}, with the prefix removed, as Spark itself applies them; then Lopper's
+   * bounds on the client's retries where neither set them ({@link HadoopClientRetries}).
    */
   public Configuration hadoopConfiguration() {
     Configuration conf = baseHadoopConfiguration();
@@ -128,6 +129,7 @@ public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep
         conf.set(name.substring("spark.hadoop.".length()), value);
       }
     });
+    HadoopClientRetries.bound(conf);
     return conf;
   }
 
