@@ -213,9 +213,10 @@ def float_state(model):
             if v.dtype == torch.float32}
 
 
-def write_safetensors(path, tensors):
-    """safetensors by hand: u64 LE header length, JSON header padded with spaces to 8 bytes, data."""
-    header = {"__metadata__": {"format": "pt", "source": "data/make_samples.py"}}
+def write_safetensors(path, tensors, source="data/make_samples.py"):
+    """safetensors by hand: u64 LE header length, JSON header padded with spaces to 8 bytes, data;
+    `source` names the script in the header's metadata."""
+    header = {"__metadata__": {"format": "pt", "source": source}}
     offset = 0
     blobs = []
     for name, t in tensors.items():
