@@ -81,4 +81,17 @@ class PrunableTensorsTest {
       evaluator.checkReplacementsTakeEffect(PrunableTensors.find(model));
     }
   }
+
+  @Test
+  void findsEveryLinearWeightOfTheSampleLanguageModelBehindItsTranspose() throws Exception {
+    OnnxModel lm = OnnxModel.load(ModelSource.onnx(SampleData.path("tiny-lm.onnx")), CONF);
+    // The tensors PyTorch's reference swept: every nn.Linear weight, in state-dict order.
+    List<String> reference = java.nio.file.Files.readAllLines(Path.of(SampleData.path("reference/tiny-lm-sensitivity.csv")))
+        .stream().skip(1).map(line -> line.substring(0, line.indexOf(','))).filter(t -> !t.isEmpty()).distinct()
+        .toList();
+    List<PrunableTensor> found = PrunableTensors.find(lm);
+    assertEquals(reference, found.stream().map(PrunableTensor::name).toList());
+    assertTrue(found.stream().allMatch(t -> t.opType().equals("MatMul") && t.transposed()), found.toString());
+    assertArrayEquals(new long[] {256, 64}, found.get(found.size() - 1).shape(), "lm_head as stored, [out, in]");
+  }
 }

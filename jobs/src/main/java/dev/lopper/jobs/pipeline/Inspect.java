@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import onnx.Onnx;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -46,6 +47,7 @@ public final class Inspect {
       throw new InvalidInputException(config.model().onnx() + ": the model has " + model.inputs().size()
           + " inputs " + model.inputs() + "; Lopper feeds one features input");
     }
+    checkFloatInput(config, model);
     long[] rowShape = rowShape(config, model);
     int classes;
     try (Evaluator evaluator = new Evaluator(model)) {
@@ -72,6 +74,25 @@ public final class Inspect {
     }
     return new InspectedModel(model, tensors, rowShape, classes, null, tensors.stream().map(SweepItem::of).toList(),
         cost);
+  }
+
+  /**
+   * The one input must take floats: the data step decodes a list-of-floats column into float
+   * features. Token ids (int64, as language models take them) are refused by name and type rather
+   * than failing inside ONNX Runtime.
+   */
+  private static void checkFloatInput(LopperConfig config, OnnxModel model) {
+    String name = model.inputs().get(0).name();
+    for (Onnx.ValueInfoProto input : model.graph().getGraph().getInputList()) {
+      int type = input.getType().getTensorType().getElemType();
+      if (input.getName().equals(name) && type != Onnx.TensorProto.DataType.FLOAT_VALUE) {
+        String typeName = Onnx.TensorProto.DataType.forNumber(type) == null ? "type " + type
+            : Onnx.TensorProto.DataType.forNumber(type).name().toLowerCase(java.util.Locale.ROOT);
+        throw new InvalidInputException(config.model().onnx() + ": input " + model.inputs().get(0) + " is "
+            + typeName + "; Lopper feeds float features (a list-of-floats column) to a model's one input, and "
+            + "token-id inputs of language models are not supported yet");
+      }
+    }
   }
 
   /** One row's input shape: {@code data.input-shape} checked against the model's input, or the input's own. */

@@ -180,4 +180,12 @@ class BadInputTest {
     RunLopper run = sensitivity(path);
     assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
   }
+
+  @Test
+  void refusesALanguageModelsTokenInputByNameAndType() {
+    RunLopper run = RunLopper.run("sensitivity", "--model", SampleData.path("tiny-lm.onnx"), "--data",
+        SampleData.path("tiny-lm-val.parquet"), "--features", "input_ids", "--set", "data.label=null",
+        "--metric", "kl", "--set", "data.input-shape=[64]", "--out", dir.resolve("out").toString());
+    assertRefused(run, "tiny-lm.onnx", "input_ids", "int64", "not supported yet");
+  }
 }
