@@ -4,7 +4,9 @@ import ai.djl.engine.EngineException;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.util.Utils;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lopper.InvalidInputException;
@@ -108,21 +110,42 @@ public final class TextTokenizer implements AutoCloseable {
     return loaded;
   }
 
-  /** The {@code truncation.max_length} of a tokenizer.json, checking that it looks like one. */
+  /**
+   * The {@code truncation.max_length} of a tokenizer.json, checking that it looks like one. The file
+   * is streamed, its vocabulary skipped: a tree of it would cost more than the library's own parse.
+   */
   private static OptionalInt declaredMaxLength(String path, byte[] json) {
-    JsonNode root;
-    try {
-      root = JSON.readTree(json);
+    boolean model = false;
+    OptionalInt maxLength = OptionalInt.empty();
+    try (JsonParser parser = JSON.createParser(json)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        throw new InvalidInputException(path + ": not a Hugging Face tokenizer.json (not a JSON object)");
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken value = parser.nextToken();
+        if (field.equals("model")) {
+          model = value == JsonToken.START_OBJECT;
+          parser.skipChildren();
+        } else if (field.equals("truncation") && value == JsonToken.START_OBJECT) {
+          JsonNode truncation = parser.readValueAsTree();
+          JsonNode max = truncation.path("max_length");
+          if (max.isIntegralNumber() && max.canConvertToInt()) {
+            maxLength = OptionalInt.of(max.asInt());
+          }
+        } else {
+          parser.skipChildren();
+        }
+      }
     } catch (JsonProcessingException e) {
       throw new InvalidInputException(path + ": not a JSON file: " + e.getOriginalMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException(path + ": " + e.getMessage(), e);
     }
-    if (root == null || !root.isObject() || !root.has("model")) {
+    if (!model) {
       throw new InvalidInputException(path + ": not a Hugging Face tokenizer.json (no \"model\" object)");
     }
-    JsonNode max = root.path("truncation").path("max_length");
-    return max.canConvertToInt() && max.isIntegralNumber() ? OptionalInt.of(max.asInt()) : OptionalInt.empty();
+    return maxLength;
   }
 
   /** Sets DJL up before its first use: offline, and a cache directory that works everywhere. */
