@@ -6,8 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lopper.eval.OrtRuntime;
 import dev.lopper.io.ParquetTables;
 import dev.lopper.io.Table;
 import dev.lopper.jobs.SparkStages;
@@ -16,6 +23,7 @@ import dev.lopper.jobs.text.MiniLm;
 import dev.lopper.jobs.text.WordPieceReference;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -195,6 +203,42 @@ class TokenizeCommandTest {
     }
   }
 
+  /** The model's own input names and types are the truth for the output's columns; one row runs through it. */
+  @Test
+  void writesWhatAllMiniLmL6V2TakesInOnnxRuntime() throws Exception {
+    String text = textFile("text.parquet", "Pruning removes weights.", "hello world");
+    assertEquals(ExitCode.SUCCESS, tokenize(text, "--column", "sentence"), err());
+    Table written = ParquetTables.read(tokens, CONF);
+
+    byte[] model;
+    try (InputStream in = getClass().getResourceAsStream("/all-minilm-l6-v2.onnx")) {
+      model = in.readAllBytes();
+    }
+    OrtEnvironment env = OrtRuntime.environment();
+    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        OrtSession session = env.createSession(model, options)) {
+      List<String> columns = written.columns().stream().map(Table.Column::name).toList();
+      assertEquals(columns.subList(1, 4), List.copyOf(session.getInputNames()), "the model's inputs, in order");
+      for (NodeInfo input : session.getInputInfo().values()) {
+        TensorInfo info = (TensorInfo) input.getInfo();
+        assertEquals(OnnxJavaType.INT64, info.type, input.getName());
+        assertEquals(2, info.getShape().length, input.getName() + ": [batch, sequence]");
+      }
+      List<Object> row = written.rows().get(0);
+      Map<String, OnnxTensor> inputs = new java.util.LinkedHashMap<>();
+      for (int c = 1; c < 4; c++) {
+        inputs.put(columns.get(c), OnnxTensor.createTensor(env, new long[][] {(long[]) row.get(c)}));
+      }
+      try (OrtSession.Result result = session.run(inputs)) {
+        float[][][] hidden = (float[][][]) result.get(0).getValue();
+        assertEquals(((long[]) row.get(1)).length, hidden[0].length, "one vector per token");
+        assertEquals(384, hidden[0][0].length);
+      } finally {
+        inputs.values().forEach(OnnxTensor::close);
+      }
+    }
+  }
+
   private static Table sentenceTable(String[] sentences, int from, int to) {
     Table.Builder table = Table.builder().column("text", Table.Type.STRING);
     for (int i = from; i < to; i++) {
@@ -260,8 +304,10 @@ class TokenizeCommandTest {
     String text = textFile("text.parquet", "hello world");
     tokenizer = tmp.resolve("absent.json").toString();
     assertBadInput(tokenize(text, "--column", "sentence"), "--tokenizer: " + tokenizer + ": no such file");
-    tokenizer = Files.writeString(tmp.resolve("vocab.txt"), "[PAD]\n[UNK]\n").toString();
+    tokenizer = Files.writeString(tmp.resolve("tokenizer.model"), "vocab_size = 30522\n").toString();
     assertBadInput(tokenize(text, "--column", "sentence"), "--tokenizer: " + tokenizer + ": not a JSON file");
+    tokenizer = Files.writeString(tmp.resolve("vocab.json"), "[\"[PAD]\", \"[UNK]\"]").toString();
+    assertBadInput(tokenize(text, "--column", "sentence"), "not a Hugging Face tokenizer.json (not a JSON object)");
     tokenizer = Files.writeString(tmp.resolve("config.json"), "{\"hidden_size\": 384}").toString();
     assertBadInput(tokenize(text, "--column", "sentence"), "not a Hugging Face tokenizer.json");
   }
