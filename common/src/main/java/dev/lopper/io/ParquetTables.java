@@ -155,12 +155,21 @@ public final class ParquetTables {
    * schemas are bad input naming the file and column.
    */
   public static Table read(String path, Configuration conf) {
+    return read(path, null, conf);
+  }
+
+  /**
+   * As {@link #read(String, Configuration)}, but only the columns named {@code names}, in that
+   * order (null: all). Only their data is read, so other columns may be of any type. A name that a
+   * file lacks is bad input naming the file and the columns it has.
+   */
+  public static Table read(String path, List<String> names, Configuration conf) {
     List<Path> files = partFiles(path, conf);
     List<Column> columns = null;
     String firstFile = null;
     List<List<Object>> rows = new ArrayList<>();
     for (Path file : files) {
-      Table part = readFile(file, conf);
+      Table part = readFile(file, names, conf);
       if (columns == null) {
         columns = part.columns();
         firstFile = file.toString();
@@ -228,10 +237,12 @@ public final class ParquetTables {
     return files;
   }
 
-  private static Table readFile(Path file, Configuration conf) {
+  private static Table readFile(Path file, List<String> names, Configuration conf) {
     String where = file.toString();
     try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf))) {
-      MessageType schema = reader.getFooter().getFileMetaData().getSchema();
+      MessageType fileSchema = reader.getFooter().getFileMetaData().getSchema();
+      MessageType schema = names == null ? fileSchema : projection(where, fileSchema, names);
+      reader.setRequestedSchema(schema);
       List<FieldReader> fields = new ArrayList<>();
       List<Column> columns = new ArrayList<>();
       for (Type field : schema.getFields()) {
@@ -243,7 +254,7 @@ public final class ParquetTables {
       ColumnIOFactory ioFactory = new ColumnIOFactory();
       PageReadStore pages;
       while ((pages = reader.readNextRowGroup()) != null) {
-        RecordReader<Group> records = ioFactory.getColumnIO(schema)
+        RecordReader<Group> records = ioFactory.getColumnIO(schema, fileSchema)
             .getRecordReader(pages, new GroupRecordConverter(schema));
         for (long r = 0, n = pages.getRowCount(); r < n; r++) {
           Group record = records.read();
@@ -263,6 +274,19 @@ public final class ParquetTables {
       }
       throw new InvalidInputException(where + ": cannot read as Parquet: " + e.getMessage(), e);
     }
+  }
+
+  /** The columns of {@code schema} named {@code names}, in that order. */
+  private static MessageType projection(String where, MessageType schema, List<String> names) {
+    List<Type> fields = new ArrayList<>();
+    for (String name : names) {
+      if (!schema.containsField(name)) {
+        throw new InvalidInputException(where + ": no column '" + name + "'; its columns: "
+            + String.join(", ", schema.getFields().stream().map(Type::getName).toList()));
+      }
+      fields.add(schema.getType(name));
+    }
+    return new MessageType(schema.getName(), fields);
   }
 
   // ------------------------------------------------------------------------------------ reading

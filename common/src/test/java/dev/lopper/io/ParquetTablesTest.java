@@ -297,6 +297,34 @@ class ParquetTablesTest {
   }
 
   @Test
+  void readsOnlyTheNamedColumnsWhateverTheOthersHold() throws IOException {
+    String schema = """
+        message m {
+          optional group meta { optional int32 a; optional int32 b; }
+          optional binary text (STRING);
+          optional int64 n;
+        }""";
+    MessageType type = MessageTypeParser.parseMessageType(schema);
+    SimpleGroupFactory factory = new SimpleGroupFactory(type);
+    Group first = factory.newGroup();
+    first.addGroup("meta").add("a", 1);
+    first.add("text", "one");
+    first.add("n", 7L);
+    Group second = factory.newGroup();
+    second.add("n", 8L);
+    String path = writeWithGroupApi("projected.parquet", schema, List.of(first, second));
+
+    Table table = ParquetTables.read(path, List.of("n", "text"), CONF);
+    assertEquals(List.of(new Column("n", Type.LONG), new Column("text", Type.STRING)), table.columns());
+    assertEquals(List.of(Arrays.asList(7L, "one"), Arrays.asList(8L, null)), table.rows());
+
+    InvalidInputException missing = assertThrows(InvalidInputException.class,
+        () -> ParquetTables.read(path, List.of("txt"), CONF));
+    assertTrue(missing.getMessage().contains("projected.parquet: no column 'txt'; its columns: meta, text, n"),
+        missing.getMessage());
+  }
+
+  @Test
   void failedWriteLeavesNoFileAndKeepsTheOldOne() throws IOException {
     Table bad = Table.builder().column("id", Type.INT).row(1).row(2).row("three").build();
     String fresh = dir.resolve("fresh.parquet").toString();

@@ -11,6 +11,8 @@ public enum Command {
   PRUNE("prune", "sweep, allocate sparsities, write the mask and pruned model, verify, apply the gate"),
   /** Validate the configuration and inputs; start nothing. */
   CHECK("check", "validate the configuration and inputs, print the configuration as it would run"),
+  /** Text into a transformer's inputs (Parquet); no configuration, no Spark. */
+  TOKENIZE("tokenize", "turn a Parquet column of text into input_ids, attention_mask, token_type_ids"),
   /** Print usage, or the configuration reference with {@code help config}. */
   HELP("help", "print this help; 'lopper help config' lists every configuration key");
 

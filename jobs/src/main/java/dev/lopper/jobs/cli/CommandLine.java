@@ -7,7 +7,9 @@ import dev.lopper.jobs.config.ConfigOverride;
 import dev.lopper.jobs.config.Key;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A parsed command line: {@code lopper <command> [options]}.
@@ -24,13 +26,16 @@ import java.util.List;
  * @param quiet true with {@code --quiet}: no progress lines on stderr
  * @param format what to print on stdout at the end ({@code --format text|json})
  * @param args the arguments as given, for the manifest
+ * @param options the options of a command that takes no configuration ({@code tokenize}), by name
+ *     with their values as typed, e.g. {@code --text -> text.parquet}; empty for other commands
  */
 public record CommandLine(Command command, String topic, String configPath, List<ConfigOverride> overrides,
-    boolean verbose, boolean quiet, OutputFormat format, List<String> args) {
+    boolean verbose, boolean quiet, OutputFormat format, List<String> args, Map<String, String> options) {
 
   public CommandLine {
     overrides = List.copyOf(overrides);
     args = List.copyOf(args);
+    options = Map.copyOf(options);
   }
 
   /** Options that are not configuration flags. */
@@ -50,6 +55,7 @@ public record CommandLine(Command command, String topic, String configPath, List
     OutputFormat format = OutputFormat.TEXT;
     boolean help = false;
     List<ConfigOverride> overrides = new ArrayList<>();
+    Map<String, String> options = new LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
       if (arg.equals("-h") || arg.equals("--help")) {
@@ -62,7 +68,8 @@ public record CommandLine(Command command, String topic, String configPath, List
         int eq = arg.indexOf('=');
         String name = eq < 0 ? arg : arg.substring(0, eq);
         String inline = eq < 0 ? null : arg.substring(eq + 1);
-        Key<?> key = ConfigKeys.byFlag(name).orElse(null);
+        boolean tokenizeOption = TokenizeCommand.OPTIONS.contains(name);
+        Key<?> key = tokenizeOption ? null : ConfigKeys.byFlag(name).orElse(null);
         boolean takesValue = !(key != null && key.type() == ConfigKeys.Type.BOOLEAN);
         String value = inline;
         if (value == null && takesValue) {
@@ -77,6 +84,8 @@ public record CommandLine(Command command, String topic, String configPath, List
           format = OutputFormat.of(value);
         } else if (name.equals("--set")) {
           overrides.add(ConfigOverride.parse(value));
+        } else if (tokenizeOption) {
+          options.put(name, value);
         } else if (key != null) {
           overrides.add(ConfigOverride.ofFlag(name, value == null ? "true" : value));
         } else {
@@ -106,12 +115,22 @@ public record CommandLine(Command command, String topic, String configPath, List
     if (command == Command.HELP && topic != null && !topic.equals("config") && Command.of(topic).isEmpty()) {
       throw new InvalidInputException("no help on '" + topic + "'; try 'lopper help' or 'lopper help config'");
     }
-    return new CommandLine(command, topic, configPath, overrides, verbose, quiet, format, Arrays.asList(args));
+    if (command == Command.TOKENIZE) {
+      options = TokenizeCommand.options(options, configPath, overrides);
+      configPath = null;
+      overrides = List.of();
+    } else if (command != Command.HELP && !options.isEmpty()) {
+      throw new InvalidInputException("option " + options.keySet().iterator().next()
+          + " belongs to 'lopper tokenize', not to " + command.word());
+    }
+    return new CommandLine(command, topic, configPath, overrides, verbose, quiet, format, Arrays.asList(args),
+        options);
   }
 
   private static String suggestOption(String name) {
     List<String> options = new ArrayList<>(OWN_OPTIONS);
     options.addAll(ConfigKeys.flags());
+    options.addAll(TokenizeCommand.OPTIONS);
     return closest(name, options);
   }
 

@@ -69,6 +69,7 @@ public final class Lopper {
         }
         case CHECK -> check(line, stages, clock, out);
         case SENSITIVITY, PRUNE -> PipelineRun.run(line.command(), line, load(line), stages, clock, out, err);
+        case TOKENIZE -> TokenizeCommand.run(line, out, err);
       };
     } catch (Throwable e) {
       Optional<Throwable> unreachable = Unavailable.cause(e);
@@ -175,6 +176,17 @@ public final class Lopper {
     s.append(String.format("  %-22s %s%n", "--verbose", "stack traces for errors in the input too"));
     s.append(String.format("  %-22s %s%n", "--help", "this help"));
     s.append("\nValues apply in order: the --config file, then --set and flags as given (the last wins).\n");
+    s.append("\ntokenize (text into a transformer's inputs; on this machine, without Spark or configuration):\n");
+    s.append("  ").append(TokenizeCommand.usageLine()).append('\n');
+    s.append(String.format("  %-22s %s%n", "--tokenizer FILE", "a Hugging Face tokenizer.json (any Hadoop path)"));
+    s.append(String.format("  %-22s %s%n", "--text FILE", "Parquet file or directory holding the text"));
+    s.append(String.format("  %-22s %s%n", "--column NAME", "its column of text (default: "
+        + TokenizeCommand.DEFAULT_COLUMN + ")"));
+    s.append(String.format("  %-22s %s%n", "--out FILE", "the Parquet file to write: id, input_ids, attention_mask,"));
+    s.append(String.format("  %-22s %s%n", "", "token_type_ids (lists of int64, each row its own length)"));
+    s.append(String.format("  %-22s %s%n", "--max-length N", "at most N tokens per row, special tokens included"));
+    s.append(String.format("  %-22s %s%n", "", "(default: the tokenizer.json's own maximum, if any)"));
+    s.append(String.format("  %-22s %s%n", "--overwrite", "replace an existing output file"));
     s.append("\nexit codes:\n");
     s.append("  0  success\n");
     s.append("  1  internal error (a stack trace follows)\n");

@@ -119,8 +119,8 @@ public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep
   /**
    * The Hadoop configuration for reaching the inputs outside Spark: the defaults on the
    * classpath, then {@code spark.hadoop.*} settings from system properties (set by spark-submit) and
-   * from {@code spark.conf}, with the prefix removed, as Spark itself applies them; then Lopper's
-   * bounds on the client's retries where neither set them ({@link HadoopClientRetries}).
+   * from {@code spark.conf}, with the prefix removed, as Spark itself applies them, and Lopper's
+   * bounds on the client's retries where none of these set them ({@link #baseHadoopConfiguration}).
    */
   public Configuration hadoopConfiguration() {
     Configuration conf = baseHadoopConfiguration();
@@ -129,15 +129,21 @@ public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep
         conf.set(name.substring("spark.hadoop.".length()), value);
       }
     });
-    HadoopClientRetries.bound(conf);
     return conf;
   }
 
-  private static Configuration baseHadoopConfiguration() {
+  /**
+   * The Hadoop configuration before any configuration file is read (for the file itself, and for
+   * commands without one such as {@code tokenize}): the defaults on the classpath, {@code
+   * spark.hadoop.*} system properties (set by spark-submit) with the prefix removed, and Lopper's
+   * bounds on the client's retries where neither set them ({@link HadoopClientRetries}).
+   */
+  public static Configuration baseHadoopConfiguration() {
     Configuration conf = new Configuration();
     System.getProperties().stringPropertyNames().stream().sorted()
         .filter(name -> name.startsWith("spark.hadoop."))
         .forEach(name -> conf.set(name.substring("spark.hadoop.".length()), System.getProperty(name)));
+    HadoopClientRetries.bound(conf);
     return conf;
   }
 }

@@ -23,6 +23,9 @@ class CliDocsTest {
     for (String option : CommandLine.OWN_OPTIONS) {
       assertTrue(doc.contains("| `" + option), option);
     }
+    for (String option : TokenizeCommand.OPTIONS) {
+      assertTrue(doc.contains("| `" + option), option);
+    }
     for (ExitCode code : ExitCode.values()) {
       assertTrue(doc.contains("| " + code.code() + " |"), code.name());
     }
