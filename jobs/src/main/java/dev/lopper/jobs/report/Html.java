@@ -1,5 +1,6 @@
 package dev.lopper.jobs.report;
 
+import gg.jte.Content;
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.util.Locale;
@@ -7,7 +8,9 @@ import java.util.Locale;
 /**
  * Escaping and number formatting for the report. Every piece of text that reaches the page goes
  * through {@link #text} or {@link #attr}: tensor names, paths and configuration values are user
- * data.
+ * data. The templates' output escapes with {@link #text} too; what they write unescaped is only
+ * {@link #markup}, the plots that {@link SvgCharts} drew (escaping what they carry) and the
+ * stylesheet.
  */
 final class Html {
 
@@ -36,6 +39,11 @@ final class Html {
       }
     }
     return out.toString();
+  }
+
+  /** Markup Lopper made itself, which a template writes as it is. */
+  static Content markup(String html) {
+    return output -> output.writeContent(html);
   }
 
   /** {@code name="value"} with the value escaped, preceded by a space. */

@@ -14,7 +14,7 @@ import java.util.Map;
  * The report's plots as inline SVG, drawn in Java. Every plotted value is also carried by its SVG
  * element as data attributes ({@code data-tensor}, {@code data-sparsity}, {@code data-value}, ...)
  * in the exact form of the tables, so a test (or a curious reader) can check a plot against its
- * table.
+ * table. Each plot ends at its {@code </svg>}: the templates place it ({@link Html#markup}).
  */
 final class SvgCharts {
 
@@ -113,7 +113,7 @@ final class SvgCharts {
       s.append("<text").append(attr("class", "reference-label " + r.cssClass())).append(attr("x", px(f.x(1) + 6)))
           .append(attr("y", px(y))).append(">").append(text(r.label())).append("</text>\n");
     }
-    s.append("</svg>\n");
+    s.append("</svg>");
     return s.toString();
   }
 
@@ -222,7 +222,7 @@ final class SvgCharts {
           .append(text(seconds(e.getValue()))).append("</text>\n");
       row++;
     }
-    s.append("</svg>\n");
+    s.append("</svg>");
     return s.toString();
   }
 

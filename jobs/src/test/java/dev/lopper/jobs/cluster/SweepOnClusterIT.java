@@ -142,6 +142,23 @@ class SweepOnClusterIT {
   }
 
   /**
+   * The submitted fat jar carries the report's precompiled templates and JTE's runtime: the driver,
+   * whose classes spark-submit loads from that jar, writes the whole page.
+   */
+  @Test
+  void pruneOnTheClusterWritesItsReportFromTheFatJar() throws IOException {
+    LopperCluster.awaitSuccess(pruneApp, "lopper prune (CNN, 3 partitions)");
+    Path report = pruneOutput().resolve("report.html");
+    assertTrue(Files.exists(report), () -> "no " + report + "; the driver's stderr:\n"
+        + SubmittedApp.tail(pruneApp.stderrFile(), 40));
+    String html = Files.readString(report);
+    for (String id : List.of("summary", "sensitivity", "allocation", "density", "verification", "run")) {
+      assertTrue(html.contains("<section id=\"" + id + "\">"), "report.html has no section " + id);
+    }
+    assertTrue(html.endsWith("</html>\n"), "report.html is complete");
+  }
+
+  /**
    * The sweep's tasks ran in executor JVMs launched by the worker: at least one of them loaded the model
    * (ExecutorModels logs it), and none loaded it twice. Every executor was launched with the options
    * submitted ({@link LopperCluster#EXECUTOR_OPTIONS}) followed by the C1-only JIT that Lopper's driver

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lopper.jobs.allocation.TensorAllocation;
+import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
 import dev.lopper.jobs.sweep.SensitivityRow;
 import java.io.ByteArrayInputStream;
@@ -96,6 +97,39 @@ class HtmlReportTest {
     }
     assertFalse(html.contains("<section id=\"comparison\">"), "no previous run, no comparison");
     assertFalse(html.contains("http://") || html.contains("https://"), "nothing fetched from the network");
+  }
+
+  @Test
+  void escapesPathsAndConfigurationValues() throws Exception {
+    Map<String, Object> configuration = ReportFixtures.configuration(0.7);
+    configuration.put("note", ReportFixtures.HOSTILE + "\u0001");
+    Manifest m = ReportFixtures.prune("r1", 0.7, 0.89, "bb".repeat(32)).configuration(configuration)
+        .input(new InputFile("data", "data/" + ReportFixtures.HOSTILE + ".parquet", 30, "dd".repeat(32))).build();
+    String html = page(m, ReportFixtures.pruneTables(0, 0.8), null);
+    assertFalse(html.contains("<script"), "no markup from a path or a configuration value");
+    String escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;conv&quot;";
+    assertTrue(html.contains("<td class=\"mono\">data/" + escaped + ".parquet</td>"), "the input's path");
+    assertTrue(html.contains("<tr><th>note</th><td class=\"mono\">" + escaped + "&#xFFFD;</td></tr>"),
+        "the configuration value, its control character replaced");
+    DocumentBuilderFactory.newInstance().newDocumentBuilder()
+        .parse(new ByteArrayInputStream(html.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** The section templates end without a line break, so their calls in the page add none. */
+  @Test
+  void pageHasNoBlankLines() {
+    Manifest previous = ReportFixtures.prune("2026-01-01", 0.7, 0.89, "bb".repeat(32)).build();
+    RunTables before = ReportFixtures.pruneTables(0, 0.8);
+    RunTables now = ReportFixtures.pruneTables(0.01, 0.7);
+    Manifest.Builder current = ReportFixtures.prune("2026-01-02", 0.7, 0.885, "cc".repeat(32));
+    current.previousRun("runs/nightly/2026-01-01", RunComparison.compare(previous, before, current.build(), now));
+    Manifest sensitivity = Manifest.builder("r", "sensitivity").output("runs/s")
+        .configuration(ReportFixtures.configuration(0.5)).build();
+    for (String html : List.of(page(previous, before, null), page(current.build(), now, before),
+        page(sensitivity, new RunTables(ReportFixtures.sensitivity(0), null, null, null), null))) {
+      assertFalse(html.contains("\n\n"), () -> "a blank line at " + html.indexOf("\n\n") + ": "
+          + html.substring(Math.max(0, html.indexOf("\n\n") - 80), html.indexOf("\n\n")));
+    }
   }
 
   @Test
