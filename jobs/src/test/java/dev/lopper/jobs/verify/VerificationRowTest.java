@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 class VerificationRowTest {
 
-  /** The columns of {@code verification.*} as SparkStages writes them before the rows moved to records. */
+  /** The columns of {@code verification.*} as the verification wrote them before its rows became records. */
   static final List<Column> WRITTEN = List.of(new Column("model", Type.STRING), new Column("accuracy", Type.DOUBLE),
       new Column("top5", Type.DOUBLE), new Column("loss", Type.DOUBLE), new Column("precision_macro", Type.DOUBLE),
       new Column("recall_macro", Type.DOUBLE), new Column("f1_macro", Type.DOUBLE), new Column("kl", Type.DOUBLE),
