@@ -17,7 +17,9 @@ import org.apache.spark.sql.SparkSession;
  * and stops the session, so that no session outlives the run (a cluster sees a short application
  * that ran no job). A start that fails is reported when the run {@link #take}s the session, as bad
  * input: what makes Spark's start fail is its settings (a master URL Spark cannot parse, a {@code
- * spark.conf} value of the wrong type), and the message names the master and Spark's reason.
+ * spark.conf} value of the wrong type), and the message names the master and Spark's reason. A
+ * standalone master that does not answer ({@link MasterReachability}) is found before Spark tries
+ * it, and the command line reports it as unavailable (its cause is the refused connection).
  *
  * <pre>{@code
  * try (SparkStart starting = SparkStart.begin(command, config)) {
@@ -45,6 +47,7 @@ final class SparkStart implements AutoCloseable {
     Thread thread = new Thread(() -> {
       long t0 = System.nanoTime();
       try {
+        MasterReachability.check(start.master);
         SparkSession spark = SparkSessions.start(command, config);
         start.started.complete(new Started(spark, (System.nanoTime() - t0) / 1_000_000));
       } catch (Throwable e) {

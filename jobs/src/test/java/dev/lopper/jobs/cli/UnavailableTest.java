@@ -96,6 +96,44 @@ class UnavailableTest {
   }
 
   @Test
+  void aStandaloneMasterThatDoesNotAnswerIsUnavailableBeforeSparkRetriesIt() throws IOException {
+    String model = Files.writeString(tmp.resolve("m.onnx"), "abc").toString();
+    String data = Files.writeString(tmp.resolve("d.parquet"), "rows").toString();
+    String master = "spark://127.0.0.1:" + closedPort();
+    long start = System.nanoTime();
+    ExitCode exit = Lopper.run(new String[] {"sensitivity", "--model", model, "--data", data, "--out",
+        tmp.resolve("out").toString(), "--master", master, "--quiet"}, new Stages(),
+        new PrintStream(stdout, true, StandardCharsets.UTF_8), new PrintStream(stderr, true, StandardCharsets.UTF_8));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    String err = stderr.toString(StandardCharsets.UTF_8);
+    assertEquals(ExitCode.UNAVAILABLE, exit, err);
+    String line = err.lines().filter(l -> l.startsWith("lopper: ")).reduce((a, b) -> b).orElse("");
+    assertTrue(line.startsWith("lopper: unavailable: ") && line.contains(master) && line.contains("Connection refused"),
+        err);
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing left");
+    // Spark's own client gives up on an unreachable master after three 20 s attempts.
+    assertTrue(seconds < 30, "gave up after " + seconds + " s");
+  }
+
+  /** Stages for a run whose inputs pass the configuration's checks; they are never asked to sweep. */
+  private static final class Stages implements RunStages<Void> {
+    @Override
+    public Void inspect(LopperConfig config, Configuration hadoop) {
+      return null;
+    }
+
+    @Override
+    public RunOutcome sensitivity(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
+      throw new AssertionError("ran without a master");
+    }
+
+    @Override
+    public RunOutcome prune(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
+      throw new AssertionError("ran without a master");
+    }
+  }
+
+  @Test
   void safeModeAndStandbyFromTheNamenodeAreUnavailable() {
     RemoteException safeMode = new RemoteException("org.apache.hadoop.hdfs.server.namenode.SafeModeException",
         "Name node is in safe mode.");
