@@ -164,6 +164,37 @@ public final class HadoopFiles {
   }
 
   /**
+   * Creates the file {@code path} with {@code content} only if no file is there, atomically: of two
+   * callers at once, one creates it and the other gets false. Local files use the operating
+   * system's exclusive create ({@code O_EXCL}), since Hadoop's local file system checks and then
+   * creates; HDFS's create without overwrite is atomic. On object stores without conditional
+   * writes two callers can both succeed.
+   *
+   * @return true when this call created the file, false when one was there
+   */
+  public static boolean createExclusively(String path, Configuration conf, byte[] content) {
+    Path target = new Path(path);
+    FileSystem fs = fileSystem(path, conf);
+    try {
+      if (fs instanceof org.apache.hadoop.fs.LocalFileSystem || fs instanceof org.apache.hadoop.fs.RawLocalFileSystem) {
+        java.nio.file.Path local = java.nio.file.Path.of(fs.makeQualified(target).toUri());
+        java.nio.file.Files.createDirectories(local.getParent());
+        java.nio.file.Files.write(local, content, java.nio.file.StandardOpenOption.CREATE_NEW,
+            java.nio.file.StandardOpenOption.WRITE);
+        return true;
+      }
+      try (OutputStream out = fs.create(target, false)) {
+        out.write(content);
+      }
+      return true;
+    } catch (java.nio.file.FileAlreadyExistsException | org.apache.hadoop.fs.FileAlreadyExistsException e) {
+      return false;
+    } catch (IOException e) {
+      throw new UncheckedIOException(path + ": cannot create: " + e.getMessage(), e);
+    }
+  }
+
+  /**
    * Writes a file so that it is either complete or absent: the content goes to a hidden sibling
    * first, which is renamed onto {@code path} only once fully written. An existing file at {@code
    * path} is replaced.

@@ -7,6 +7,7 @@ import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.output.DatedRuns;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.output.OutputLock;
 import dev.lopper.jobs.output.RunDirectory;
 import dev.lopper.jobs.output.RunResults;
 import dev.lopper.jobs.output.RunStatus;
@@ -50,6 +51,16 @@ final class PipelineRun {
     long start = System.nanoTime();
     Configuration hadoop = config.hadoopConfiguration();
     I inspected = stages.inspect(config, hadoop);
+    String runId = RunDirectory.newRunId();
+    try (OutputLock lock = OutputLock.acquire(config.output().dir(), runId, hadoop, err::println)) {
+      return run(starting, command, line, config, inspected, runId, clock, out, err, stages, start, hadoop);
+    }
+  }
+
+  /** The run itself, once its output is locked for it. */
+  private static <I> ExitCode run(SparkStart starting, Command command, CommandLine line, LopperConfig config,
+      I inspected, String runId, Clock clock, PrintStream out, PrintStream err, RunStages<I> stages, long start,
+      Configuration hadoop) {
     String output = outputDir(config, clock);
     String previousRun = config.output().nameByDate()
         ? DatedRuns.previous(config.output().dir(), output, command.word(), hadoop).orElse(null) : null;
@@ -58,7 +69,7 @@ final class PipelineRun {
       err.println("lopper: warning: " + leftover + " is left from an interrupted run; delete it when done");
     }
     StageTimings timings = new StageTimings();
-    RunDirectory dir = RunDirectory.create(output, config.output().overwrite(), RunDirectory.newRunId(), hadoop);
+    RunDirectory dir = RunDirectory.create(output, config.output().overwrite(), runId, hadoop);
     Manifest.Builder manifest = Manifest.builder(dir.runId(), command.word())
         .commandLine(line.args())
         .output(dir.path())

@@ -16,6 +16,7 @@ import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
 import dev.lopper.jobs.output.OutputFile;
+import dev.lopper.jobs.output.OutputLock;
 import dev.lopper.jobs.output.RunStatus;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -304,5 +305,19 @@ class LopperTest {
     assertNotNull(second);
     assertFalse(first.equals(second));
     assertEquals(List.of("x"), runsEntries());
+  }
+
+  @Test
+  void aRunOnAnOutputAnotherRunHoldsIsRefusedNamingItAndWritesNothing() throws IOException {
+    try (OutputLock other = OutputLock.acquire(out, "20261207T000000Z-0123abcd", new Configuration(), w -> { })) {
+      Stages stages = new Stages();
+      assertEquals(ExitCode.BAD_INPUT, lopper(stages, run("sensitivity")));
+      assertTrue(err().contains("is being written by run 20261207T000000Z-0123abcd"), err());
+      assertEquals(List.of("inspect"), stages.calls, "refused before any stage ran");
+      assertEquals(List.of(), runsEntries(), "nothing written beside the lock");
+    }
+    Stages stages = new Stages();
+    assertEquals(ExitCode.SUCCESS, lopper(stages, run("sensitivity")));
+    assertFalse(Files.exists(Path.of(OutputLock.lockPath(out))), "the run released its lock");
   }
 }
