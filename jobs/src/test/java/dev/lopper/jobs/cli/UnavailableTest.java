@@ -37,26 +37,8 @@ class UnavailableTest {
   private final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
   private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
 
-  /** Stages a run must not reach: the inputs cannot be read. */
-  private static final class Unreached implements RunStages<Void> {
-    @Override
-    public Void inspect(LopperConfig config, Configuration hadoop) {
-      throw new AssertionError("inspected a model that cannot be read");
-    }
-
-    @Override
-    public RunOutcome sensitivity(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
-      throw new AssertionError("ran");
-    }
-
-    @Override
-    public RunOutcome prune(SparkSession spark, LopperConfig config, Void inspected, RunContext run) {
-      throw new AssertionError("ran");
-    }
-  }
-
   private ExitCode lopper(String... args) {
-    return Lopper.run(args, new Unreached(), new PrintStream(stdout, true, StandardCharsets.UTF_8),
+    return Lopper.run(args, new Stages(), new PrintStream(stdout, true, StandardCharsets.UTF_8),
         new PrintStream(stderr, true, StandardCharsets.UTF_8));
   }
 
@@ -115,7 +97,7 @@ class UnavailableTest {
     assertTrue(seconds < 30, "gave up after " + seconds + " s");
   }
 
-  /** Stages for a run whose inputs pass the configuration's checks; they are never asked to sweep. */
+  /** Stages that inspect nothing and must never be asked to run: every run here stops before. */
   private static final class Stages implements RunStages<Void> {
     @Override
     public Void inspect(LopperConfig config, Configuration hadoop) {
