@@ -186,15 +186,7 @@ public final class RunResults {
 
     /** Each metric's value by its name in the results, in order; {@code samples} is not a metric. */
     public Map<String, Double> byName() {
-      Map<String, Double> out = new LinkedHashMap<>();
-      out.put("accuracy", accuracy);
-      out.put("top5", top5);
-      out.put("loss", loss);
-      out.put("precision_macro", precisionMacro);
-      out.put("recall_macro", recallMacro);
-      out.put("f1_macro", f1Macro);
-      out.put("kl", kl);
-      return out;
+      return new MetricValues(accuracy, top5, loss, precisionMacro, recallMacro, f1Macro, kl).byColumn();
     }
 
     /** The value of decision metric {@code metric} ({@code f1} is {@code f1_macro}), or NaN when not a number. */

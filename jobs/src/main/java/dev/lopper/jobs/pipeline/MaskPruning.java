@@ -33,6 +33,8 @@ final class MaskPruning implements PruneMethod<Allocation> {
 
   private final LopperConfig config;
   private final InspectedModel model;
+  /** The global-magnitude masks, chosen once: the allocation reads their fractions, the emission writes them. */
+  private MaskSet global;
 
   MaskPruning(LopperConfig config, InspectedModel model) {
     this.config = config;
@@ -113,8 +115,11 @@ final class MaskPruning implements PruneMethod<Allocation> {
 
   /** One magnitude threshold over all prunable tensors at {@code allocation.target}. */
   private MaskSet globalMasks() {
-    return Criteria.byName("global-magnitude").select(model.weights(), config.allocation().target(),
-        CriterionContext.of(model.tensors()));
+    if (global == null) {
+      global = Criteria.byName("global-magnitude").select(model.weights(), config.allocation().target(),
+          CriterionContext.of(model.tensors()));
+    }
+    return global;
   }
 
   /** The fraction of the pruned tensors' multiply-accumulates whose weights the masks zero. */
