@@ -70,7 +70,8 @@ final class DensePass implements AutoCloseable {
     Map<String, OnnxValue> pinned = new HashMap<>();
     Set<String> requested = new HashSet<>();
     requested.add(outputName);
-    try (OnnxTensor features = evaluator.features(batch)) {
+    Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    try {
       for (String v : keep) {
         TensorInfo info = infos.get(v);
         long[] shape = info.getShape();
@@ -88,7 +89,7 @@ final class DensePass implements AutoCloseable {
         }
       }
       try (OrtSession.Result result =
-          session.run(Map.of(evaluator.inputName(), features), requested, pinned)) {
+          session.run(feed, requested, pinned)) {
         Logits logits = evaluator.toLogits(result.get(outputName).orElseThrow(), rows,
             "a dense pass on " + batch);
         for (String v : requested) {
@@ -103,6 +104,7 @@ final class DensePass implements AutoCloseable {
           + ": ONNX Runtime failed on " + batch + ": " + e.getMessage(), e);
     } finally {
       pinned.values().forEach(OnnxValue::close);
+      feed.values().forEach(OnnxTensor::close);
     }
   }
 

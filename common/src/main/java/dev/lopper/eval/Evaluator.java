@@ -11,6 +11,8 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import dev.lopper.InvalidInputException;
 import dev.lopper.data.Batch;
+import dev.lopper.data.BatchInput;
+import dev.lopper.model.ModelInputs;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
@@ -62,14 +64,15 @@ import onnx.Onnx;
 public final class Evaluator implements AutoCloseable {
   /** Rows in the probe batch of {@link #checkReplacementsTakeEffect}. */
   static final int PROBE_ROWS = 2;
+  /** Length of a probe batch's symbolic sequence dimensions. */
+  static final int PROBE_POSITIONS = 8;
   private static final long PROBE_SEED = 0x5EED_10BBE4L;
 
   private final OnnxModel model;
   private final EvaluatorOptions options;
   private final OrtEnvironment env;
   private final byte[] graph;
-  private final String inputName;
-  private final long[] inputDims;
+  private final ModelInputs inputs;
   private final String outputName;
   private final Map<String, OnnxTensor> denseTensors;
   private final Set<VariantSession> open = ConcurrentHashMap.newKeySet();
@@ -83,25 +86,20 @@ public final class Evaluator implements AutoCloseable {
   /**
    * An evaluator for {@code model}.
    *
-   * @throws InvalidInputException when the model does not have exactly one input, of type float,
-   *     and at least one output
+   * @throws InvalidInputException when the model has no inputs or no outputs
    */
   public Evaluator(OnnxModel model, EvaluatorOptions options) {
     this.model = model;
     this.options = options;
     String path = model.source().onnxPath();
-    List<OnnxModel.ValueInfo> inputs = model.inputs();
-    if (inputs.size() != 1) {
-      throw new InvalidInputException(path + ": the model has " + inputs.size() + " inputs "
-          + inputs + "; Lopper evaluates models with exactly one (the features)");
+    this.inputs = ModelInputs.of(model);
+    if (inputs.inputs().isEmpty()) {
+      throw new InvalidInputException(path + ": the model has no inputs to feed");
     }
     if (model.outputs().isEmpty()) {
       throw new InvalidInputException(path + ": the model has no outputs");
     }
-    this.inputName = inputs.get(0).name();
-    this.inputDims = inputs.get(0).dims();
     this.outputName = model.outputs().get(0).name();
-    checkInputIsFloat(path);
     this.env = OrtRuntime.environment();
     this.graph = model.graphBytes();
     Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
@@ -272,8 +270,9 @@ public final class Evaluator implements AutoCloseable {
     long[] shape = new long[rowShape.length + 1];
     shape[0] = 1;
     System.arraycopy(rowShape, 0, shape, 1, rowShape.length);
-    try (VariantSession session = dense()) {
-      return session.run(WeightTensor.allocate(WeightTensor.elementCount(rowShape)), shape).classes();
+    try (VariantSession session = dense();
+        OnnxTensor zeros = tensor(WeightTensor.allocate(WeightTensor.elementCount(rowShape)), shape)) {
+      return session.run(Map.of(inputs.inputs().get(0).name(), zeros), 1, "a row of zeros").classes();
     }
   }
 
@@ -285,37 +284,79 @@ public final class Evaluator implements AutoCloseable {
    * @throws InvalidInputException naming the first tensor whose zeroing changed nothing
    */
   public void checkReplacementsTakeEffect(List<PrunableTensor> tensors) {
-    long[] shape = inputDims.clone();
-    shape[0] = shape[0] > 0 ? shape[0] : PROBE_ROWS;
-    for (int i = 1; i < shape.length; i++) {
-      if (shape[i] < 0) {
-        throw new InvalidInputException(model.source().onnxPath() + ": input " + inputName
-            + " has shape " + Arrays.toString(inputDims) + "; only its first (batch) dimension"
-            + " may be symbolic to build a probe batch");
+    Map<String, OnnxTensor> probe = probe();
+    try {
+      Logits dense;
+      try (VariantSession s = dense()) {
+        dense = s.run(probe, PROBE_ROWS, "a probe batch");
       }
+      for (PrunableTensor t : tensors) {
+        WeightTensor zeros = WeightTensor.zeros(t.name(), model.weight(t.name()).shape());
+        Logits zeroed;
+        try (VariantSession s = variant(Map.of(t.name(), zeros))) {
+          zeroed = s.run(probe, PROBE_ROWS, "a probe batch");
+        }
+        if (zeroed.equals(dense)) {
+          throw new InvalidInputException(model.source().onnxPath() + ": zeroing weight tensor "
+              + t.name() + " (input " + t.inputIndex() + " of " + t.opType() + " node "
+              + t.nodeName() + ") left the output " + outputName + " bitwise unchanged on a probe"
+              + " batch: ONNX Runtime did not evaluate the replaced weights, or the tensor has no"
+              + " effect on the output");
+        }
+      }
+    } finally {
+      probe.values().forEach(OnnxTensor::close);
     }
-    FloatBuffer probe = WeightTensor.allocate(WeightTensor.elementCount(shape));
+  }
+
+  /**
+   * A deterministic pseudo-random probe batch of {@value #PROBE_ROWS} rows for every input: floats
+   * in [-1, 1), token ids below the embedding table's rows, other integer inputs (attention masks)
+   * 1; symbolic dimensions besides the first are {@value #PROBE_POSITIONS} long.
+   */
+  private Map<String, OnnxTensor> probe() {
     SplittableRandom random = new SplittableRandom(PROBE_SEED);
-    for (int i = 0; i < probe.limit(); i++) {
-      probe.put(i, (float) random.nextDouble(-1, 1));
-    }
-    Logits dense;
-    try (VariantSession s = dense()) {
-      dense = s.run(probe, shape);
-    }
-    for (PrunableTensor t : tensors) {
-      WeightTensor zeros = WeightTensor.zeros(t.name(), model.weight(t.name()).shape());
-      Logits zeroed;
-      try (VariantSession s = variant(Map.of(t.name(), zeros))) {
-        zeroed = s.run(probe, shape);
+    Map<String, OnnxTensor> out = new LinkedHashMap<>();
+    try {
+      for (ModelInputs.Input input : inputs.inputs()) {
+        long[] shape = input.dims();
+        if (shape.length == 0) {
+          throw new InvalidInputException(model.source().onnxPath() + ": input " + input
+              + " is a scalar; Lopper feeds inputs whose first dimension is the batch");
+        }
+        shape[0] = PROBE_ROWS;
+        for (int i = 1; i < shape.length; i++) {
+          if (shape[i] < 0 && input.isFloat()) {
+            throw new InvalidInputException(model.source().onnxPath() + ": input " + input
+                + " has symbolic dimensions besides the first (batch) one; set data.input-shape");
+          }
+          shape[i] = shape[i] < 0 ? PROBE_POSITIONS : shape[i];
+        }
+        int n = Math.toIntExact(WeightTensor.elementCount(shape));
+        OnnxTensor t;
+        if (input.isFloat()) {
+          FloatBuffer values = WeightTensor.allocate(n);
+          for (int i = 0; i < n; i++) {
+            values.put(i, (float) random.nextDouble(-1, 1));
+          }
+          t = tensor(values, shape);
+        } else if (input.batchType() != null) {
+          long bound = input.vocabulary() > 0 ? input.vocabulary() : 1;
+          long[] values = new long[n];
+          for (int i = 0; i < n; i++) {
+            values[i] = input.vocabulary() > 0 ? random.nextLong(bound) : 1;
+          }
+          t = integers(input, values, shape);
+        } else {
+          throw new InvalidInputException(model.source().onnxPath() + ": input " + input
+              + " has a type Lopper cannot feed (float, int64 or int32)");
+        }
+        out.put(input.name(), t);
       }
-      if (zeroed.equals(dense)) {
-        throw new InvalidInputException(model.source().onnxPath() + ": zeroing weight tensor "
-            + t.name() + " (input " + t.inputIndex() + " of " + t.opType() + " node "
-            + t.nodeName() + ") left the output " + outputName + " bitwise unchanged on a probe"
-            + " batch: ONNX Runtime did not evaluate the replaced weights, or the tensor has no"
-            + " effect on the output");
-      }
+      return out;
+    } catch (RuntimeException e) {
+      out.values().forEach(OnnxTensor::close);
+      throw e;
     }
   }
 
@@ -365,11 +406,6 @@ public final class Evaluator implements AutoCloseable {
     return env;
   }
 
-  /** The name of the model's (only) input, the features. */
-  String inputName() {
-    return inputName;
-  }
-
   /** The name of the model's first output, the logits. */
   String outputName() {
     return outputName;
@@ -397,45 +433,90 @@ public final class Evaluator implements AutoCloseable {
     }
   }
 
-  private void checkInputIsFloat(String path) {
-    for (Onnx.ValueInfoProto input : model.graph().getGraph().getInputList()) {
-      if (input.getName().equals(inputName) && input.getType().hasTensorType()) {
-        int type = input.getType().getTensorType().getElemType();
-        if (type != Onnx.TensorProto.DataType.FLOAT_VALUE) {
-          throw new InvalidInputException(path + ": input " + inputName + " has element type "
-              + Onnx.TensorProto.DataType.forNumber(type) + "; Lopper feeds float features");
+  /**
+   * The batch's inputs as ONNX Runtime tensors of the model's inputs, read in place; the caller
+   * closes them (before the batch). A batch of one input feeds a model of one input whatever its
+   * name (a classifier's features column); otherwise every model input is fed from the batch
+   * input of its name.
+   *
+   * @throws InvalidInputException when a model input has no batch input, or a batch input's shape
+   *     does not fit the model input's fixed dimensions
+   */
+  Map<String, OnnxTensor> feed(Batch batch) {
+    List<BatchInput> given = batch.inputs();
+    Map<String, OnnxTensor> out = new LinkedHashMap<>();
+    try {
+      for (ModelInputs.Input input : inputs.inputs()) {
+        BatchInput b = given.size() == 1 && inputs.inputs().size() == 1 ? given.get(0)
+            : given.stream().filter(g -> g.name().equals(input.name())).findFirst().orElse(null);
+        if (b == null) {
+          throw new InvalidInputException(model.source().onnxPath() + ": model input " + input
+              + " has no column in the batch; the batch has " + given);
         }
+        checkFits(batch, b, input);
+        out.put(input.name(), tensor(b.buffer(), b.shape()));
       }
+      return out;
+    } catch (RuntimeException e) {
+      out.values().forEach(OnnxTensor::close);
+      throw e;
     }
   }
 
-  /** Checks that the batch's rows fit the model's input; its shape as fed otherwise. */
-  long[] checkFits(Batch batch) {
-    long[] shape = batch.shape();
-    boolean fits = shape.length == inputDims.length;
+  /** The names of the model inputs the batches feed. */
+  Set<String> inputNames() {
+    return Set.copyOf(inputs.names());
+  }
+
+  /** The model's inputs. */
+  public ModelInputs inputs() {
+    return inputs;
+  }
+
+  private void checkFits(Batch batch, BatchInput b, ModelInputs.Input input) {
+    long[] shape = b.shape();
+    long[] dims = input.dims();
+    boolean fits = shape.length == dims.length && b.type() == input.batchType();
     for (int i = 0; fits && i < shape.length; i++) {
-      fits = inputDims[i] < 0 || inputDims[i] == shape[i];
+      fits = dims[i] < 0 || dims[i] == shape[i];
     }
     if (!fits) {
       throw new InvalidInputException("a batch of rows of shape "
-          + Arrays.toString(batch.rowShape()) + " (fed as " + Arrays.toString(shape)
-          + ") does not fit input " + inputName + " of " + model.source().onnxPath()
-          + ", shape " + Arrays.toString(inputDims) + " (-1: any size); set the rows' shape"
+          + Arrays.toString(batch.rowShape()) + " (fed as " + b + ") does not fit input "
+          + input + " of " + model.source().onnxPath() + " (-1: any size); set the rows' shape"
           + " to the input's shape without its first dimension");
     }
-    return shape;
   }
 
-  /** The batch's features as an ONNX Runtime tensor of the model's input, read in place. */
-  OnnxTensor features(Batch batch) {
-    long[] shape = checkFits(batch);
+  private OnnxTensor tensor(java.nio.Buffer values, long[] shape) {
     try {
-      // The batch's direct buffer, read in place.
-      return OnnxTensor.createTensor(env, batch.features(), shape);
+      if (values instanceof FloatBuffer f) {
+        return OnnxTensor.createTensor(env, f, shape);
+      } else if (values instanceof java.nio.LongBuffer l) {
+        return OnnxTensor.createTensor(env, l, shape);
+      } else if (values instanceof java.nio.IntBuffer i) {
+        return OnnxTensor.createTensor(env, i, shape);
+      }
+      throw new IllegalArgumentException("no tensor of " + values);
     } catch (OrtException e) {
-      throw new IllegalStateException("ONNX Runtime refused a batch of shape "
+      throw new IllegalStateException("ONNX Runtime refused an input of shape "
           + Arrays.toString(shape) + ": " + e.getMessage(), e);
     }
+  }
+
+  private OnnxTensor integers(ModelInputs.Input input, long[] values, long[] shape) {
+    if (input.batchType() == BatchInput.ElementType.INT32) {
+      java.nio.IntBuffer b = java.nio.ByteBuffer.allocateDirect(values.length * Integer.BYTES)
+          .order(java.nio.ByteOrder.nativeOrder()).asIntBuffer();
+      for (long v : values) {
+        b.put((int) v);
+      }
+      return tensor(b.rewind(), shape);
+    }
+    java.nio.LongBuffer b = java.nio.ByteBuffer.allocateDirect(values.length * Long.BYTES)
+        .order(java.nio.ByteOrder.nativeOrder()).asLongBuffer();
+    b.put(values);
+    return tensor(b.rewind(), shape);
   }
 
   /** ONNX Runtime's types of a session's outputs. */
@@ -452,21 +533,26 @@ public final class Evaluator implements AutoCloseable {
     }
   }
 
-  /** A float matrix [rows, classes] as logits, or bad input naming what was found. */
+  /**
+   * A float output {@code [rows, classes]} or {@code [rows, positions, classes]} as logits, or bad
+   * input naming what was found.
+   */
   Logits toLogits(OnnxValue value, long rows, String what) {
+    long[] shape = value instanceof OnnxTensor t ? t.getInfo().getShape() : new long[0];
     if (!(value instanceof OnnxTensor out)
         || out.getInfo().type != OnnxJavaType.FLOAT
-        || out.getInfo().getShape().length != 2
-        || out.getInfo().getShape()[0] != rows
-        || out.getInfo().getShape()[1] < 1) {
+        || (shape.length != 2 && shape.length != 3)
+        || shape[0] != rows
+        || shape[shape.length - 1] < 1 || (shape.length == 3 && shape[1] < 1)) {
       throw new InvalidInputException(model.source().onnxPath() + ": output " + outputName
-          + " is " + value.getInfo() + " for " + what + "; Lopper needs float logits of shape ["
-          + rows + ", classes]");
+          + " is " + value.getInfo() + " for " + what + "; Lopper needs a float output of shape ["
+          + rows + ", classes] or [" + rows + ", positions, values]");
     }
-    int classes = Math.toIntExact(out.getInfo().getShape()[1]);
-    float[] values = new float[Math.multiplyExact((int) rows, classes)];
+    int positions = shape.length == 3 ? Math.toIntExact(shape[1]) : 1;
+    int classes = Math.toIntExact(shape[shape.length - 1]);
+    float[] values = new float[Math.multiplyExact(Math.multiplyExact((int) rows, positions), classes)];
     out.getFloatBuffer().get(values);
-    return new Logits((int) rows, classes, values);
+    return new Logits((int) rows, positions, classes, values);
   }
 
   /** ONNX Runtime's view of a prefix output as the type of a suffix input. */

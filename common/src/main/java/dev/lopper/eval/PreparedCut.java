@@ -34,9 +34,9 @@ public final class PreparedCut implements AutoCloseable {
   private final GraphCut graphCut;
   private final OrtSession prefix; // null: no prefix, or activations held by the caller
   private final OrtSession.SessionOptions prefixOptions;
-  private final boolean prefixReadsInput;
+  private final Set<String> prefixInputs;
   private final Set<String> prefixOutputs;
-  private final boolean feedsInput;
+  private final Set<String> fedInputs;
   private final byte[] suffix;
   private final Map<String, OnnxTensor> suffixWeights;
   private boolean cutClosed;
@@ -49,7 +49,9 @@ public final class PreparedCut implements AutoCloseable {
     this.evaluator = evaluator;
     this.graphCut = graphCut;
     this.prefixOutputs = Set.copyOf(graphCut.computedValues());
-    this.feedsInput = graphCut.values().contains(evaluator.inputName());
+    Set<String> fed = new java.util.HashSet<>(graphCut.values());
+    fed.retainAll(evaluator.inputNames());
+    this.fedInputs = Set.copyOf(fed);
     Map<String, Onnx.TypeProto> types = new HashMap<>();
     for (Onnx.ValueInfoProto input : evaluator.model().graph().getGraph().getInputList()) {
       types.put(input.getName(), input.getType());
@@ -57,7 +59,7 @@ public final class PreparedCut implements AutoCloseable {
     if (heldTypes != null || graphCut.prefixNodes().isEmpty()) {
       prefix = null;
       prefixOptions = null;
-      prefixReadsInput = false;
+      prefixInputs = Set.of();
       if (heldTypes != null) {
         types.putAll(heldTypes);
       }
@@ -72,7 +74,7 @@ public final class PreparedCut implements AutoCloseable {
         throw e;
       }
       try {
-        prefixReadsInput = prefix.getInputNames().contains(evaluator.inputName());
+        prefixInputs = Set.copyOf(prefix.getInputNames());
         types.putAll(Evaluator.typesOf(prefix));
       } catch (RuntimeException e) {
         closePrefix();
@@ -103,28 +105,30 @@ public final class PreparedCut implements AutoCloseable {
       throw new IllegalStateException(graphCut + " reads activations of a dense pass; it has no"
           + " prefix session");
     }
-    String inputName = evaluator.inputName();
-    OnnxTensor features = evaluator.features(batch);
+    Map<String, OnnxTensor> feed = evaluator.feed(batch);
     OrtSession.Result result = null;
     try {
       Map<String, OnnxTensor> values = new HashMap<>();
       if (prefix != null) {
-        Map<String, OnnxTensor> feed = prefixReadsInput ? Map.of(inputName, features) : Map.of();
-        result = prefix.run(feed, prefixOutputs);
+        Map<String, OnnxTensor> prefixFeed = new HashMap<>(feed);
+        prefixFeed.keySet().retainAll(prefixInputs);
+        result = prefix.run(prefixFeed, prefixOutputs);
         for (String v : prefixOutputs) {
           values.put(v, (OnnxTensor) result.get(v).orElseThrow());
         }
       }
-      List<OnnxTensor> owned = new ArrayList<>(1);
-      if (feedsInput) {
-        values.put(inputName, features);
-        owned.add(features);
-      } else {
-        features.close();
+      List<OnnxTensor> owned = new ArrayList<>(fedInputs.size());
+      for (Map.Entry<String, OnnxTensor> e : feed.entrySet()) {
+        if (fedInputs.contains(e.getKey())) {
+          values.put(e.getKey(), e.getValue());
+          owned.add(e.getValue());
+        } else {
+          e.getValue().close();
+        }
       }
-      return new CutActivations(this, batch.rows(), values, bytes(values, features), result, owned);
+      return new CutActivations(this, batch.rows(), values, bytes(values, owned), result, owned);
     } catch (OrtException | RuntimeException e) {
-      features.close();
+      feed.values().forEach(OnnxTensor::close);
       if (result != null) {
         result.close();
       }
@@ -148,7 +152,7 @@ public final class PreparedCut implements AutoCloseable {
       long bytes = 0;
       for (String v : prefixOutputs) {
         Activation a = held.get(v);
-        if (a == null || a.shape()[0] != batch.rows()) {
+        if (a == null) {
           throw new IllegalArgumentException("no activation of " + v + " held for " + batch);
         }
         OnnxTensor t = a.wrap(evaluator.env());
@@ -156,10 +160,14 @@ public final class PreparedCut implements AutoCloseable {
         values.put(v, t);
         bytes += a.bytes();
       }
-      if (feedsInput) {
-        OnnxTensor features = evaluator.features(batch);
-        owned.add(features);
-        values.put(evaluator.inputName(), features);
+      if (!fedInputs.isEmpty()) {
+        Map<String, OnnxTensor> feed = evaluator.feed(batch);
+        for (Map.Entry<String, OnnxTensor> e : feed.entrySet()) {
+          owned.add(e.getValue());
+          if (fedInputs.contains(e.getKey())) {
+            values.put(e.getKey(), e.getValue());
+          }
+        }
       }
       return new CutActivations(this, batch.rows(), values, bytes, null, owned);
     } catch (RuntimeException e) {
@@ -218,11 +226,11 @@ public final class PreparedCut implements AutoCloseable {
     }
   }
 
-  /** Bytes of the computed cut values ({@code features}, the batch's own buffer, not counted). */
-  private static long bytes(Map<String, OnnxTensor> values, OnnxTensor features) {
+  /** Bytes of the computed cut values (the batch's own inputs, {@code fed}, not counted). */
+  private static long bytes(Map<String, OnnxTensor> values, List<OnnxTensor> fed) {
     long sum = 0;
     for (OnnxTensor t : values.values()) {
-      if (t != features) {
+      if (!fed.contains(t)) {
         sum += t.getInfo().getNumElements() * t.getInfo().type.size;
       }
     }

@@ -5,7 +5,8 @@ import dev.lopper.criteria.PruningCriterion;
 import dev.lopper.data.Batch;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.metrics.Tally;
-import dev.lopper.metrics.TallyAccumulator;
+import dev.lopper.metrics.Accumulator;
+import dev.lopper.metrics.Scoring;
 import dev.lopper.model.WeightTensor;
 import java.io.Serializable;
 import java.nio.FloatBuffer;
@@ -53,7 +54,7 @@ public final class TensorSweep {
   private final Evaluator evaluator;
   private final List<Batch> batches;
   private final List<Logits> dense;
-  private final int classes;
+  private final Scoring scoring;
   private final Options options;
   private final Map<String, Onnx.TypeProto> heldTypes;
   private final Set<String> kept;
@@ -115,7 +116,7 @@ public final class TensorSweep {
    */
   public TensorSweep(Evaluator evaluator, List<Batch> batches, int classes,
       Collection<String> tensors, Options options) {
-    this(evaluator, batches, classes, options, tensors.stream().map(Set::of).toList());
+    this(evaluator, batches, Scoring.classification(classes), options, tensors.stream().map(Set::of).toList());
   }
 
   /**
@@ -126,13 +127,22 @@ public final class TensorSweep {
    */
   public static TensorSweep forItems(Evaluator evaluator, List<Batch> batches, int classes,
       List<? extends Collection<String>> items, Options options) {
-    return new TensorSweep(evaluator, batches, classes, options, items.stream().map(Set::copyOf).toList());
+    return forItems(evaluator, batches, Scoring.classification(classes), items, options);
   }
 
-  private TensorSweep(Evaluator evaluator, List<Batch> batches, int classes, Options options,
+  /**
+   * Like {@link #forItems(Evaluator, List, int, List, Options)} for outputs scored as {@code
+   * scoring} says (a classifier's, a language model's, or fidelity to the dense outputs).
+   */
+  public static TensorSweep forItems(Evaluator evaluator, List<Batch> batches, Scoring scoring,
+      List<? extends Collection<String>> items, Options options) {
+    return new TensorSweep(evaluator, batches, scoring, options, items.stream().map(Set::copyOf).toList());
+  }
+
+  private TensorSweep(Evaluator evaluator, List<Batch> batches, Scoring scoring, Options options,
       List<Set<String>> items) {
     this.evaluator = evaluator;
-    this.classes = classes;
+    this.scoring = scoring;
     this.options = options;
     this.batches = List.copyOf(batches);
     this.dense = new ArrayList<>(batches.size());
@@ -265,9 +275,9 @@ public final class TensorSweep {
       }
       return out;
     }
-    TallyAccumulator[] acc = new TallyAccumulator[variants.size()];
+    Accumulator[] acc = new Accumulator[variants.size()];
     for (int v = 0; v < acc.length; v++) {
-      acc[v] = new TallyAccumulator(classes);
+      acc[v] = scoring.accumulator();
     }
     boolean fromHeld = kept.containsAll(cut.computedValues());
     try (PreparedCut prepared = fromHeld ? evaluator.cut(cut, heldTypes) : evaluator.cut(cut)) {
@@ -338,7 +348,7 @@ public final class TensorSweep {
   }
 
   private Tally evaluateFull(Map<String, WeightTensor> replacements) {
-    TallyAccumulator acc = new TallyAccumulator(classes);
+    Accumulator acc = scoring.accumulator();
     try (VariantSession session = evaluator.variant(replacements)) {
       for (int b = 0; b < batches.size(); b++) {
         acc.add(session.logits(batches.get(b)), batches.get(b), dense.get(b));
@@ -348,7 +358,7 @@ public final class TensorSweep {
   }
 
   private Tally tally(List<Logits> logits) {
-    TallyAccumulator acc = new TallyAccumulator(classes);
+    Accumulator acc = scoring.accumulator();
     for (int b = 0; b < batches.size(); b++) {
       acc.add(logits.get(b), batches.get(b), dense.get(b));
     }

@@ -7,8 +7,6 @@ import ai.onnxruntime.OrtSession;
 import dev.lopper.InvalidInputException;
 import dev.lopper.data.Batch;
 import dev.lopper.model.WeightTensor;
-import java.nio.FloatBuffer;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -52,11 +50,11 @@ public final class VariantSession implements AutoCloseable {
   }
 
   /**
-   * The model's first output for the batch: the batch's features are fed, in place, as the
-   * model's first input with shape {@code [rows, ...rowShape]}.
+   * The model's first output for the batch: the batch's inputs are fed, in place, as the model's
+   * inputs ({@link Evaluator#feed}).
    *
-   * @throws InvalidInputException when the batch's row shape does not fit the input's fixed
-   *     dimensions, or the output is not a float matrix [rows, classes]
+   * @throws InvalidInputException when the batch's inputs do not fit the model's, or the output is
+   *     not a float tensor [rows, classes] or [rows, positions, values]
    * @throws IllegalStateException when this is a suffix session (made by {@link PreparedCut#variant})
    */
   public Logits logits(Batch batch) {
@@ -64,8 +62,12 @@ public final class VariantSession implements AutoCloseable {
       throw new IllegalStateException("this session evaluates the suffix of " + cut.graph()
           + "; feed it the cut's activations, not a batch");
     }
-    long[] shape = evaluator.checkFits(batch);
-    return run(batch.features(), shape);
+    Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    try {
+      return run(feed, batch.rows(), batch.toString());
+    } finally {
+      feed.values().forEach(OnnxTensor::close);
+    }
   }
 
   /**
@@ -83,18 +85,8 @@ public final class VariantSession implements AutoCloseable {
     return run(activations.values(), activations.rows(), "the activations of " + cut.graph());
   }
 
-  /** The model's first output for {@code features} fed as the model's input of {@code shape}. */
-  Logits run(FloatBuffer features, long[] shape) {
-    try (OnnxTensor input = OnnxTensor.createTensor(evaluator.env(), features, shape)) {
-      return run(Map.of(evaluator.inputName(), input), shape[0],
-          "input of shape " + Arrays.toString(shape));
-    } catch (OrtException e) {
-      throw new IllegalStateException("ONNX Runtime refused input of shape "
-          + Arrays.toString(shape) + ": " + e.getMessage(), e);
-    }
-  }
-
-  private Logits run(Map<String, ? extends OnnxTensorLike> inputs, long rows, String what) {
+  /** The model's first output for {@code inputs}, a batch of {@code rows} rows described as {@code what}. */
+  Logits run(Map<String, ? extends OnnxTensorLike> inputs, long rows, String what) {
     try (OrtSession.Result result = session.run(inputs, requested)) {
       return evaluator.toLogits(result.get(0), rows, what);
     } catch (OrtException e) {

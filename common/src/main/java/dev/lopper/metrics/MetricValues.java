@@ -28,24 +28,47 @@ import java.util.Map;
  * @param recallMacro macro-averaged recall
  * @param f1Macro macro-averaged F1
  * @param kl mean KL divergence of the variant's outputs from the dense model's
+ * @param perplexity a language model's perplexity
+ * @param cosine mean cosine similarity of the pooled outputs to the dense model's
+ * @param tokenCosine mean cosine similarity per token position
+ * @param relativeError relative squared error of the outputs
  */
 public record MetricValues(@Optional Double accuracy, @Optional Double top5, @Optional Double loss,
-    @Optional Double precisionMacro, @Optional Double recallMacro, @Optional Double f1Macro, @Optional Double kl) {
+    @Optional Double precisionMacro, @Optional Double recallMacro, @Optional Double f1Macro, @Optional Double kl,
+    @Optional Double perplexity, @Optional Double cosine, @Optional Double tokenCosine,
+    @Optional Double relativeError) {
 
-  /** The columns: {@code accuracy, top5, loss, precision_macro, recall_macro, f1_macro, kl} (DOUBLE). */
+  /**
+   * The columns: {@code accuracy, top5, loss, precision_macro, recall_macro, f1_macro, kl,
+   * perplexity, cosine, token_cosine, relative_error} (DOUBLE).
+   */
   public static final RowSchema<MetricValues> SCHEMA = RowSchema.of(MetricValues.class);
 
-  /** The values of {@code m}, every metric measured. */
+  /** The classifier metrics' values. */
+  public MetricValues(Double accuracy, Double top5, Double loss, Double precisionMacro, Double recallMacro,
+      Double f1Macro, Double kl) {
+    this(accuracy, top5, loss, precisionMacro, recallMacro, f1Macro, kl, null, null, null, null);
+  }
+
+  /** The values of {@code m}: the metrics its task measures, the others null. */
   public static MetricValues of(Metrics m) {
-    return new MetricValues(m.accuracy(), m.top5(), m.loss(), m.precisionMacro(), m.recallMacro(), m.f1Macro(),
-        m.kl());
+    Task task = m.task();
+    return new MetricValues(pick(m, task, "accuracy"), pick(m, task, "top5"), pick(m, task, "loss"),
+        pick(m, task, "precision"), pick(m, task, "recall"), pick(m, task, "f1"), pick(m, task, "kl"),
+        pick(m, task, "perplexity"), pick(m, task, "cosine"), pick(m, task, "token_cosine"),
+        pick(m, task, "relative_error"));
+  }
+
+  private static Double pick(Metrics m, Task task, String name) {
+    return task.measures(name) ? m.get(name) : null;
   }
 
   /** Each metric minus {@code base}'s; a metric either side did not measure stays null. */
   public MetricValues minus(MetricValues base) {
     return new MetricValues(minus(accuracy, base.accuracy), minus(top5, base.top5), minus(loss, base.loss),
         minus(precisionMacro, base.precisionMacro), minus(recallMacro, base.recallMacro),
-        minus(f1Macro, base.f1Macro), minus(kl, base.kl));
+        minus(f1Macro, base.f1Macro), minus(kl, base.kl), minus(perplexity, base.perplexity),
+        minus(cosine, base.cosine), minus(tokenCosine, base.tokenCosine), minus(relativeError, base.relativeError));
   }
 
   /** Column name to value, in column order; null for a metric not measured. */

@@ -14,9 +14,11 @@ import java.util.Objects;
  * any partitioning of the rows, merged in any order, are {@link #equals equal} and give the same
  * metrics bit for bit.
  *
- * <p>Rows count in three ways: every row counts in {@link #samples()}; rows with a label count in
- * {@link #labelled()} and feed accuracy, top-5, loss and the confusion matrix; rows evaluated next
- * to the dense model's logits count in {@link #compared()} and feed the KL sum.
+ * <p>A tally is of one {@link Task}. A classifier's: every row counts in {@link #samples()}; rows
+ * with a label count in {@link #labelled()} and feed accuracy, top-5, loss and the confusion
+ * matrix; rows evaluated next to the dense model's logits count in {@link #compared()} and feed the
+ * KL sum. A language model's holds {@link TokenCounts} instead ({@link #classes()} is 0), and a
+ * fidelity comparison's {@link FidelityCounts}.
  */
 public final class Tally implements Serializable {
   @Serial private static final long serialVersionUID = 1L;
@@ -30,6 +32,8 @@ public final class Tally implements Serializable {
   private final ExactSum lossSum;
   private final long compared;
   private final ExactSum klSum;
+  private final TokenCounts tokens;
+  private final FidelityCounts fidelity;
 
   /**
    * A tally from its parts (normally made by {@link TallyAccumulator} or {@link #merge}).
@@ -46,7 +50,27 @@ public final class Tally implements Serializable {
    */
   public Tally(int classes, long samples, long labelled, long correct, long top5Correct,
       long[] confusion, ExactSum lossSum, long compared, ExactSum klSum) {
-    if (classes <= 0) {
+    this(classes, samples, labelled, correct, top5Correct, confusion, lossSum, compared, klSum, null, null);
+  }
+
+  /** A language model's tally of {@code samples} rows. */
+  public Tally(long samples, TokenCounts tokens) {
+    this(0, samples, 0, 0, 0, new long[0], new ExactSum(), 0, new ExactSum(), tokens, null);
+  }
+
+  /** A fidelity comparison's tally of {@code samples} rows. */
+  public Tally(long samples, FidelityCounts fidelity) {
+    this(0, samples, 0, 0, 0, new long[0], new ExactSum(), 0, new ExactSum(), null, fidelity);
+  }
+
+  private Tally(int classes, long samples, long labelled, long correct, long top5Correct,
+      long[] confusion, ExactSum lossSum, long compared, ExactSum klSum, TokenCounts tokens,
+      FidelityCounts fidelity) {
+    if (tokens != null || fidelity != null) {
+      if (classes != 0 || (tokens != null && fidelity != null)) {
+        throw new IllegalArgumentException("a tally is of one task");
+      }
+    } else if (classes <= 0) {
       throw new IllegalArgumentException("classes must be positive, got " + classes);
     }
     if (confusion.length != (long) classes * classes) {
@@ -80,6 +104,8 @@ public final class Tally implements Serializable {
     this.lossSum = lossSum.copy();
     this.compared = compared;
     this.klSum = klSum.copy();
+    this.tokens = tokens;
+    this.fidelity = fidelity;
   }
 
   /** The tally of no rows. */
@@ -91,12 +117,30 @@ public final class Tally implements Serializable {
         new ExactSum());
   }
 
+  /** The tally of no rows of {@code task}'s kind ({@code classes} counts for classification only). */
+  public static Tally empty(Task task, int classes) {
+    return switch (task) {
+      case CLASSIFICATION -> empty(classes);
+      case LANGUAGE_MODEL -> new Tally(0, TokenCounts.empty());
+      case FIDELITY -> new Tally(0, FidelityCounts.empty());
+    };
+  }
+
   /**
    * The tally of this tally's rows and {@code other}'s together.
    *
-   * @throws IllegalArgumentException when the two have different numbers of classes
+   * @throws IllegalArgumentException when the two are of different tasks or numbers of classes
    */
   public Tally merge(Tally other) {
+    if (other.task() != task()) {
+      throw new IllegalArgumentException("cannot merge a tally of " + task() + " with one of " + other.task());
+    }
+    if (tokens != null) {
+      return new Tally(Math.addExact(samples, other.samples), tokens.merge(other.tokens));
+    }
+    if (fidelity != null) {
+      return new Tally(Math.addExact(samples, other.samples), fidelity.merge(other.fidelity));
+    }
     if (other.classes != classes) {
       throw new IllegalArgumentException("cannot merge a tally of " + classes
           + " classes with one of " + other.classes);
@@ -117,7 +161,22 @@ public final class Tally implements Serializable {
     return Metrics.of(this);
   }
 
-  /** Number of classes C. */
+  /** What the counted output means. */
+  public Task task() {
+    return tokens != null ? Task.LANGUAGE_MODEL : fidelity != null ? Task.FIDELITY : Task.CLASSIFICATION;
+  }
+
+  /** A language model's token counts, or null for a tally of another task. */
+  public TokenCounts tokens() {
+    return tokens;
+  }
+
+  /** A fidelity comparison's counts, or null for a tally of another task. */
+  public FidelityCounts fidelity() {
+    return fidelity;
+  }
+
+  /** Number of classes C (0 for a tally that is not a classifier's). */
   public int classes() {
     return classes;
   }
@@ -174,17 +233,21 @@ public final class Tally implements Serializable {
     return o instanceof Tally t && classes == t.classes && samples == t.samples
         && labelled == t.labelled && correct == t.correct && top5Correct == t.top5Correct
         && compared == t.compared && Arrays.equals(confusion, t.confusion)
-        && lossSum.equals(t.lossSum) && klSum.equals(t.klSum);
+        && lossSum.equals(t.lossSum) && klSum.equals(t.klSum) && Objects.equals(tokens, t.tokens)
+        && Objects.equals(fidelity, t.fidelity);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(classes, samples, labelled, correct, top5Correct, compared,
-        Arrays.hashCode(confusion), lossSum, klSum);
+        Arrays.hashCode(confusion), lossSum, klSum, tokens, fidelity);
   }
 
   @Override
-  public String toString() {
+ public String toString() {
+    if (tokens != null || fidelity != null) {
+      return "Tally[samples=" + samples + ", " + (tokens != null ? tokens : fidelity) + "]";
+    }
     return "Tally[classes=" + classes + ", samples=" + samples + ", labelled=" + labelled
         + ", correct=" + correct + ", top5Correct=" + top5Correct + ", lossSum=" + lossSum.value()
         + ", compared=" + compared + ", klSum=" + klSum.value() + "]";

@@ -5,7 +5,7 @@ import dev.lopper.data.Batch;
 import dev.lopper.eval.Logits;
 
 /**
- * Accumulates a {@link Tally} from batches of logits inside one task. Mutable, not thread-safe;
+ * Accumulates a classifier's {@link Tally} from batches of logits inside one task. Mutable, not thread-safe;
  * {@link #toTally()} takes an immutable snapshot.
  *
  * <p>Per row, with float32 logits {@code x} and label {@code y}:
@@ -18,7 +18,7 @@ import dev.lopper.eval.Logits;
  *       of the dense model's logits and this variant's.
  * </ul>
  */
-public final class TallyAccumulator {
+public final class TallyAccumulator implements Accumulator {
   private final int classes;
   private final int topK;
   private long samples;
@@ -48,6 +48,7 @@ public final class TallyAccumulator {
    * @param dense the dense model's logits for the same rows, or null (then no KL is added)
    * @throws InvalidInputException when a label lies outside [0, classes)
    */
+  @Override
   public TallyAccumulator add(Logits logits, Batch batch, Logits dense) {
     check(logits, batch.rows(), "logits");
     if (dense != null) {
@@ -103,13 +104,17 @@ public final class TallyAccumulator {
     return this;
   }
 
-  /** An immutable snapshot of what was added so far. */
+  @Override
   public Tally toTally() {
     return new Tally(classes, samples, labelled, correct, top5Correct, confusion, lossSum,
         compared, klSum);
   }
 
   private void check(Logits l, int rows, String what) {
+    if (l.positions() != 1) {
+      throw new InvalidInputException("the model's output is " + l + "; a classifier's metrics need logits"
+          + " [rows, classes] (for a language model's, ask for perplexity; for a hidden state's, cosine)");
+    }
     if (l.classes() != classes) {
       throw new IllegalArgumentException(what + " have " + l.classes()
           + " classes, the tally counts " + classes);
