@@ -62,6 +62,7 @@ public final class SequenceBatchBuilder implements AutoCloseable {
   private final List<long[]> rowTargets = new ArrayList<>();
   private long nextRow;
   private long batchFirstRow;
+  private int padTo;
 
   /**
    * A builder of batches of up to {@code capacity} rows.
@@ -101,6 +102,15 @@ public final class SequenceBatchBuilder implements AutoCloseable {
   /** Names the column targets come from, in messages (default: the tokens input). */
   public SequenceBatchBuilder targetColumn(String column) {
     this.targetColumn = Objects.requireNonNull(column, "column");
+    return this;
+  }
+
+  /**
+   * Pads every batch to {@code positions} (a model input's fixed length) rather than to its longest
+   * row; rows must not be longer.
+   */
+  public SequenceBatchBuilder padTo(int positions) {
+    this.padTo = positions;
     return this;
   }
 
@@ -178,8 +188,11 @@ public final class SequenceBatchBuilder implements AutoCloseable {
       throw new IllegalStateException("no rows to build a batch of");
     }
     int n = rows.size();
-    int positions = 0;
+    int positions = padTo;
     for (long[][] row : rows) {
+      if (padTo > 0 && row[0].length > padTo) {
+        throw new IllegalStateException("a row of " + row[0].length + " positions in batches of " + padTo);
+      }
       positions = Math.max(positions, row[0].length);
     }
     int size = Math.multiplyExact(n, positions);

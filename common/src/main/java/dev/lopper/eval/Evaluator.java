@@ -309,6 +309,22 @@ public final class Evaluator implements AutoCloseable {
     }
   }
 
+  /** The dense model's output on the probe batch of {@link #checkReplacementsTakeEffect}. */
+  public Logits probeOutput() {
+    Map<String, OnnxTensor> probe = probe();
+    try (VariantSession s = dense()) {
+      return s.run(probe, PROBE_ROWS, "a probe batch");
+    } finally {
+      probe.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  /** Length of the probe batch's symbolic sequence dimensions. */
+  public int probePositions() {
+    long[] dims = inputs.inputs().get(0).dims();
+    return dims.length > 1 && dims[1] > 0 ? Math.toIntExact(dims[1]) : PROBE_POSITIONS;
+  }
+
   /**
    * A deterministic pseudo-random probe batch of {@value #PROBE_ROWS} rows for every input: floats
    * in [-1, 1), token ids below the embedding table's rows, other integer inputs (attention masks)

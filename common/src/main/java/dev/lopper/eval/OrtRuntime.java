@@ -37,7 +37,9 @@ public final class OrtRuntime {
         env = environment;
         if (env == null) {
           checkCommandLine(COMMAND_LINE);
-          env = OrtEnvironment.getEnvironment();
+          // Errors only: graph optimisers warn per session about nodes they leave (a transformer's
+          // Unsqueezes, dozens per variant), which says nothing to a user of the results.
+          env = OrtEnvironment.getEnvironment(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
           environment = env;
         }
       }

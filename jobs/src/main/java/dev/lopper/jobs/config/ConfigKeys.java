@@ -85,6 +85,19 @@ public final class ConfigKeys {
           + "`metric: kl` is possible).")
       .valueIn(c -> c.data().label())
       .optional("label");
+  static final Key<Map<String, String>> DATA_INPUTS = Key.builder("data.inputs", Type.STRING_MAP, Parsers.SETTINGS)
+      .doc("For models with token inputs: the column that feeds each model input, e.g. `{input_ids: ids}`; "
+          + "an input not named here is fed from the column of its own name (so a tokenizer's output, "
+          + "columns `input_ids`, `attention_mask`, `token_type_ids`, needs no setting). Columns are lists of "
+          + "integers, one list per row, all of a row's lists of one length.")
+      .valueIn(c -> c.data().inputs())
+      .withDefault(Map.of());
+  static final Key<String> DATA_TARGETS = string("data.targets")
+      .doc("For language models: a column of target token ids per row, aligned with the positions (position "
+          + "t predicts target t; -100 predicts nothing); null shifts the input ids by one (position t "
+          + "predicts token t + 1, the last position nothing).")
+      .valueIn(c -> c.data().targets())
+      .optional(null);
   static final Key<List<Long>> DATA_INPUT_SHAPE = shape("data.input-shape")
       .doc("The shape of one row's input without the batch dimension, e.g. [1, 8, 8]; null takes the "
           + "model input's dimensions.")
@@ -117,7 +130,11 @@ public final class ConfigKeys {
 
   static final Key<String> METRIC = name("metric", DecisionMetric.names()).flag("--metric")
       .doc("The metric that drives the allocation and the quality gate: accuracy, top5 and f1 (higher is "
-          + "better), loss and kl (the divergence from the dense model's outputs; lower is better).")
+          + "better), loss and kl (the divergence from the dense model's outputs; lower is better) for "
+          + "classifiers; for language models (token inputs, logits per position) perplexity, loss (mean "
+          + "token negative log-likelihood) and accuracy (next token); for any other output cosine, the "
+          + "mean cosine similarity of the pruned model's mean-pooled output to the dense model's. A drop "
+          + "in perplexity is its relative increase.")
       .valueIn(c -> c.metric().configName())
       .withDefault("accuracy");
 
@@ -203,7 +220,7 @@ public final class ConfigKeys {
   /** Every key, in the order of the reference and of the recorded configuration. */
   public static final List<Key<?>> ALL = List.of(
       MODEL_ONNX, MODEL_WEIGHTS, MODEL_INCLUDE, MODEL_EXCLUDE,
-      DATA_PATH, DATA_FEATURES, DATA_LABEL, DATA_INPUT_SHAPE, DATA_BATCH_SIZE, DATA_PARTITIONS,
+      DATA_PATH, DATA_FEATURES, DATA_LABEL, DATA_INPUTS, DATA_TARGETS, DATA_INPUT_SHAPE, DATA_BATCH_SIZE, DATA_PARTITIONS,
       SWEEP_CRITERION, SWEEP_SPARSITIES, SWEEP_TENSORS_PER_TASK,
       METRIC,
       ALLOCATION_POLICY, ALLOCATION_TARGET, ALLOCATION_UNIT, ALLOCATION_TOLERANCE, ALLOCATION_MAX_SPARSITY,

@@ -188,8 +188,8 @@ final class ConfigReader {
     ModelConfig model = new ModelConfig(read(ConfigKeys.MODEL_ONNX), read(ConfigKeys.MODEL_WEIGHTS),
         read(ConfigKeys.MODEL_INCLUDE), read(ConfigKeys.MODEL_EXCLUDE));
     DataConfig data = new DataConfig(read(ConfigKeys.DATA_PATH), read(ConfigKeys.DATA_FEATURES),
-        read(ConfigKeys.DATA_LABEL), read(ConfigKeys.DATA_INPUT_SHAPE), read(ConfigKeys.DATA_BATCH_SIZE),
-        read(ConfigKeys.DATA_PARTITIONS));
+        read(ConfigKeys.DATA_LABEL), read(ConfigKeys.DATA_INPUTS), read(ConfigKeys.DATA_TARGETS),
+        read(ConfigKeys.DATA_INPUT_SHAPE), read(ConfigKeys.DATA_BATCH_SIZE), read(ConfigKeys.DATA_PARTITIONS));
     SweepConfig sweep = new SweepConfig(read(ConfigKeys.SWEEP_CRITERION), read(ConfigKeys.SWEEP_SPARSITIES),
         read(ConfigKeys.SWEEP_TENSORS_PER_TASK));
     DecisionMetric metric = DecisionMetric.fromName(read(ConfigKeys.METRIC));

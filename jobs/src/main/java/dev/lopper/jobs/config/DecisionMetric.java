@@ -10,7 +10,8 @@ import java.util.List;
  *
  * <p>A <em>drop</em> is always "how much worse than the dense model", positive when worse, whatever
  * the metric's direction: {@code baseline - value} for accuracy, top-5 accuracy and F1,
- * {@code value - baseline} for loss and the KL divergence from the dense outputs.
+ * {@code value - baseline} for loss and the KL divergence from the dense outputs, and the relative
+ * increase {@code value / baseline - 1} for perplexity.
  */
 public enum DecisionMetric {
   /** Top-1 accuracy; needs labels. */
@@ -22,7 +23,14 @@ public enum DecisionMetric {
   /** Macro-averaged F1 score; needs labels. */
   F1("f1", true),
   /** Mean KL divergence of the pruned model's outputs from the dense model's; needs no labels. */
-  KL("kl", false);
+  KL("kl", false),
+  /** A language model's perplexity on its target tokens (by default the input ids shifted by one). */
+  PERPLEXITY("perplexity", false),
+  /**
+   * Mean cosine similarity of the pruned model's mean-pooled output to the dense model's, any output;
+   * needs no labels.
+   */
+  COSINE("cosine", false);
 
   private final String configName;
   private final boolean needsLabels;

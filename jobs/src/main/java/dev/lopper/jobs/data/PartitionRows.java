@@ -2,7 +2,6 @@ package dev.lopper.jobs.data;
 
 import dev.lopper.data.Batch;
 import dev.lopper.data.BatchBuilder;
-import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -21,7 +20,12 @@ import org.apache.arrow.memory.BufferAllocator;
  *     because they are unusable; the data is only used once every partition's checks pass)
  */
 public record PartitionRows(int partition, int rows, int rowLength, float[] features, int[] labels,
-    DataChecks checks) implements Serializable {
+    DataChecks checks) implements PartitionData {
+
+  @Override
+  public List<Batch> batches(int from, int to, ValidationData.Spec spec, int batchSize, BufferAllocator allocator) {
+    return batches(from, to, spec.rowShape(), batchSize, spec.featuresColumn(), spec.labelColumn(), allocator);
+  }
 
   /** This partition's rows as batches of at most {@code batchSize} rows; the caller closes them. */
   public List<Batch> batches(long[] rowShape, int batchSize, String featuresColumn, String labelColumn,

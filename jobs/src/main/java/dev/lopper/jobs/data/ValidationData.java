@@ -49,11 +49,22 @@ public final class ValidationData implements Serializable {
    * @param labelColumn the label column, or null for data without labels
    * @param rowShape the model input's shape without the batch dimension
    * @param partitions how many data partitions to use; 0 keeps the files' own
+   * @param sequences for a model of token inputs, how its columns are read; null for features
    */
   public record Spec(String path, String featuresColumn, String labelColumn, long[] rowShape,
-      int partitions) implements Serializable {
+      int partitions, SequenceSpec sequences) implements Serializable {
     public Spec {
       rowShape = rowShape.clone();
+    }
+
+    /** Float feature rows. */
+    public Spec(String path, String featuresColumn, String labelColumn, long[] rowShape, int partitions) {
+      this(path, featuresColumn, labelColumn, rowShape, partitions, null);
+    }
+
+    /** Token sequences read as {@code sequences} says. */
+    public static Spec sequences(String path, SequenceSpec sequences, int partitions) {
+      return new Spec(path, null, null, new long[0], partitions, sequences);
     }
 
     @Override
@@ -73,9 +84,11 @@ public final class ValidationData implements Serializable {
 
   private final Spec spec;
   private final int[] rowsPerPartition;
-  private final transient JavaRDD<PartitionRows> partitions;
+  private final int longest;
+  private final transient JavaRDD<PartitionData> partitions;
 
-  private ValidationData(Spec spec, int[] rowsPerPartition, JavaRDD<PartitionRows> partitions) {
+  private ValidationData(Spec spec, int[] rowsPerPartition, int longest, JavaRDD<PartitionData> partitions) {
+    this.longest = longest;
     this.spec = spec;
     this.rowsPerPartition = rowsPerPartition.clone();
     this.partitions = partitions;
@@ -96,8 +109,13 @@ public final class ValidationData implements Serializable {
     return rowsPerPartition.clone();
   }
 
+  /** The most positions of any row of token sequences (0 for feature rows). */
+  public int longest() {
+    return longest;
+  }
+
   /** The decoded partitions, persisted in memory (and on disk when memory is short). */
-  public JavaRDD<PartitionRows> partitions() {
+  public JavaRDD<PartitionData> partitions() {
     return partitions;
   }
 
@@ -128,6 +146,9 @@ public final class ValidationData implements Serializable {
     } catch (Exception e) {
       throw new InvalidInputException(spec.path() + ": cannot read as Parquet: " + firstLine(e), e);
     }
+    if (spec.sequences() != null) {
+      return SequenceDecoding.load(spec, raw, footer);
+    }
     checkSchema(spec, raw.schema());
     boolean elementsNullable = ((ArrayType) raw.schema().apply(spec.featuresColumn()).dataType()).containsNull();
     boolean labelled = spec.labelColumn() != null;
@@ -145,14 +166,14 @@ public final class ValidationData implements Serializable {
     // and Lopper's own writers all declare them so), the bean encoder too, a Float per value; the
     // null check as a column expression (exists) ran interpreted, another Float per value. Measured
     // in docs/benchmarks.md ("Decoding the validation data").
-    JavaRDD<PartitionRows> decoded = data.queryExecution().toRdd().toJavaRDD()
+    JavaRDD<PartitionData> decoded = data.queryExecution().toRdd().toJavaRDD()
         .mapPartitionsWithIndex((index, it) ->
-            List.of(decode(index, it, rowLength, labelled, elementsNullable)).iterator(), true);
+            List.<PartitionData>of(decode(index, it, rowLength, labelled, elementsNullable)).iterator(), true);
     decoded.setName("validation data " + spec.path());
     decoded.persist(StorageLevel.MEMORY_AND_DISK());
     // One pass over the file: each partition is decoded (and cached) once, counting what the checks
     // need on the way; the sweep's concurrent units of a partition then all start from the cache.
-    List<DataChecks> checks = decoded.map(PartitionRows::checks).collect();
+    List<DataChecks> checks = decoded.map(p -> ((PartitionRows) p).checks()).collect();
     try {
       checks.stream().reduce(DataChecks.NONE, DataChecks::merge).verify(spec, classes);
     } catch (RuntimeException e) {
@@ -160,7 +181,12 @@ public final class ValidationData implements Serializable {
       throw e;
     }
     int[] rowsPerPartition = checks.stream().mapToInt(c -> Math.toIntExact(c.rows())).toArray();
-    return new ValidationData(spec, rowsPerPartition, decoded);
+    return new ValidationData(spec, rowsPerPartition, 0, decoded);
+  }
+
+  /** Data decoded elsewhere in this package (token sequences). */
+  static ValidationData of(Spec spec, int[] rowsPerPartition, int longest, JavaRDD<PartitionData> decoded) {
+    return new ValidationData(spec, rowsPerPartition, longest, decoded);
   }
 
   /**
@@ -177,7 +203,7 @@ public final class ValidationData implements Serializable {
    * fourth session)"). Directories of several part files (and files whose footer was not read) are
    * left as Spark plans them.
    */
-  private static Dataset<Row> withoutEmptySplits(ParquetTables.Footer footer, Dataset<Row> selected) {
+  static Dataset<Row> withoutEmptySplits(ParquetTables.Footer footer, Dataset<Row> selected) {
     int rowGroups = footer == null ? -1 : footer.rowGroups();
     if (rowGroups <= 0) {
       return selected;
@@ -313,7 +339,7 @@ public final class ValidationData implements Serializable {
         + "; the columns are " + names);
   }
 
-  private static String quoted(String column) {
+  static String quoted(String column) {
     return "`" + column.replace("`", "``") + "`";
   }
 

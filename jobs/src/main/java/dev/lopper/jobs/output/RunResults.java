@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import dev.lopper.metrics.MetricValues;
 import dev.lopper.metrics.Tally;
+import dev.lopper.metrics.Task;
 import java.lang.reflect.RecordComponent;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -171,13 +172,26 @@ public final class RunResults {
    * labels, one class).
    */
   public record Metrics(Double accuracy, Double top5, Double loss, Double precisionMacro, Double recallMacro,
-      Double f1Macro, Double kl, long samples) {
+      Double f1Macro, Double kl, long samples, @JsonInclude(JsonInclude.Include.NON_NULL) Double perplexity,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Double cosine,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Double tokenCosine,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Double relativeError) {
 
-    /** The metrics of a merged tally. */
+    /** A classifier's metrics. */
+    public Metrics(Double accuracy, Double top5, Double loss, Double precisionMacro, Double recallMacro,
+        Double f1Macro, Double kl, long samples) {
+      this(accuracy, top5, loss, precisionMacro, recallMacro, f1Macro, kl, samples, null, null, null, null);
+    }
+
+    /** The metrics of a merged tally; a language model's and a fidelity comparison's only when measured. */
     public static Metrics of(Tally tally) {
       dev.lopper.metrics.Metrics m = tally.metrics();
+      Task task = m.task();
       return new Metrics(number(m.accuracy()), number(m.top5()), number(m.loss()), number(m.precisionMacro()),
-          number(m.recallMacro()), number(m.f1Macro()), number(m.kl()), m.samples());
+          number(m.recallMacro()), number(m.f1Macro()), number(m.kl()), m.samples(),
+          task == Task.LANGUAGE_MODEL ? number(m.perplexity()) : null,
+          task == Task.FIDELITY ? number(m.cosine()) : null, task == Task.FIDELITY ? number(m.tokenCosine()) : null,
+          task == Task.FIDELITY ? number(m.relativeError()) : null);
     }
 
     private static Double number(double x) {
@@ -186,7 +200,8 @@ public final class RunResults {
 
     /** Each metric's value by its name in the results, in order; {@code samples} is not a metric. */
     public Map<String, Double> byName() {
-      return new MetricValues(accuracy, top5, loss, precisionMacro, recallMacro, f1Macro, kl).byColumn();
+      return new MetricValues(accuracy, top5, loss, precisionMacro, recallMacro, f1Macro, kl, perplexity, cosine,
+          tokenCosine, relativeError).byColumn();
     }
 
     /** The value of decision metric {@code metric} ({@code f1} is {@code f1_macro}), or NaN when not a number. */

@@ -5,7 +5,12 @@ import dev.lopper.criteria.ChannelCriterion;
 import dev.lopper.criteria.Criteria;
 import dev.lopper.eval.Evaluator;
 import dev.lopper.jobs.allocation.CostUnit;
+import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.eval.Logits;
+import dev.lopper.metrics.Scoring;
+import dev.lopper.metrics.Task;
+import dev.lopper.model.ModelInputs;
 import dev.lopper.jobs.sweep.SweepItem;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
@@ -43,24 +48,37 @@ public final class Inspect {
     ModelSource source = new ModelSource(config.model().onnx(), config.model().weights()).qualified(hadoop);
     OnnxModel model = OnnxModel.load(source, hadoop);
     List<PrunableTensor> tensors = PrunableTensors.find(model, config.model().include(), config.model().exclude());
+    ModelInputs inputs = ModelInputs.of(model);
+    if (inputs.sequences()) {
+      return sequenceModel(config, model, inputs, tensors);
+    }
     if (model.inputs().size() != 1) {
       throw new InvalidInputException(config.model().onnx() + ": the model has " + model.inputs().size()
-          + " inputs " + model.inputs() + "; Lopper feeds one features input");
+          + " inputs " + model.inputs() + "; Lopper feeds one float features input, or integer token inputs"
+          + " (input_ids, attention_mask, ...) from list columns");
     }
     checkFloatInput(config, model);
     long[] rowShape = rowShape(config, model);
     int classes;
+    Scoring scoring;
     try (Evaluator evaluator = new Evaluator(model)) {
       evaluator.checkReplacementsTakeEffect(tensors);
       long[] out = model.outputs().get(0).dims();
-      classes = out.length == 2 && out[1] > 0 ? (int) out[1] : evaluator.classes(rowShape);
+      DecisionMetric metric = config.metric();
+      if (metric == DecisionMetric.PERPLEXITY) {
+        throw new InvalidInputException("metric perplexity: " + config.model().onnx() + " takes float features ("
+            + model.inputs().get(0) + "), not token ids; perplexity is a language model's metric");
+      }
+      classes = metric == DecisionMetric.COSINE ? 0
+          : out.length == 2 && out[1] > 0 ? (int) out[1] : evaluator.classes(rowShape);
+      scoring = metric == DecisionMetric.COSINE ? Scoring.fidelity() : Scoring.classification(classes);
     }
     boolean flops = config.allocation().unit() == CostUnit.FLOPS;
     if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion) {
       ModelStructure structure = ModelStructure.analyse(model);
       ChannelCost cost = checkedCost(ChannelCost.of(structure), flops, config);
-      return new InspectedModel(model, tensors, rowShape, classes, structure, channelGroups(structure, tensors),
-          cost);
+      return new InspectedModel(model, tensors, rowShape, classes, scoring, inputs, structure,
+          channelGroups(structure, tensors), cost);
     }
     ChannelCost cost = null;
     if (flops) {
@@ -72,8 +90,58 @@ public final class Inspect {
         }
       }
     }
-    return new InspectedModel(model, tensors, rowShape, classes, null, tensors.stream().map(SweepItem::of).toList(),
-        cost);
+    return new InspectedModel(model, tensors, rowShape, classes, scoring, inputs, null,
+        tensors.stream().map(SweepItem::of).toList(), cost);
+  }
+
+  /**
+   * A model of token inputs: every input an integer list per row ({@code [batch, positions]}), the
+   * metric one of a language model's (perplexity, loss, accuracy: logits per position) or cosine
+   * (any output), the output checked on a probe batch to fit it.
+   */
+  private static InspectedModel sequenceModel(LopperConfig config, OnnxModel model, ModelInputs inputs,
+      List<PrunableTensor> tensors) {
+    String path = config.model().onnx();
+    for (ModelInputs.Input input : inputs.inputs()) {
+      if (input.isFloat() || input.batchType() == null) {
+        throw new InvalidInputException(path + ": input " + input + " is " + input.typeName() + "; beside token"
+            + " inputs Lopper feeds only integer inputs (int64, int32) from list columns");
+      }
+      if (input.dims().length != 2) {
+        throw new InvalidInputException(path + ": input " + input + " has " + input.dims().length
+            + " dimensions; Lopper feeds token inputs of shape [batch, positions]");
+      }
+    }
+    if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion
+        || config.allocation().unit() == CostUnit.FLOPS) {
+      throw new InvalidInputException(path + " takes token inputs " + inputs.names() + "; channel criteria and"
+          + " allocation.unit flops are for models of float features (Conv, Gemm channel groups); prune a"
+          + " transformer's weights with sweep.criterion magnitude and allocation.unit params");
+    }
+    DecisionMetric metric = config.metric();
+    Scoring scoring = switch (metric) {
+      case PERPLEXITY, LOSS, ACCURACY -> Scoring.languageModel();
+      case COSINE -> Scoring.fidelity();
+      default -> throw new InvalidInputException("metric " + metric.configName() + " is a classifier's; "
+          + path + " takes token inputs " + inputs.names() + ", so the metric is perplexity, loss or accuracy"
+          + " (a language model's logits per position) or cosine (fidelity of any output to the dense model's)");
+    };
+    if (inputs.inputs().stream().noneMatch(i -> i.vocabulary() > 0) && scoring.task() == Task.LANGUAGE_MODEL
+        && config.data().targets() == null) {
+      throw new InvalidInputException(path + ": no input indexes an embedding table, so none holds token ids to"
+          + " shift into targets; name the target column with data.targets");
+    }
+    try (Evaluator evaluator = new Evaluator(model)) {
+      evaluator.checkReplacementsTakeEffect(tensors);
+      Logits probe = evaluator.probeOutput();
+      if (scoring.task() == Task.LANGUAGE_MODEL && probe.positions() != evaluator.probePositions()) {
+        throw new InvalidInputException(path + ": output " + model.outputs().get(0).name() + " is " + probe
+            + " for a probe batch of " + evaluator.probePositions() + " positions; metric " + metric.configName()
+            + " needs logits [rows, positions, vocabulary] with one position per token");
+      }
+    }
+    return new InspectedModel(model, tensors, new long[0], 0, scoring, inputs, null,
+        tensors.stream().map(SweepItem::of).toList(), null);
   }
 
   /**

@@ -1,6 +1,8 @@
 package dev.lopper.jobs.pipeline;
 
 import dev.lopper.jobs.sweep.SweepItem;
+import dev.lopper.metrics.Scoring;
+import dev.lopper.model.ModelInputs;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
@@ -15,18 +17,25 @@ import java.util.List;
  * @param model the loaded model, its source qualified so that executors load the same files
  * @param tensors the prunable tensors that {@code model.include} and {@code model.exclude} select
  * @param rowShape one row's input shape, without the batch dimension
- * @param classes the number of classes the model's output scores
+ * @param classes the number of classes the model's output scores (0 unless it is a classifier)
+ * @param scoring how the model's outputs are scored, from the model and the decision metric
+ * @param inputs the model's graph inputs
  * @param structure the model's channel groups when the criterion is structured, else null
  * @param items what the sweep prunes: the tensors, or the channel groups
  * @param cost parameters and multiply-accumulates per channel group and weight; null when neither
  *     a structured criterion nor {@code allocation.unit: flops} needs them
  */
 public record InspectedModel(OnnxModel model, List<PrunableTensor> tensors, long[] rowShape, int classes,
-    ModelStructure structure, List<SweepItem> items, ChannelCost cost) {
+    Scoring scoring, ModelInputs inputs, ModelStructure structure, List<SweepItem> items, ChannelCost cost) {
 
   public InspectedModel {
     tensors = List.copyOf(tensors);
     items = List.copyOf(items);
+  }
+
+  /** Whether the model takes token sequences (integer inputs) rather than one float features input. */
+  public boolean sequences() {
+    return inputs.sequences();
   }
 
   /** Whether the sweep's items are channel groups (a structured criterion). */

@@ -26,7 +26,7 @@ public final class Sweep {
       RunContext run) {
     SweepSpec spec = new SweepSpec(model.model().source(), model.model().checksum(), model.tensors(),
         config.sweep().criterion(), config.sweep().grid(), config.data().batchSize(), spark.threads(),
-        config.sweep().tensorsPerTask(), model.classes(), model.items(),
+        config.sweep().tensorsPerTask(), model.scoring(), model.items(),
         model.structured() ? model.structure().groups() : List.of());
     if (spark.local()) {
       // The tasks run in this JVM: they use the driver's model rather than load a second copy.

@@ -39,7 +39,7 @@ public final class Verify {
     Configuration hadoop = run.directory().conf();
     OnnxModel emitted = OnnxModel.load(ModelSource.onnx(emission.prunedOnnx()).qualified(hadoop), hadoop);
     Verification.Spec spec = new Verification.Spec(model.model().source(), model.model().checksum(),
-        emitted.source(), emitted.checksum(), config.data().batchSize(), spark.threads(), model.classes());
+        emitted.source(), emitted.checksum(), config.data().batchSize(), spark.threads(), model.scoring());
     Verification.Result result = run.timings().time("verification",
         () -> Verification.run(spark.session(), data, spec, spark.hadoop()));
     DecisionMetric metric = config.metric();

@@ -5,7 +5,7 @@ import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
 import dev.lopper.data.Batch;
 import dev.lopper.eval.TensorSweep;
-import dev.lopper.jobs.data.PartitionRows;
+import dev.lopper.jobs.data.PartitionData;
 import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.jobs.spark.SerializableConfiguration;
@@ -73,19 +73,18 @@ public final class SensitivitySweep {
   }
 
   private static List<VariantTally> evaluateUnit(SweepSpec spec, ValidationData.Spec dataSpec,
-      SerializableConfiguration conf, PartitionRows rows, SweepPlan.Unit unit) {
+      SerializableConfiguration conf, PartitionData rows, SweepPlan.Unit unit) {
     ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
     PruningCriterion criterion = Criteria.byName(spec.criterion());
     CriterionContext context = spec.context();
     List<VariantTally> out = new ArrayList<>();
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("slice " + unit.slice())) {
-      List<Batch> batches = rows.batches(unit.from(), unit.to(), dataSpec.rowShape(), spec.batchSize(),
-          dataSpec.featuresColumn(), dataSpec.labelColumn(), allocator);
+      List<Batch> batches = rows.batches(unit.from(), unit.to(), dataSpec, spec.batchSize(), allocator);
       try {
         // The unit's items are named up front so that the one dense pass also yields the
         // activations at each of their cuts (prefix reuse): variants then run the suffix only.
         List<List<String>> names = unit.items().stream().map(i -> spec.items().get(i).tensors()).toList();
-        TensorSweep sweep = TensorSweep.forItems(loaded.evaluator(), batches, spec.classes(), names,
+        TensorSweep sweep = TensorSweep.forItems(loaded.evaluator(), batches, spec.scoring(), names,
             TensorSweep.Options.defaults());
         if (unit.baseline()) {
           out.add(new VariantTally(VariantTally.BASELINE, 0, unit.slice(), sweep.baseline()));

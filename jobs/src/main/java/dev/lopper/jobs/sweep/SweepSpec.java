@@ -1,6 +1,7 @@
 package dev.lopper.jobs.sweep;
 
 import dev.lopper.criteria.CriterionContext;
+import dev.lopper.metrics.Scoring;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.structure.ChannelGroup;
@@ -20,13 +21,14 @@ import java.util.List;
  * @param batchSize rows per ONNX Runtime call
  * @param threads ONNX Runtime intra-op threads per task
  * @param tensorsPerTask items evaluated by one task; 0 chooses so that every core gets work
- * @param classes the model's number of outputs (classes)
+ * @param scoring how the model's outputs are scored (a classifier's classes, a language model's
+ *     tokens, fidelity to the dense outputs)
  * @param items what is swept, in order: one item per tensor of {@code tensors}, or channel groups
  * @param channelGroups every channel group of the model, indexed by id (structured criteria need
  *     them in their context); empty for unstructured sweeps
  */
 public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
-    double[] sparsities, int batchSize, int threads, int tensorsPerTask, int classes, List<SweepItem> items,
+    double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
     List<ChannelGroup> channelGroups) implements Serializable {
 
   public SweepSpec {
@@ -36,7 +38,15 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
     channelGroups = List.copyOf(channelGroups);
   }
 
-  /** A sweep of every tensor of {@code tensors} on its own. */
+  /** A classifier's sweep of {@code items}. */
+  public SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
+      double[] sparsities, int batchSize, int threads, int tensorsPerTask, int classes, List<SweepItem> items,
+      List<ChannelGroup> channelGroups) {
+    this(model, checksum, tensors, criterion, sparsities, batchSize, threads, tensorsPerTask,
+        Scoring.classification(classes), items, channelGroups);
+  }
+
+  /** A classifier's sweep of every tensor of {@code tensors} on its own. */
   public SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
       double[] sparsities, int batchSize, int threads, int tensorsPerTask, int classes) {
     this(model, checksum, tensors, criterion, sparsities, batchSize, threads, tensorsPerTask, classes,

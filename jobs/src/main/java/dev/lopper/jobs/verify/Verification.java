@@ -4,12 +4,13 @@ import dev.lopper.data.Batch;
 import dev.lopper.eval.Evaluator;
 import dev.lopper.eval.Logits;
 import dev.lopper.eval.VariantSession;
-import dev.lopper.jobs.data.PartitionRows;
+import dev.lopper.jobs.data.PartitionData;
 import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.jobs.spark.SerializableConfiguration;
 import dev.lopper.metrics.Tally;
-import dev.lopper.metrics.TallyAccumulator;
+import dev.lopper.metrics.Accumulator;
+import dev.lopper.metrics.Scoring;
 import dev.lopper.model.ModelSource;
 import java.io.Serializable;
 import java.util.List;
@@ -28,7 +29,7 @@ public final class Verification {
 
   /** Where the two models come from and how to evaluate them. */
   public record Spec(ModelSource dense, String denseChecksum, ModelSource pruned, String prunedChecksum,
-      int batchSize, int threads, int classes) implements Serializable {}
+      int batchSize, int threads, Scoring scoring) implements Serializable {}
 
   /** Merged tallies of the dense and the pruned model. */
   public record Result(Tally dense, Tally pruned) {}
@@ -44,8 +45,8 @@ public final class Verification {
     ValidationData.Spec dataSpec = data.spec();
     List<Tally[]> parts = data.partitions().map(rows -> evaluate(spec, dataSpec, conf.value(), rows)).collect();
     jsc.clearJobGroup();
-    Tally dense = Tally.empty(spec.classes());
-    Tally pruned = Tally.empty(spec.classes());
+    Tally dense = spec.scoring().empty();
+    Tally pruned = spec.scoring().empty();
     for (Tally[] part : parts) {
       dense = dense.merge(part[0]);
       pruned = pruned.merge(part[1]);
@@ -54,16 +55,15 @@ public final class Verification {
   }
 
   private static Tally[] evaluate(Spec spec, ValidationData.Spec dataSpec, SerializableConfiguration conf,
-      PartitionRows rows) {
+      PartitionData rows) {
     Evaluator dense = ExecutorModels.get(spec.dense(), spec.denseChecksum(), conf.get(), spec.threads()).evaluator();
     Evaluator pruned = ExecutorModels.get(spec.pruned(), spec.prunedChecksum(), conf.get(), spec.threads()).evaluator();
-    TallyAccumulator denseTally = new TallyAccumulator(spec.classes());
-    TallyAccumulator prunedTally = new TallyAccumulator(spec.classes());
+    Accumulator denseTally = spec.scoring().accumulator();
+    Accumulator prunedTally = spec.scoring().accumulator();
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("verify " + rows.partition());
         VariantSession denseSession = dense.dense();
         VariantSession prunedSession = pruned.dense()) {
-      List<Batch> batches = rows.batches(dataSpec.rowShape(), spec.batchSize(), dataSpec.featuresColumn(),
-          dataSpec.labelColumn(), allocator);
+      List<Batch> batches = rows.batches(dataSpec, spec.batchSize(), allocator);
       try {
         for (Batch batch : batches) {
           Logits d = denseSession.logits(batch);

@@ -39,7 +39,7 @@ class LopperConfigTest {
     LopperConfig c = parse(MINIMAL);
     // The defaults of the schema in the brief, written out by hand.
     assertEquals(new ModelConfig("m.onnx", null, List.of("*"), List.of()), c.model());
-    assertEquals(new DataConfig("d.parquet", "features", "label", null, 256, 0), c.data());
+    assertEquals(new DataConfig("d.parquet", "features", "label", java.util.Map.of(), null, null, 256, 0), c.data());
     assertEquals(new SweepConfig("magnitude", List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), 0), c.sweep());
     assertEquals(DecisionMetric.ACCURACY, c.metric());
     assertEquals(new AllocationConfig("target", 0.5, 0.01, 0.9), c.allocation());
