@@ -45,5 +45,7 @@ to_parquet() {
 if ! $lm_only; then
   to_parquet "$tmp/digits-val.csv" "$data/digits-val.parquet" id:INT features:FLOAT_LIST label:INT
 fi
+/usr/bin/python3 "$data/make_sentences.py" --csv "$tmp/sentences.csv"
+to_parquet "$tmp/sentences.csv" "$data/sentences.parquet" id:INT text:STRING
 to_parquet "$tmp/tiny-lm-val.csv" "$data/tiny-lm-val.parquet" id:INT input_ids:LONG_LIST
 to_parquet "$tmp/tiny-lm-val-ragged.csv" "$data/tiny-lm-val-ragged.parquet" id:INT input_ids:LONG_LIST

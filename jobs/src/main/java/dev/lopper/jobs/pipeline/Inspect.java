@@ -24,7 +24,6 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import onnx.Onnx;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -57,7 +56,6 @@ public final class Inspect {
           + " inputs " + model.inputs() + "; Lopper feeds one float features input, or integer token inputs"
           + " (input_ids, attention_mask, ...) from list columns");
     }
-    checkFloatInput(config, model);
     long[] rowShape = rowShape(config, model);
     int classes;
     Scoring scoring;
@@ -139,28 +137,16 @@ public final class Inspect {
             + " for a probe batch of " + evaluator.probePositions() + " positions; metric " + metric.configName()
             + " needs logits [rows, positions, vocabulary] with one position per token");
       }
+      long vocabulary = inputs.inputs().stream().mapToLong(ModelInputs.Input::vocabulary).max().orElse(-1);
+      if (scoring.task() == Task.LANGUAGE_MODEL && vocabulary > 0 && probe.classes() != vocabulary) {
+        throw new InvalidInputException(path + ": output " + model.outputs().get(0).name() + " has " + probe.classes()
+            + " values per position, the token vocabulary " + vocabulary + " (the embedding table's rows): it is"
+            + " not next-token logits, so metric " + metric.configName() + " does not apply; compare outputs with"
+            + " metric cosine");
+      }
     }
     return new InspectedModel(model, tensors, new long[0], 0, scoring, inputs, null,
         tensors.stream().map(SweepItem::of).toList(), null);
-  }
-
-  /**
-   * The one input must take floats: the data step decodes a list-of-floats column into float
-   * features. Token ids (int64, as language models take them) are refused by name and type rather
-   * than failing inside ONNX Runtime.
-   */
-  private static void checkFloatInput(LopperConfig config, OnnxModel model) {
-    String name = model.inputs().get(0).name();
-    for (Onnx.ValueInfoProto input : model.graph().getGraph().getInputList()) {
-      int type = input.getType().getTensorType().getElemType();
-      if (input.getName().equals(name) && type != Onnx.TensorProto.DataType.FLOAT_VALUE) {
-        String typeName = Onnx.TensorProto.DataType.forNumber(type) == null ? "type " + type
-            : Onnx.TensorProto.DataType.forNumber(type).name().toLowerCase(java.util.Locale.ROOT);
-        throw new InvalidInputException(config.model().onnx() + ": input " + model.inputs().get(0) + " is "
-            + typeName + "; Lopper feeds float features (a list-of-floats column) to a model's one input, and "
-            + "token-id inputs of language models are not supported yet");
-      }
-    }
   }
 
   /** One row's input shape: {@code data.input-shape} checked against the model's input, or the input's own. */

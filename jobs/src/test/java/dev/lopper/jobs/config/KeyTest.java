@@ -43,7 +43,7 @@ class KeyTest {
         refusal(ConfigKeys.DATA_BATCH_SIZE, NODES.numberNode(4294967296L)), "no int overflow into range");
     assertEquals("--set allocation.max-sparsity: expected a number in (0, 1] or null, found '1.5'",
         refusal(ConfigKeys.ALLOCATION_MAX_SPARSITY, NODES.numberNode(1.5)));
-    assertEquals("--set metric: unknown name ''; expected one of accuracy, top5, loss, f1, kl",
+    assertEquals("--set metric: unknown name ''; expected one of accuracy, top5, loss, f1, kl, perplexity, cosine",
         refusal(ConfigKeys.METRIC, NODES.textNode("")));
     assertEquals("--set model.exclude: expected a list of strings, found '' in [\"a\",\"\"]",
         refusal(ConfigKeys.MODEL_EXCLUDE, NODES.arrayNode().add("a").add("")));

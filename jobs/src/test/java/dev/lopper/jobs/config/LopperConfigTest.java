@@ -189,7 +189,7 @@ class LopperConfigTest {
 
   @Test
   void unknownNamesListTheKnownOnes() {
-    assertEquals("--set metric: unknown name 'acc'; expected one of accuracy, top5, loss, f1, kl",
+    assertEquals("--set metric: unknown name 'acc'; expected one of accuracy, top5, loss, f1, kl, perplexity, cosine",
         error(MINIMAL, "metric=acc"));
     assertEquals("--set allocation.policy: unknown name 'greedy'; expected one of target, tolerance, uniform, "
         + "global-magnitude", error(MINIMAL, "allocation.policy=greedy"));

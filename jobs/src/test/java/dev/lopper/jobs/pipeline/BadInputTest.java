@@ -182,10 +182,9 @@ class BadInputTest {
   }
 
   @Test
-  void refusesALanguageModelsTokenInputByNameAndType() {
+  void refusesAClassifierMetricOnALanguageModel() {
     RunLopper run = RunLopper.run("sensitivity", "--model", SampleData.path("tiny-lm.onnx"), "--data",
-        SampleData.path("tiny-lm-val.parquet"), "--features", "input_ids", "--set", "data.label=null",
-        "--metric", "kl", "--set", "data.input-shape=[64]", "--out", dir.resolve("out").toString());
-    assertRefused(run, "tiny-lm.onnx", "input_ids", "int64", "not supported yet");
+        SampleData.path("tiny-lm-val.parquet"), "--metric", "kl", "--out", dir.resolve("out").toString());
+    assertRefused(run, "metric kl is a classifier's", "tiny-lm.onnx", "[input_ids]", "perplexity");
   }
 }

@@ -15,9 +15,16 @@ class SensitivityRowTest {
 
   private static final List<String> METRICS =
       List.of("accuracy", "top5", "loss", "precision_macro", "recall_macro", "f1_macro", "kl");
+  private static final List<String> ALL_METRICS = List.of("accuracy", "top5", "loss", "precision_macro",
+      "recall_macro", "f1_macro", "kl", "perplexity", "cosine", "token_cosine", "relative_error");
 
   /** The columns of {@code sensitivity.*} before the rows moved to records; channels only for channel groups. */
   private static List<Column> written(boolean groups) {
+    return written(groups, METRICS);
+  }
+
+  /** The columns with {@code metrics}: a classifier's, or every metric any model measures. */
+  private static List<Column> written(boolean groups, List<String> metrics) {
     List<Column> columns = new ArrayList<>(List.of(new Column("tensor", Type.STRING), new Column("op", Type.STRING),
         new Column("parameters", Type.LONG), new Column("criterion", Type.STRING), new Column("sparsity", Type.DOUBLE),
         new Column("pruned", Type.LONG)));
@@ -25,8 +32,8 @@ class SensitivityRowTest {
       columns.add(new Column("channels", Type.LONG));
       columns.add(new Column("pruned_channels", Type.LONG));
     }
-    METRICS.forEach(m -> columns.add(new Column(m, Type.DOUBLE)));
-    METRICS.forEach(m -> columns.add(new Column("delta_" + m, Type.DOUBLE)));
+    metrics.forEach(m -> columns.add(new Column(m, Type.DOUBLE)));
+    metrics.forEach(m -> columns.add(new Column("delta_" + m, Type.DOUBLE)));
     columns.add(new Column("samples", Type.LONG));
     return columns;
   }
@@ -39,8 +46,8 @@ class SensitivityRowTest {
 
   @Test
   void columnsAreThoseOfTheSensitivityTable() {
-    assertEquals(written(true), SensitivityRow.SCHEMA.columns());
-    assertEquals(METRICS, MetricValues.SCHEMA.columnNames());
+    assertEquals(written(true, ALL_METRICS), SensitivityRow.SCHEMA.columns());
+    assertEquals(ALL_METRICS, MetricValues.SCHEMA.columnNames());
   }
 
   @Test

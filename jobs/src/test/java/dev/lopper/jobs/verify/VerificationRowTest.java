@@ -20,7 +20,10 @@ class VerificationRowTest {
 
   @Test
   void columnsAreThoseOfTheVerificationTable() {
-    assertEquals(WRITTEN, VerificationRow.SCHEMA.columns());
+    List<Column> all = new java.util.ArrayList<>(WRITTEN);
+    all.addAll(8, List.of(new Column("perplexity", Type.DOUBLE), new Column("cosine", Type.DOUBLE),
+        new Column("token_cosine", Type.DOUBLE), new Column("relative_error", Type.DOUBLE)));
+    assertEquals(all, VerificationRow.SCHEMA.columns());
     MetricValues measured = new MetricValues(0.9, 1.0, 0.3, 0.8, 0.7, Double.NaN, 0.0);
     Table table = VerificationRow.SCHEMA.table(List.of(new VerificationRow("dense", measured, 100, 0.0, 0.0),
         new VerificationRow("pruned", measured, 100, 0.01, 0.02)));
