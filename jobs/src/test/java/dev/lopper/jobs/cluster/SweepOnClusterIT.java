@@ -33,6 +33,7 @@ class SweepOnClusterIT {
   private static final Map<Integer, SubmittedApp> CNN_APPS = new LinkedHashMap<>();
   private static SubmittedApp mlpApp;
   private static SubmittedApp pruneApp;
+  private static final Map<Integer, SubmittedApp> LM_APPS = new LinkedHashMap<>();
 
   /**
    * Starts the cluster and submits every run at once: the master runs them one after the other (each
@@ -54,6 +55,43 @@ class SweepOnClusterIT {
     // the pruned model that verification evaluates.
     pruneApp = lopper.submit("prune", "--config", "conf/digits-cnn.yaml", "--set", "data.partitions=3",
         "--set", "output.dir=" + LopperCluster.repoRoot().relativize(pruneOutput()));
+    for (int partitions : new int[] {1, 8}) {
+      LM_APPS.put(partitions, lopper.submit("sensitivity", "--config", "conf/tiny-lm.yaml",
+          "--set", "data.partitions=" + partitions, "--set", "output.dir=" + lmOutput(partitions)));
+    }
+  }
+
+  private static Path lmOutput(int partitions) {
+    return lopper.workDir().resolve("lm-" + partitions);
+  }
+
+  /**
+   * The sample language model's sweep (every Linear weight, the whole grid) on the cluster: the same
+   * table for 1 and 8 partitions, and PyTorch's perplexity within 1e-4 relative everywhere.
+   */
+  @Test
+  void languageModelSweepOnTheClusterIsTheSameForAnyPartitioningAndEqualsPyTorch() throws IOException {
+    Map<String, Map<String, String>> torch = new java.util.HashMap<>();
+    for (Map<String, String> row : dev.lopper.fixtures.ReferenceCsv.read("tiny-lm-sensitivity.csv")) {
+      torch.put((row.get("tensor").isEmpty() ? "(dense)" : row.get("tensor")) + "@" + row.get("sparsity"), row);
+    }
+    String first = null;
+    for (int partitions : LM_APPS.keySet()) {
+      String what = "lopper sensitivity (tiny LM, " + partitions + " partitions)";
+      LopperCluster.awaitSuccess(LM_APPS.get(partitions), what);
+      JsonNode manifest = LopperCluster.assertRanOnCluster(lmOutput(partitions));
+      assertEquals(partitions, manifest.path("results").path("partitions").asInt(), "partitions used");
+      String table = LopperCluster.sensitivityCsv(lmOutput(partitions));
+      first = first == null ? table : first;
+      SweepTables.assertSameTable(first, table, what);
+      List<Map<String, String>> rows = SweepTables.rows(table);
+      assertEquals(1 + 13 * GRID.length, rows.size(), what);
+      for (Map<String, String> row : rows) {
+        Map<String, String> expected = torch.get(row.get("tensor") + "@" + Double.parseDouble(row.get("sparsity")));
+        double ppl = Double.parseDouble(expected.get("perplexity"));
+        assertEquals(ppl, Double.parseDouble(row.get("perplexity")), 1e-4 * ppl, what + ": " + row);
+      }
+    }
   }
 
   @AfterAll
