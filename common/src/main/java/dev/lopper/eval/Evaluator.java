@@ -288,13 +288,13 @@ public final class Evaluator implements AutoCloseable {
     try {
       Logits dense;
       try (VariantSession s = dense()) {
-        dense = s.run(probe, PROBE_ROWS, "a probe batch");
+        dense = s.run(probe, probeRows(), "a probe batch");
       }
       for (PrunableTensor t : tensors) {
         WeightTensor zeros = WeightTensor.zeros(t.name(), model.weight(t.name()).shape());
         Logits zeroed;
         try (VariantSession s = variant(Map.of(t.name(), zeros))) {
-          zeroed = s.run(probe, PROBE_ROWS, "a probe batch");
+          zeroed = s.run(probe, probeRows(), "a probe batch");
         }
         if (zeroed.equals(dense)) {
           throw new InvalidInputException(model.source().onnxPath() + ": zeroing weight tensor "
@@ -313,10 +313,16 @@ public final class Evaluator implements AutoCloseable {
   public Logits probeOutput() {
     Map<String, OnnxTensor> probe = probe();
     try (VariantSession s = dense()) {
-      return s.run(probe, PROBE_ROWS, "a probe batch");
+      return s.run(probe, probeRows(), "a probe batch");
     } finally {
       probe.values().forEach(OnnxTensor::close);
     }
+  }
+
+  /** Rows of the probe batch: the inputs' fixed batch size, else {@value #PROBE_ROWS}. */
+  private int probeRows() {
+    long rows = inputs.inputs().get(0).dims().length > 0 ? inputs.inputs().get(0).dims()[0] : -1;
+    return rows > 0 ? Math.toIntExact(rows) : PROBE_ROWS;
   }
 
   /** Length of the probe batch's symbolic sequence dimensions. */
@@ -326,7 +332,7 @@ public final class Evaluator implements AutoCloseable {
   }
 
   /**
-   * A deterministic pseudo-random probe batch of {@value #PROBE_ROWS} rows for every input: floats
+   * A deterministic pseudo-random probe batch of {@link #probeRows()} rows for every input: floats
    * in [-1, 1), token ids below the embedding table's rows, other integer inputs (attention masks)
    * 1; symbolic dimensions besides the first are {@value #PROBE_POSITIONS} long.
    */
@@ -340,7 +346,7 @@ public final class Evaluator implements AutoCloseable {
           throw new InvalidInputException(model.source().onnxPath() + ": input " + input
               + " is a scalar; Lopper feeds inputs whose first dimension is the batch");
         }
-        shape[0] = PROBE_ROWS;
+        shape[0] = probeRows();
         for (int i = 1; i < shape.length; i++) {
           if (shape[i] < 0 && input.isFloat()) {
             throw new InvalidInputException(model.source().onnxPath() + ": input " + input
