@@ -14,16 +14,20 @@ import org.junit.jupiter.api.Test;
 /** The row records of common's tables have the columns (names, types, order) those tables are written with. */
 class TableRowsTest {
 
+  /** Declared columns; {@code node} is written only when some tensor has a readable name beside its own. */
   @Test
   void maskSummaryRow() {
-    assertEquals(List.of(new Column("tensor", Type.STRING), new Column("shape", Type.LONG_LIST),
+    assertEquals(List.of(new Column("tensor", Type.STRING), new Column("node", Type.STRING),
+        new Column("shape", Type.LONG_LIST),
         new Column("parameters", Type.LONG), new Column("kept", Type.LONG), new Column("pruned", Type.LONG),
         new Column("density", Type.DOUBLE)), MaskSummaryRow.SCHEMA.columns());
   }
 
+  /** Declared columns; {@code node} as for {@link #maskSummaryRow()}. */
   @Test
   void structureRow() {
-    assertEquals(List.of(new Column("tensor", Type.STRING), new Column("group", Type.INT),
+    assertEquals(List.of(new Column("tensor", Type.STRING), new Column("node", Type.STRING),
+        new Column("group", Type.INT),
         new Column("group_name", Type.STRING), new Column("role", Type.STRING), new Column("axis", Type.INT),
         new Column("channels", Type.LONG), new Column("prunable", Type.BOOLEAN), new Column("reason", Type.STRING)),
         StructureRow.SCHEMA.columns());

@@ -156,22 +156,27 @@ public final class MaskSet {
     return new MaskSet(map);
   }
 
-  /** One row per mask, in order: tensor, shape and counts. */
-  public List<MaskSummaryRow> summaryRows() {
+  /**
+   * One row per mask, in order: tensor, readable name, shape and counts.
+   *
+   * @param readableNames the readable names of anonymous tensors by tensor name (see {@code
+   *     dev.lopper.model.ReadableNames}); a tensor it lacks has none
+   */
+  public List<MaskSummaryRow> summaryRows(Map<String, String> readableNames) {
     List<MaskSummaryRow> rows = new ArrayList<>(byName.size());
     for (Mask mask : byName.values()) {
-      rows.add(MaskSummaryRow.of(mask));
+      rows.add(MaskSummaryRow.of(mask, readableNames.get(mask.name())));
     }
     return rows;
   }
 
   /**
-   * {@link #summaryRows()} as a table, with columns {@code tensor} (STRING), {@code shape}
-   * (LONG_LIST), {@code parameters}, {@code kept}, {@code pruned} (LONG) and {@code density}
-   * (DOUBLE).
+   * {@link #summaryRows} as a table, with columns {@code tensor} (STRING), {@code node} (STRING,
+   * only when some tensor has a readable name), {@code shape} (LONG_LIST), {@code parameters},
+   * {@code kept}, {@code pruned} (LONG) and {@code density} (DOUBLE).
    */
-  public Table summary() {
-    return MaskSummaryRow.SCHEMA.table(summaryRows());
+  public Table summary(Map<String, String> readableNames) {
+    return MaskSummaryRow.SCHEMA.table(summaryRows(readableNames));
   }
 
   /**

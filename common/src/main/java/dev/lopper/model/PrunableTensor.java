@@ -10,9 +10,10 @@ import java.util.Arrays;
  *
  * @param name the initializer's name
  * @param opType the consuming node's op type ({@code Conv}, {@code Gemm}, {@code MatMul})
- * @param nodeName the consuming node's name (its first output's name when the node has none); for
- *     an anonymous initializer such as {@code onnx::MatMul_1234} the readable name of the layer
- *     (e.g. {@code /encoder/layer.0/attention/self/query/MatMul})
+ * @param nodeName the consuming node's name (its first output's name when the node has none): for a
+ *     weight reached through layout-only nodes, the node that multiplies by it; for an anonymous
+ *     initializer such as {@code onnx::MatMul_1234} the readable name of the layer (e.g. {@code
+ *     /encoder/layer.0/attention/self/query/MatMul}), see {@link #readableName()}
  * @param shape the tensor's dimensions
  * @param parameters the number of elements
  * @param inputIndex which input of the consuming node the tensor is
@@ -31,6 +32,15 @@ public record PrunableTensor(String name, String opType, String nodeName, long[]
   @Override
   public long[] shape() {
     return shape.clone();
+  }
+
+  /**
+   * The name tables and reports show beside {@link #name()}: the consuming node's name when the
+   * initializer's name is anonymous ({@code onnx::MatMul_787}), null when the name is readable
+   * itself; the rule is {@link ReadableNames}'.
+   */
+  public String readableName() {
+    return ReadableNames.of(name, nodeName);
   }
 
   @Override

@@ -23,6 +23,7 @@ public record StructureReport(List<Row> rows) {
    * One row of the report.
    *
    * @param tensor the tensor's name
+   * @param node the node that reads the tensor
    * @param group the group's id, or -1 for a weight in no group
    * @param groupName the group's name, or "" for a weight in no group
    * @param role the tensor's role in the group, or null
@@ -31,7 +32,7 @@ public record StructureReport(List<Row> rows) {
    * @param prunable whether the group can be pruned structurally
    * @param reason why not, or ""
    */
-  public record Row(String tensor, int group, String groupName, Role role, int axis, long channels,
+  public record Row(String tensor, String node, int group, String groupName, Role role, int axis, long channels,
       boolean prunable, String reason) {}
 
   public StructureReport {
@@ -43,7 +44,7 @@ public record StructureReport(List<Row> rows) {
     Set<String> grouped = new HashSet<>();
     for (ChannelGroup g : structure.groups()) {
       for (Member m : g.members()) {
-        rows.add(new Row(m.tensor(), g.id(), g.name(), m.role(), m.axis(), g.channels(),
+        rows.add(new Row(m.tensor(), m.node(), g.id(), g.name(), m.role(), m.axis(), g.channels(),
             g.prunable(), g.reason()));
         grouped.add(m.tensor());
       }
@@ -56,7 +57,7 @@ public record StructureReport(List<Row> rows) {
       for (String in : node.getInputList()) {
         long[] shape = structure.tensorShapes().get(in);
         if (shape != null && shape.length >= 2 && !grouped.contains(in) && listed.add(in)) {
-          rows.add(new Row(in, -1, "", null, -1, 0, false, "the output channels of node "
+          rows.add(new Row(in, NodeAttributes.nodeName(node), -1, "", null, -1, 0, false, "the output channels of node "
               + NodeAttributes.describe(node) + " are not followed: only a weight in Conv's input"
               + " W, Gemm's operand B or MatMul's right operand starts a group"));
         }
@@ -76,9 +77,10 @@ public record StructureReport(List<Row> rows) {
   }
 
   /**
-   * The report as a table: {@code tensor} (STRING), {@code group} (INT), {@code group_name},
-   * {@code role} (STRING), {@code axis} (INT), {@code channels} (LONG), {@code prunable} (BOOLEAN),
-   * {@code reason} (STRING).
+   * The report as a table: {@code tensor} (STRING), {@code node} (STRING, the readable name of
+   * anonymous tensors, only when some tensor has one; see {@link StructureRow}), {@code group}
+   * (INT), {@code group_name}, {@code role} (STRING), {@code axis} (INT), {@code channels} (LONG),
+   * {@code prunable} (BOOLEAN), {@code reason} (STRING).
    */
   public Table table() {
     return StructureRow.SCHEMA.table(tableRows());

@@ -11,6 +11,7 @@ import dev.lopper.io.Table;
 import dev.lopper.model.WeightTensor;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,7 +74,7 @@ class MaskSetTest {
 
   @Test
   void summaryHasOneRowPerMask() {
-    Table table = MaskSet.of(FC, CONV).summary();
+    Table table = MaskSet.of(FC, CONV).summary(Map.of());
     assertEquals(List.of("tensor", "shape", "parameters", "kept", "pruned", "density"),
         table.columns().stream().map(Table.Column::name).toList());
     assertEquals(Table.Type.LONG_LIST, table.columns().get(1).type());
@@ -81,6 +82,21 @@ class MaskSetTest {
     assertEquals("conv.weight", conv.get(0));
     assertArrayEquals(new long[] {2, 1, 2, 2}, (long[]) conv.get(1));
     assertEquals(List.of(8L, 4L, 4L, 0.5), conv.subList(2, 6));
+  }
+
+  @Test
+  void summaryHasANodeColumnOnlyWhenATensorHasAReadableName() {
+    Mask anonymous = new Mask("onnx::MatMul_7", new long[] {3, 2}, bits(0, 5));
+    Map<String, String> readable = Map.of("onnx::MatMul_7", "/fc2/MatMul");
+    assertEquals(List.of("tensor", "shape", "parameters", "kept", "pruned", "density"),
+        MaskSet.of(FC, CONV).summary(readable).columns().stream().map(Table.Column::name).toList(),
+        "no mask's tensor has a readable name: no column");
+    Table named = MaskSet.of(FC, anonymous).summary(readable);
+    assertEquals(List.of("tensor", "node", "shape", "parameters", "kept", "pruned", "density"),
+        named.columns().stream().map(Table.Column::name).toList());
+    assertEquals(Arrays.asList("fc.weight", null), named.rows().get(0).subList(0, 2));
+    assertEquals(List.of("onnx::MatMul_7", "/fc2/MatMul"), named.rows().get(1).subList(0, 2));
+    assertEquals(MaskSet.of(FC, anonymous).summaryRows(readable), MaskSummaryRow.SCHEMA.rows(named));
   }
 
   @Test

@@ -2,6 +2,8 @@ package dev.lopper.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +13,7 @@ import dev.lopper.eval.Evaluator;
 import dev.lopper.fixtures.SampleData;
 import dev.lopper.fixtures.SmallOnnxModels;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
@@ -71,6 +74,40 @@ class PrunableTensorsTest {
         "only the Transpose makes the stored rows the output neurons");
     assertArrayEquals(new long[] {2, 9}, found.get(2).shape(), "the initializer's own layout");
     assertEquals(List.of(1, 1, 1), found.stream().map(PrunableTensor::inputIndex).toList());
+  }
+
+  @Test
+  void anonymousInitializersAreNamedByTheNodeThatMultipliesByThem(@TempDir Path dir) {
+    OnnxModel model = SmallOnnxModels.transposedLinear(dir, "onnx::MatMul_11", "12", "fc3.weight");
+    List<PrunableTensor> found = PrunableTensors.find(model);
+    assertEquals(List.of("onnx::MatMul_11", "12", "fc3.weight"), found.stream().map(PrunableTensor::name).toList());
+    assertEquals(Arrays.asList("/fc1/MatMul", "/fc2/MatMul", null),
+        found.stream().map(PrunableTensor::readableName).toList(),
+        "past the Transpose, Identity and Cast to the MatMul; a name of its own needs none");
+  }
+
+  @Test
+  void theSamplesNamedTensorsHaveNoReadableNameBeside() {
+    for (String onnx : List.of("digits-cnn.onnx", "digits-mlp.onnx", "digits-resnet.onnx", "tiny-lm.onnx")) {
+      List<PrunableTensor> found = PrunableTensors.find(OnnxModel.load(ModelSource.onnx(SampleData.path(onnx)), CONF));
+      assertTrue(found.size() >= 3 && found.stream().allMatch(t -> t.readableName() == null), onnx + ": " + found);
+    }
+  }
+
+  @Test
+  void anonymousMeansNamedByTheExporter() {
+    for (String name : List.of("onnx::MatMul_787", "onnx::Conv_123", "onnx::Gemm_5", "23")) {
+      assertTrue(ReadableNames.anonymous(name), name);
+    }
+    for (String name : List.of("fc1.weight", "encoder.layer.0.attention.self.query.weight", "w1",
+        "dense/kernel:0", "layer_23", "", "onnx_like::x")) {
+      assertFalse(ReadableNames.anonymous(name), name);
+    }
+    assertEquals("/encoder/layer.0/attention/self/query/MatMul",
+        ReadableNames.of("onnx::MatMul_787", "/encoder/layer.0/attention/self/query/MatMul"));
+    assertNull(ReadableNames.of("fc1.weight", "/fc1/Gemm"), "a name of its own");
+    assertNull(ReadableNames.of("onnx::MatMul_787", "onnx::MatMul_790"), "a node named after a value says no more");
+    assertNull(ReadableNames.of("onnx::MatMul_787", ""));
   }
 
   @Test

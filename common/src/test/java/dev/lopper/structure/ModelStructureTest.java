@@ -12,6 +12,7 @@ import dev.lopper.model.OnnxModel;
 import dev.lopper.structure.ChannelGroup.Member;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -116,6 +117,25 @@ class ModelStructureTest {
       assertTrue(((String) row.get(7)).contains("reshape (Reshape)"), row.toString());
     }
     assertEquals(4, model.report().notPrunable().size());
+  }
+
+  @Test
+  void theStructureTableNamesAnonymousTensorsByTheNodeThatReadsThem() {
+    List<String> columns = List.of("tensor", "group", "group_name", "role", "axis", "channels", "prunable", "reason");
+    Table named = ModelStructure.analyse(SmallOnnxModels.matMulMlp(dir)).report().table();
+    assertEquals(columns, named.columns().stream().map(Table.Column::name).toList(),
+        "no column for names of their own");
+
+    Table table = ModelStructure.analyse(SmallOnnxModels.matMulMlp(dir, "onnx::MatMul_11", "fc2.weight",
+        "/fc1/MatMul", "/fc2/MatMul")).report().table();
+    List<String> withNode = new java.util.ArrayList<>(columns);
+    withNode.add(1, "node");
+    assertEquals(withNode, table.columns().stream().map(Table.Column::name).toList());
+    Map<String, Object> nodes = new java.util.HashMap<>();
+    table.rows().forEach(r -> nodes.put((String) r.get(0), r.get(1)));
+    assertEquals("/fc1/MatMul", nodes.get("onnx::MatMul_11"));
+    assertTrue(nodes.containsKey("fc2.weight") && nodes.get("fc2.weight") == null, nodes.toString());
+    assertTrue(nodes.containsKey("b1") && nodes.get("b1") == null, nodes.toString());
   }
 
   @Test

@@ -71,7 +71,7 @@ public final class ChannelAllocation {
       if (fractions.isEmpty() || saved <= 0) {
         continue;
       }
-      curves.add(new SensitivityCurve(item.name(), item.parameters(),
+      curves.add(new SensitivityCurve(item.name(), null, item.parameters(),
           fractions.stream().mapToDouble(Double::doubleValue).toArray(),
           drops.stream().mapToDouble(Double::doubleValue).toArray(), saved, item.channels()));
     }
@@ -278,7 +278,7 @@ public final class ChannelAllocation {
       long kept = plan.kept().get(item.group());
       TensorAllocation t = allocated.get(item.name());
       long pruned = cost.dense().parameters() - cost.parameters(Map.of(item.group(), kept));
-      rows.add(new ChannelAllocationRow(new TensorAllocation(item.name(), item.parameters(),
+      rows.add(new ChannelAllocationRow(new TensorAllocation(item.name(), null, item.parameters(),
           (item.channels() - kept) / (double) item.channels(), pruned, t == null ? 0.0 : t.predictedDrop()),
           item.channels(), kept, costs.get(item.name())));
     }

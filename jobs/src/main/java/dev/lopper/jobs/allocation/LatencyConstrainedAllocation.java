@@ -172,7 +172,7 @@ public final class LatencyConstrainedAllocation {
         double saving = l == null ? 0 : l.savingAt(s[i]);
         f[i] = Double.isFinite(mu) ? c.dropAt(s[i]) - mu * saving : -saving;
       }
-      out.add(new SensitivityCurve(c.tensor(), c.parameters(), s, f, c.cost(), c.units()));
+      out.add(new SensitivityCurve(c.tensor(), c.node(), c.parameters(), s, f, c.cost(), c.units()));
     }
     return out;
   }

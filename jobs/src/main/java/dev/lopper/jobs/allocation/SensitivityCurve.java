@@ -23,18 +23,25 @@ import java.util.Set;
  * to matter (single elements).
  *
  * @param tensor the tensor's name, or the channel group's
+ * @param node the readable name of a tensor whose name is anonymous (its node's, see {@code
+ *     dev.lopper.model.ReadableNames}), null for other tensors and for channel groups
  * @param parameters the tensor's number of elements (of all member tensors, for a group)
  * @param sparsities the grid, strictly increasing, each in (0, 1]
  * @param drops the measured drop at each grid point (finite)
  * @param cost what pruning all of it saves, in the allocation's unit, positive
  * @param units the number of indivisible parts sparsity counts (a group's channels), or 0
  */
-public record SensitivityCurve(String tensor, long parameters, double[] sparsities, double[] drops, double cost,
-    long units) {
+public record SensitivityCurve(String tensor, String node, long parameters, double[] sparsities, double[] drops,
+    double cost, long units) {
 
-  /** A tensor's curve, counted in parameters, at any sparsity. */
+  /** A tensor's curve, counted in parameters, at any sparsity; {@code node} its readable name or null. */
+  public SensitivityCurve(String tensor, String node, long parameters, double[] sparsities, double[] drops) {
+    this(tensor, node, parameters, sparsities, drops, parameters, 0);
+  }
+
+  /** The curve of a tensor without a readable name beside its own, counted in parameters, at any sparsity. */
   public SensitivityCurve(String tensor, long parameters, double[] sparsities, double[] drops) {
-    this(tensor, parameters, sparsities, drops, parameters, 0);
+    this(tensor, null, parameters, sparsities, drops);
   }
 
   public SensitivityCurve {
@@ -70,7 +77,7 @@ public record SensitivityCurve(String tensor, long parameters, double[] sparsiti
 
   /** This curve with what pruning all of it saves counted as {@code cost}. */
   public SensitivityCurve withCost(double cost) {
-    return new SensitivityCurve(tensor, parameters, sparsities, drops, cost, units);
+    return new SensitivityCurve(tensor, node, parameters, sparsities, drops, cost, units);
   }
 
   /** The largest swept sparsity: the curve's end. */
@@ -103,19 +110,21 @@ public record SensitivityCurve(String tensor, long parameters, double[] sparsiti
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof SensitivityCurve c && tensor.equals(c.tensor) && parameters == c.parameters
+    return o instanceof SensitivityCurve c && tensor.equals(c.tensor) && Objects.equals(node, c.node)
+        && parameters == c.parameters
         && Arrays.equals(sparsities, c.sparsities) && Arrays.equals(drops, c.drops)
         && Double.compare(cost, c.cost) == 0 && units == c.units;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(tensor, parameters, Arrays.hashCode(sparsities), Arrays.hashCode(drops), cost, units);
+    return Objects.hash(tensor, node, parameters, Arrays.hashCode(sparsities), Arrays.hashCode(drops), cost, units);
   }
 
   @Override
   public String toString() {
-    return "SensitivityCurve[" + tensor + ", " + parameters + " parameters, cost " + cost
+    return "SensitivityCurve[" + tensor + (node == null ? "" : " (" + node + ")") + ", " + parameters
+        + " parameters, cost " + cost
         + (units > 0 ? ", " + units + " units" : "") + ", sparsities " + Arrays.toString(sparsities)
         + ", drops " + Arrays.toString(drops) + "]";
   }

@@ -1,11 +1,14 @@
 package dev.lopper.jobs.allocation;
 
 import dev.lopper.io.RowSchema;
+import dev.lopper.io.RowSchema.Optional;
 
 /**
  * One tensor's share of an allocation, and a row of the allocation table ({@link Allocation#toTable()}).
  *
  * @param tensor the tensor's name
+ * @param node the readable name of a tensor whose name is anonymous ({@link SensitivityCurve#node()}),
+ *     else null; an allocation in which no tensor has one has no such column
  * @param parameters its number of elements
  * @param sparsity the chosen sparsity in [0, 1]
  * @param pruned the elements pruned at that sparsity: {@code sparsity * parameters} rounded half to
@@ -13,11 +16,13 @@ import dev.lopper.io.RowSchema;
  * @param predictedDrop the drop of the decision metric predicted by the tensor's curve; NaN when the
  *     sparsity lies above the swept range (possible only for {@code global-magnitude})
  */
-public record TensorAllocation(String tensor, long parameters, double sparsity, long pruned, double predictedDrop) {
+public record TensorAllocation(String tensor, @Optional String node, long parameters, double sparsity, long pruned,
+    double predictedDrop) {
 
   /**
-   * The allocation table's columns: {@code tensor} (STRING), {@code parameters} (LONG), {@code
-   * sparsity} (DOUBLE), {@code pruned} (LONG) and {@code predicted_drop} (DOUBLE).
+   * The allocation table's columns: {@code tensor} (STRING), {@code node} (STRING, only when some
+   * tensor has one), {@code parameters} (LONG), {@code sparsity} (DOUBLE), {@code pruned} (LONG) and
+   * {@code predicted_drop} (DOUBLE).
    */
   public static final RowSchema<TensorAllocation> SCHEMA = RowSchema.of(TensorAllocation.class);
 
@@ -25,7 +30,7 @@ public record TensorAllocation(String tensor, long parameters, double sparsity, 
   static TensorAllocation of(SensitivityCurve curve, double sparsity) {
     double drop = sparsity <= curve.maxSparsity() + 1e-12 ? curve.dropAt(Math.min(sparsity, curve.maxSparsity()))
         : Double.NaN;
-    return new TensorAllocation(curve.tensor(), curve.parameters(), sparsity,
+    return new TensorAllocation(curve.tensor(), curve.node(), curve.parameters(), sparsity,
         (long) Math.rint(sparsity * curve.parameters()), drop);
   }
 }

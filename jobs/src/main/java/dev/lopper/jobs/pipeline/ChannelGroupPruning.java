@@ -97,7 +97,7 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
     ChannelSelection selection = plan.plan().selection(criterion, structure, model.model().weights());
     MaskSet masks = run.timings().time("masks", () -> selection.masks(structure));
     masks.writeSafetensors(run.directory().file("masks.safetensors"), hadoop);
-    run.writeTable("masks", masks.summary());
+    run.writeTable("masks", masks.summary(model.readableNames()));
 
     String prunedOnnx = run.directory().file("model/pruned.onnx");
     ShrunkModel shrunk = run.timings().time("emission", () -> {

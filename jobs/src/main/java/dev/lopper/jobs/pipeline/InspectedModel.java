@@ -5,10 +5,14 @@ import dev.lopper.metrics.Scoring;
 import dev.lopper.model.ModelInputs;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
+import dev.lopper.model.ReadableNames;
 import dev.lopper.model.WeightTensor;
 import dev.lopper.structure.ChannelCost;
+import dev.lopper.structure.ChannelGroup;
 import dev.lopper.structure.ModelStructure;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The model as the driver loaded and checked it ({@link Inspect}), and what the sweep needs to
@@ -41,6 +45,32 @@ public record InspectedModel(OnnxModel model, List<PrunableTensor> tensors, long
   /** Whether the sweep's items are channel groups (a structured criterion). */
   public boolean structured() {
     return structure != null;
+  }
+
+  /**
+   * The readable names of the anonymous tensors that masks may cover, by tensor name: the prunable
+   * tensors' ({@link PrunableTensor#readableName()}) and, in a structured run, those of every
+   * channel group's members (the node that reads the tensor). Tensors with names of their own are
+   * not in it.
+   */
+  public Map<String, String> readableNames() {
+    Map<String, String> names = new LinkedHashMap<>();
+    for (PrunableTensor t : tensors) {
+      if (t.readableName() != null) {
+        names.put(t.name(), t.readableName());
+      }
+    }
+    if (structure != null) {
+      for (ChannelGroup group : structure.groups()) {
+        for (ChannelGroup.Member m : group.members()) {
+          String readable = ReadableNames.of(m.tensor(), m.node());
+          if (readable != null) {
+            names.putIfAbsent(m.tensor(), readable);
+          }
+        }
+      }
+    }
+    return names;
   }
 
   /** The dense weights of the prunable tensors, in order. */

@@ -66,7 +66,7 @@ final class MaskPruning implements PruneMethod<Allocation> {
     Configuration hadoop = run.directory().conf();
     MaskSet masks = run.timings().time("masks", () -> masks(allocation));
     masks.writeSafetensors(run.directory().file("masks.safetensors"), hadoop);
-    run.writeTable("masks", masks.summary());
+    run.writeTable("masks", masks.summary(model.readableNames()));
 
     String prunedOnnx = run.directory().file("model/pruned.onnx");
     run.timings().time("emission", () -> {
@@ -93,7 +93,7 @@ final class MaskPruning implements PruneMethod<Allocation> {
         drops[s] = metric.drop(baseline, sweep.variant(t, s).metrics().get(metric.configName()));
       }
       SweepItem tensor = sweep.spec().items().get(t);
-      curves.add(new SensitivityCurve(tensor.name(), tensor.parameters(), grid, drops));
+      curves.add(new SensitivityCurve(tensor.name(), tensor.node(), tensor.parameters(), grid, drops));
     }
     return curves;
   }

@@ -32,6 +32,7 @@ public record AllocationSection(String policy, String target, boolean withPrevio
    * A row of the table.
    *
    * @param tensor the tensor ("all prunable tensors" for the total)
+   * @param node the readable name of an anonymous tensor, or null
    * @param parameters its parameters
    * @param bar the bar of its sparsity (SVG, with the table's values as data attributes); null in the total
    * @param sparsity the chosen sparsity
@@ -39,7 +40,7 @@ public record AllocationSection(String policy, String target, boolean withPrevio
    * @param predictedDrop the predicted drop
    * @param previousSparsity the previous run's sparsity ("" in the total)
    */
-  public record Row(String tensor, String parameters, Content bar, String sparsity, String pruned,
+  public record Row(String tensor, String node, String parameters, Content bar, String sparsity, String pruned,
       String predictedDrop, String previousSparsity) {}
 
   static AllocationSection of(ReportRun run) {
@@ -65,12 +66,12 @@ public record AllocationSection(String policy, String target, boolean withPrevio
       data.put("data-parameters", Long.toString(row.parameters()));
       data.put("data-pruned", Long.toString(row.pruned()));
       data.put("data-predicted-drop", exact(row.predictedDrop()));
-      rows.add(new Row(tensor, count(row.parameters()), markup(SvgCharts.fractionBar("alloc-bar", data,
+      rows.add(new Row(tensor, row.node(), count(row.parameters()), markup(SvgCharts.fractionBar("alloc-bar", data,
           row.sparsity(), targeted ? target : Double.NaN, "#4e79a7")), percent(row.sparsity()),
           count(row.pruned()), signed(row.predictedDrop()),
           percent(number(previousSparsity.get(tensor), Double.NaN))));
     }
-    Row total = new Row("all prunable tensors", count(parameters), null,
+    Row total = new Row("all prunable tensors", null, count(parameters), null,
         percent(parameters == 0 ? Double.NaN : (double) pruned / parameters), count(pruned),
         signed(RunResults.read(run.manifest().results(), RunResults.Verified.class)
             .map(RunResults.Verified::predictedDrop).orElse(Double.NaN)), "");

@@ -6,7 +6,9 @@ import static dev.lopper.jobs.report.Html.percent;
 import static dev.lopper.jobs.report.Html.signed;
 import static dev.lopper.jobs.report.ReportRun.number;
 
+import dev.lopper.jobs.sweep.SensitivityRow;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.fs.Path;
@@ -69,11 +71,12 @@ public record ComparisonSection(String previousRun, String previousHref, String 
    * A tensor's changes.
    *
    * @param tensor the tensor's name
+   * @param node the readable name of an anonymous tensor, or null
    * @param allocated the allocated sparsities, "previous → this run"
    * @param cells one per swept sparsity
    * @param maxAbsChange the largest absolute change
    */
-  public record TensorRow(String tensor, String allocated, List<Cell> cells, String maxAbsChange) {}
+  public record TensorRow(String tensor, String node, String allocated, List<Cell> cells, String maxAbsChange) {}
 
   /**
    * A cell of the heat table.
@@ -143,6 +146,7 @@ public record ComparisonSection(String previousRun, String previousHref, String 
       return null;
     }
     List<String> heads = grid.stream().map(s -> percent(number(s, Double.NaN))).toList();
+    Map<String, String> nodes = readableNames(run);
     List<TensorRow> rows = new ArrayList<>();
     for (Object o : tensors) {
       Map<?, ?> e = (Map<?, ?>) o;
@@ -154,11 +158,28 @@ public record ComparisonSection(String previousRun, String previousHref, String 
         cells.add(new Cell("num " + run.heatClass(worse), exact(number(grid.get(i), Double.NaN)), exact(change),
             signed(change)));
       }
-      rows.add(new TensorRow(String.valueOf(e.get("tensor")), percent(number(e.get("previous_sparsity"), Double.NaN))
+      String tensor = String.valueOf(e.get("tensor"));
+      rows.add(new TensorRow(tensor, nodes.get(tensor), percent(number(e.get("previous_sparsity"), Double.NaN))
           + " → " + percent(number(e.get("sparsity"), Double.NaN)), List.copyOf(cells),
           num(number(e.get("max_abs_change"), Double.NaN))));
     }
     return new TensorChanges(run.metric(), heads, List.copyOf(rows));
+  }
+
+  /** The readable names of anonymous tensors in this run's sensitivity table and the previous run's. */
+  private static Map<String, String> readableNames(ReportRun run) {
+    Map<String, String> names = new HashMap<>();
+    List<List<SensitivityRow>> tables = new ArrayList<>();
+    tables.add(run.tables().sensitivity());
+    tables.add(run.previous() == null ? null : run.previous().sensitivity());
+    for (List<SensitivityRow> table : tables) {
+      for (SensitivityRow row : table == null ? List.<SensitivityRow>of() : table) {
+        if (row.node() != null) {
+          names.putIfAbsent(row.tensor(), row.node());
+        }
+      }
+    }
+    return names;
   }
 
   /** The previous report's address relative to this one, when both runs share a parent directory. */

@@ -24,13 +24,15 @@ public record DensitySection(List<Row> rows) {
    * A tensor's row.
    *
    * @param tensor its name
+   * @param node the readable name of an anonymous tensor, or null
    * @param shape its dimensions joined by ×
    * @param bar kept and pruned as a bar (SVG, with the table's values as data attributes)
    * @param density the kept fraction
    * @param kept the kept parameters
    * @param parameters all its parameters
    */
-  public record Row(String tensor, String shape, Content bar, String density, String kept, String parameters) {}
+  public record Row(String tensor, String node, String shape, Content bar, String density, String kept,
+      String parameters) {}
 
   static DensitySection of(ReportRun run) {
     List<MaskSummaryRow> masks = run.tables().masks();
@@ -46,7 +48,7 @@ public record DensitySection(List<Row> rows) {
       data.put("data-parameters", Long.toString(row.parameters()));
       data.put("data-kept", Long.toString(row.kept()));
       data.put("data-density", exact(row.density()));
-      rows.add(new Row(tensor, dimensions(row.shape()),
+      rows.add(new Row(tensor, row.node(), dimensions(row.shape()),
           markup(SvgCharts.densityBar(data, row.parameters(), row.kept(), max)), percent(row.density()),
           count(row.kept()), count(row.parameters())));
     }

@@ -24,12 +24,18 @@ record MeasuredCurves(String metric, double baseline, List<Curve> curves) {
    * One tensor's measured points, sorted by sparsity.
    *
    * @param tensor the tensor's name
+   * @param node the readable name of a tensor whose name is anonymous, or null
    * @param op the operator that consumes it
    * @param parameters its number of elements
    * @param sparsities the swept sparsities
    * @param values the decision metric at each sparsity
    */
-  record Curve(String tensor, String op, long parameters, double[] sparsities, double[] values) {
+  record Curve(String tensor, String node, String op, long parameters, double[] sparsities, double[] values) {
+
+    /** The tensor's name, followed by its readable name in parentheses when it has one. */
+    String label() {
+      return node == null ? tensor : tensor + " (" + node + ")";
+    }
 
     /** The value at {@code sparsity} exactly, or NaN when it was not swept. */
     double valueAt(double sparsity) {
@@ -69,7 +75,7 @@ record MeasuredCurves(String metric, double baseline, List<Curve> curves) {
         v[i] = value(points.get(i), metric);
       }
       SensitivityRow first = points.get(0);
-      curves.add(new Curve(e.getKey(), first.op() == null ? "" : first.op(), first.parameters(), s, v));
+      curves.add(new Curve(e.getKey(), first.node(), first.op() == null ? "" : first.op(), first.parameters(), s, v));
     }
     return new MeasuredCurves(metric, baseline, curves);
   }

@@ -40,8 +40,9 @@ public record SensitivitySection(boolean measured, String metric, String criteri
    * @param color its stroke
    * @param dash its dash pattern, or null for a solid line
    * @param tensor its name
+   * @param node the readable name of an anonymous tensor, or null
    */
-  public record LegendItem(String color, String dash, String tensor) {}
+  public record LegendItem(String color, String dash, String tensor, String node) {}
 
   /**
    * The plot near the baseline.
@@ -55,11 +56,12 @@ public record SensitivitySection(boolean measured, String metric, String criteri
    * A tensor's row in the table.
    *
    * @param tensor its name
+   * @param node the readable name of an anonymous tensor, or null
    * @param op its operator
    * @param parameters its parameters
    * @param cells one per swept sparsity
    */
-  public record Row(String tensor, String op, String parameters, List<Cell> cells) {}
+  public record Row(String tensor, String node, String op, String parameters, List<Cell> cells) {}
 
   /**
    * A cell: the change from the dense value at one sparsity.
@@ -129,7 +131,7 @@ public record SensitivitySection(boolean measured, String metric, String criteri
     List<LegendItem> legend = new ArrayList<>();
     for (int i = 0; i < curves.curves().size(); i++) {
       legend.add(new LegendItem(SvgCharts.color(i), SvgCharts.dash(i).isEmpty() ? null : SvgCharts.dash(i),
-          curves.curves().get(i).tensor()));
+          curves.curves().get(i).tensor(), curves.curves().get(i).node()));
     }
     Map<String, Double> chosen = RunComparison.sparsities(run.tables().allocation());
     return new SensitivitySection(true, metric, String.valueOf(config.getOrDefault("sweep.criterion", "")),
@@ -149,7 +151,7 @@ public record SensitivitySection(boolean measured, String metric, String criteri
         cells.add(new Cell(cls, exact(s), exact(v), run.metric() + " " + num(v),
             Double.isNaN(v) ? "" : signed(v - curves.baseline())));
       }
-      rows.add(new Row(c.tensor(), c.op(), count(c.parameters()), List.copyOf(cells)));
+      rows.add(new Row(c.tensor(), c.node(), c.op(), count(c.parameters()), List.copyOf(cells)));
     }
     return List.copyOf(rows);
   }

@@ -98,7 +98,7 @@ final class SvgCharts {
     for (int i = 0; i < curves.curves().size(); i++) {
       MeasuredCurves.Curve c = curves.curves().get(i);
       for (int k = 0; k < c.sparsities().length; k++) {
-        point(s, f, c.tensor(), c.sparsities()[k], c.values()[k], color(i), c.tensor());
+        point(s, f, c.tensor(), c.sparsities()[k], c.values()[k], color(i), c.label());
       }
     }
     s.append("</g>\n");

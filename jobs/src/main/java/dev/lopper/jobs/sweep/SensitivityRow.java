@@ -10,6 +10,8 @@ import dev.lopper.metrics.MetricValues;
  * at one sparsity.
  *
  * @param tensor the item's name (a tensor, or a channel group's name), or {@value SensitivityTable#BASELINE}
+ * @param node the readable name of a tensor whose name is anonymous ({@link SweepItem#node()}), else
+ *     null; a table in which no row has one has no such column
  * @param op the consuming op, {@code group} for a channel group, "" for the baseline
  * @param parameters the item's elements (of all member tensors for a group), 0 for the baseline
  * @param criterion the pruning criterion
@@ -22,15 +24,15 @@ import dev.lopper.metrics.MetricValues;
  * @param delta each metric minus the baseline's (columns {@code delta_<metric>})
  * @param samples the rows evaluated
  */
-public record SensitivityRow(String tensor, String op, long parameters, String criterion, double sparsity,
-    long pruned, @Optional Long channels, @Optional Long prunedChannels, MetricValues metrics,
+public record SensitivityRow(String tensor, @Optional String node, String op, long parameters, String criterion,
+    double sparsity, long pruned, @Optional Long channels, @Optional Long prunedChannels, MetricValues metrics,
     @Prefix("delta_") MetricValues delta, long samples) {
 
   /**
-   * The columns: {@code tensor, op} (STRING), {@code parameters} (LONG), {@code criterion} (STRING),
-   * {@code sparsity} (DOUBLE), {@code pruned} (LONG), in sweeps of channel groups {@code channels,
-   * pruned_channels} (LONG), the metrics ({@link MetricValues}), their {@code delta_} columns and
-   * {@code samples} (LONG).
+   * The columns: {@code tensor} (STRING), {@code node} (STRING, only when some row has one), {@code
+   * op} (STRING), {@code parameters} (LONG), {@code criterion} (STRING), {@code sparsity} (DOUBLE),
+   * {@code pruned} (LONG), in sweeps of channel groups {@code channels, pruned_channels} (LONG), the
+   * metrics ({@link MetricValues}), their {@code delta_} columns and {@code samples} (LONG).
    */
   public static final RowSchema<SensitivityRow> SCHEMA = RowSchema.of(SensitivityRow.class);
 }

@@ -54,7 +54,7 @@ public final class SensitivityTable {
     Long none = groups ? 0L : null;
     MetricValues base = MetricValues.of(result.baseline().metrics());
     List<SensitivityRow> rows = new ArrayList<>();
-    rows.add(new SensitivityRow(BASELINE, "", 0L, spec.criterion(), 0.0, 0L, none, none, base, base.minus(base),
+    rows.add(new SensitivityRow(BASELINE, null, "", 0L, spec.criterion(), 0.0, 0L, none, none, base, base.minus(base),
         result.baseline().samples()));
     double[] grid = spec.sparsities();
     for (int i = 0; i < spec.items().size(); i++) {
@@ -73,8 +73,8 @@ public final class SensitivityTable {
           pruned = (long) Math.rint(grid[s] * item.parameters());
         }
         MetricValues values = MetricValues.of(tally.metrics());
-        rows.add(new SensitivityRow(item.name(), item.op(), item.parameters(), spec.criterion(), grid[s], pruned,
-            channels, prunedChannels, values, values.minus(base), tally.samples()));
+        rows.add(new SensitivityRow(item.name(), item.node(), item.op(), item.parameters(), spec.criterion(), grid[s],
+            pruned, channels, prunedChannels, values, values.minus(base), tally.samples()));
       }
     }
     return rows;

@@ -14,6 +14,8 @@ import java.util.Objects;
  *
  * @param name the tensor's name, or the group's name (its producing tensors joined by {@code +},
  *     e.g. {@code conv1.weight+conv3.weight})
+ * @param node the readable name of a single tensor whose name is anonymous ({@link
+ *     PrunableTensor#readableName()}), null for other tensors and for channel groups
  * @param op the consuming op of a tensor ({@code Conv}, {@code Gemm}, {@code MatMul}), or
  *     {@value #GROUP} for a channel group
  * @param tensors the tensors pruned together, at least one
@@ -21,7 +23,8 @@ import java.util.Objects;
  * @param channels the group's channels, 0 for a single tensor
  * @param group the group's id in the model's {@code ModelStructure}, -1 for a single tensor
  */
-public record SweepItem(String name, String op, List<String> tensors, long parameters, long channels, int group)
+public record SweepItem(String name, String node, String op, List<String> tensors, long parameters, long channels,
+    int group)
     implements Serializable {
 
   /** The {@link #op()} of a channel group. */
@@ -38,7 +41,8 @@ public record SweepItem(String name, String op, List<String> tensors, long param
 
   /** A single prunable tensor. */
   public static SweepItem of(PrunableTensor tensor) {
-    return new SweepItem(tensor.name(), tensor.opType(), List.of(tensor.name()), tensor.parameters(), 0, -1);
+    return new SweepItem(tensor.name(), tensor.readableName(), tensor.opType(), List.of(tensor.name()),
+        tensor.parameters(), 0, -1);
   }
 
   /**
@@ -55,7 +59,7 @@ public record SweepItem(String name, String op, List<String> tensors, long param
       }
       parameters += n;
     }
-    return new SweepItem(group.name(), GROUP, group.tensors(), parameters, group.channels(), group.id());
+    return new SweepItem(group.name(), null, GROUP, group.tensors(), parameters, group.channels(), group.id());
   }
 
   /** True for a channel group. */

@@ -25,10 +25,10 @@ import org.junit.jupiter.api.Test;
 class LatencyConstrainedAllocationTest {
 
   private static final double[] S = {0.25, 0.5, 0.75};
-  private static final SensitivityCurve FAST = new SensitivityCurve("fast", 1000, S, new double[] {0.05, 0.10, 0.20},
-      100, 4);
-  private static final SensitivityCurve FREE = new SensitivityCurve("free", 1000, S, new double[] {0.01, 0.02, 0.03},
-      100, 4);
+  private static final SensitivityCurve FAST = new SensitivityCurve("fast", null, 1000, S,
+      new double[] {0.05, 0.10, 0.20}, 100, 4);
+  private static final SensitivityCurve FREE = new SensitivityCurve("free", null, 1000, S,
+      new double[] {0.01, 0.02, 0.03}, 100, 4);
   private static final Map<String, LatencyCurve> LATENCY = Map.of(
       "fast", new LatencyCurve("fast", S, new double[] {0.2, 0.4, 0.6}),
       "free", new LatencyCurve("free", S, new double[] {0.0, 0.0, -0.01}));
@@ -100,7 +100,8 @@ class LatencyConstrainedAllocationTest {
 
   @Test
   void penalisesDropsByTheSavingAtTheUnionOfBothCurvesPoints() {
-    SensitivityCurve coarse = new SensitivityCurve("g", 10, new double[] {0.5, 1.0}, new double[] {0.1, 0.4}, 10, 0);
+    SensitivityCurve coarse = new SensitivityCurve("g", null, 10, new double[] {0.5, 1.0},
+        new double[] {0.1, 0.4}, 10, 0);
     LatencyCurve fine = new LatencyCurve("g", new double[] {0.25, 0.5, 1.0}, new double[] {0.1, 0.1, 0.3});
     SensitivityCurve p = LatencyConstrainedAllocation.penalised(List.of(coarse), Map.of("g", fine), 2.0).get(0);
     assertArrayEquals(new double[] {0.25, 0.5, 1.0}, p.sparsities());
@@ -139,7 +140,7 @@ class LatencyConstrainedAllocationTest {
           d[k - 1] = drop;
           v[k - 1] = saving;
         }
-        curves.add(new SensitivityCurve("g" + g, 1000, s, d, cost[g], channels[g]));
+        curves.add(new SensitivityCurve("g" + g, null, 1000, s, d, cost[g], channels[g]));
         latency.put("g" + g, new LatencyCurve("g" + g, s, v));
       }
       ToDoubleFunction<Map<String, Double>> removed = m -> (cost[0] * m.get("g0") + cost[1] * m.get("g1")

@@ -52,7 +52,7 @@ class TargetCalibrationTest {
         d[k - 1] = drop;
       }
       double cost = OWN[g] + (g < 2 ? SHARED : 0);
-      curves.add(new SensitivityCurve("g" + g, 1000, s, d, cost, CHANNELS[g]));
+      curves.add(new SensitivityCurve("g" + g, null, 1000, s, d, cost, CHANNELS[g]));
     }
     return curves;
   }
@@ -142,7 +142,7 @@ class TargetCalibrationTest {
 
   @Test
   void roundsAllocationsDownToWholeUnits() {
-    SensitivityCurve curve = new SensitivityCurve("g", 100, new double[] {0.25, 0.5, 0.75},
+    SensitivityCurve curve = new SensitivityCurve("g", null, 100, new double[] {0.25, 0.5, 0.75},
         new double[] {0.1, 0.2, 0.4}, 100, 4);
     Allocation tolerance = new ToleranceAllocation().allocate(List.of(curve), new AllocationSettings(0.5, 0.3, 0.9));
     // The tolerance is crossed at 0.625, between two channel counts: 2 of 4 channels, drop 0.2.
@@ -154,7 +154,7 @@ class TargetCalibrationTest {
 
   @Test
   void targetChoosesOnlyWholeChannelsForCoarseCurves() {
-    SensitivityCurve coarse = new SensitivityCurve("g", 100, new double[] {0.25, 0.5, 0.75},
+    SensitivityCurve coarse = new SensitivityCurve("g", null, 100, new double[] {0.25, 0.5, 0.75},
         new double[] {0.01, 0.02, 0.5}, 100, 4);
     SensitivityCurve fine = new SensitivityCurve("t", 100, new double[] {0.25, 0.5, 0.75},
         new double[] {0.05, 0.3, 0.6});

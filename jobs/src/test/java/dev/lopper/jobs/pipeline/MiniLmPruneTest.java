@@ -54,7 +54,7 @@ class MiniLmPruneTest {
 
   @Test
   void prunesAllLinearWeightsOnTheCosineMetricAndTheFileIsTheMaskedModel() throws Exception {
-    Path onnx = MiniLm.writeModel(dir);
+    Path onnx = MiniLm.writeOnnx(dir);
     Path tokenizer = MiniLm.write(dir);
     Table sentences = ParquetTables.read(SampleData.path("sentences.parquet"), CONF);
     Table.Builder few = Table.builder();

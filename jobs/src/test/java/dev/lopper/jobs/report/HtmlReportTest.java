@@ -163,4 +163,46 @@ class HtmlReportTest {
     assertEquals(4, PageElements.withClass(html, "polyline", "previous-curve").size(),
         "the previous run's two curves in both charts");
   }
+
+  @Test
+  void showsTheReadableNameBesideAnAnonymousTensorOnly() throws Exception {
+    Manifest previous = ReportFixtures.prune("2026-01-01", 0.7, 0.89, "bb".repeat(32)).build();
+    RunTables before = ReportFixtures.anonymous(ReportFixtures.pruneTables(0, 0.8));
+    RunTables now = ReportFixtures.anonymous(ReportFixtures.pruneTables(0.01, 0.7));
+    Manifest.Builder current = ReportFixtures.prune("2026-01-02", 0.7, 0.885, "cc".repeat(32));
+    current.previousRun("runs/nightly/2026-01-01", RunComparison.compare(previous, before, current.build(), now));
+    String html = page(current.build(), now, before);
+
+    String beside = ReportFixtures.ANONYMOUS + "<br/><span class=\"muted\">" + ReportFixtures.NODE + "</span>";
+    for (String table : List.of("sensitivity-table", "allocation-table", "density-table", "tensor-changes")) {
+      String cells = table(html, table);
+      assertEquals(1, cells.split(java.util.regex.Pattern.quote(beside), -1).length - 1, table + ": " + cells);
+      assertEquals(1, cells.split("<span class=\"muted\">", -1).length - 1, table + ": the named tensor has none");
+    }
+    List<Map<String, String>> rows = PageElements.elements(html, "tr").stream()
+        .filter(r -> r.containsKey("data-tensor")).toList();
+    assertEquals(4, rows.size(), "two tensors in the sensitivity table and in the changes");
+    for (Map<String, String> row : rows) {
+      assertEquals(row.get("data-tensor").equals(ReportFixtures.ANONYMOUS) ? ReportFixtures.NODE : null,
+          row.get("data-node"), row.toString());
+    }
+    assertTrue(html.contains(ReportFixtures.ANONYMOUS + " <span class=\"muted\">" + ReportFixtures.NODE
+        + "</span></span>"), "in the chart's legend");
+    assertTrue(html.contains("<title>" + ReportFixtures.ANONYMOUS + " (" + ReportFixtures.NODE + ") at 50.0%"),
+        "in the points' titles");
+    DocumentBuilderFactory.newInstance().newDocumentBuilder()
+        .parse(new ByteArrayInputStream(html.getBytes(StandardCharsets.UTF_8)));
+
+    String named = page(previous, ReportFixtures.pruneTables(0, 0.8), null);
+    assertFalse(named.contains("data-node") || named.contains("<br/><span class=\"muted\">"),
+        "tensors with names of their own: nothing beside them");
+  }
+
+  /** The HTML of the table with id {@code id}. */
+  private static String table(String html, String id) {
+    int start = html.indexOf("<table class=\"heat\" id=\"" + id + "\">");
+    start = start >= 0 ? start : html.indexOf("<table id=\"" + id + "\">");
+    assertTrue(start >= 0, id);
+    return html.substring(start, html.indexOf("</table>", start));
+  }
 }

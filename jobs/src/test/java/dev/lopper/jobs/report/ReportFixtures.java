@@ -73,6 +73,27 @@ final class ReportFixtures {
     return new RunTables(sensitivity(shift), allocation(fcSparsity), masks(), verification());
   }
 
+  /** The name {@link #anonymous} gives {@code fc.weight}, as {@code torch.onnx.export} names values of its own. */
+  static final String ANONYMOUS = "onnx::Gemm_7";
+
+  /** The readable name {@link #anonymous} gives {@link #ANONYMOUS}: the node that multiplies by it. */
+  static final String NODE = "/fc/Gemm";
+
+  /** {@code tables} with {@code fc.weight} renamed {@link #ANONYMOUS}, its readable name {@link #NODE}. */
+  static RunTables anonymous(RunTables tables) {
+    return new RunTables(
+        tables.sensitivity().stream().map(r -> !r.tensor().equals("fc.weight") ? r
+            : new SensitivityRow(ANONYMOUS, NODE, r.op(), r.parameters(), r.criterion(), r.sparsity(), r.pruned(),
+                r.channels(), r.prunedChannels(), r.metrics(), r.delta(), r.samples())).toList(),
+        tables.allocation().stream().map(r -> !r.tensor().equals("fc.weight") ? r
+            : new TensorAllocation(ANONYMOUS, NODE, r.parameters(), r.sparsity(), r.pruned(), r.predictedDrop()))
+            .toList(),
+        tables.masks().stream().map(r -> !r.tensor().equals("fc.weight") ? r
+            : new MaskSummaryRow(ANONYMOUS, NODE, r.shape(), r.parameters(), r.kept(), r.pruned(), r.density()))
+            .toList(),
+        tables.verification());
+  }
+
   /** The configuration map as a manifest records it. */
   static Map<String, Object> configuration(double target) {
     Map<String, Object> c = new LinkedHashMap<>();

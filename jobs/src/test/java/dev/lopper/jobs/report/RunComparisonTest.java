@@ -75,7 +75,7 @@ class RunComparisonTest {
   /** A sensitivity row that holds only a tensor, a sparsity and the accuracy there. */
   private static SensitivityRow accuracyAt(String tensor, double sparsity, double accuracy) {
     MetricValues none = new MetricValues(null, null, null, null, null, null, null);
-    return new SensitivityRow(tensor, "", 0, "", sparsity, 0, null, null,
+    return new SensitivityRow(tensor, null, "", 0, "", sparsity, 0, null, null,
         new MetricValues(accuracy, null, null, null, null, null, null), none, 0);
   }
 }

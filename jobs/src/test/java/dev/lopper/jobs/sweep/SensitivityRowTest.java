@@ -40,13 +40,20 @@ class SensitivityRowTest {
 
   private static SensitivityRow row(String tensor, Long channels, Long prunedChannels) {
     MetricValues values = new MetricValues(0.9, 1.0, 0.3, 0.8, 0.7, 0.75, Double.NaN);
-    return new SensitivityRow(tensor, "Conv", 72, "magnitude", 0.5, 36, channels, prunedChannels, values,
+    return new SensitivityRow(tensor, null, "Conv", 72, "magnitude", 0.5, 36, channels, prunedChannels, values,
         values.minus(values), 100);
+  }
+
+  /** {@code columns} with {@code node} after {@code tensor}, as tables of anonymous tensors have it. */
+  private static List<Column> withNode(List<Column> columns) {
+    List<Column> out = new ArrayList<>(columns);
+    out.add(1, new Column("node", Type.STRING));
+    return out;
   }
 
   @Test
   void columnsAreThoseOfTheSensitivityTable() {
-    assertEquals(written(true, ALL_METRICS), SensitivityRow.SCHEMA.columns());
+    assertEquals(withNode(written(true, ALL_METRICS)), SensitivityRow.SCHEMA.columns());
     assertEquals(ALL_METRICS, MetricValues.SCHEMA.columnNames());
   }
 
@@ -61,5 +68,21 @@ class SensitivityRowTest {
     assertEquals(0.9, back.metrics().accuracy());
     assertEquals(0.0, back.delta().accuracy());
     assertEquals(Double.NaN, back.delta().kl(), "NaN - NaN stays a value");
+  }
+
+  @Test
+  void nodeColumnOnlyWhenATensorHasAReadableName() {
+    MetricValues values = new MetricValues(0.9, 1.0, 0.3, 0.8, 0.7, 0.75, Double.NaN);
+    SensitivityRow anonymous = new SensitivityRow("onnx::MatMul_787", "/encoder/layer.0/attention/self/query/MatMul",
+        "MatMul", 147456, "magnitude", 0.5, 73728, null, null, values, values.minus(values), 100);
+    Table named = SensitivityRow.SCHEMA.table(List.of(row("conv1.weight", null, null)));
+    assertEquals(written(false), named.columns(), "the samples' tables, as they were");
+    Table table = SensitivityRow.SCHEMA.table(List.of(row("conv1.weight", null, null), anonymous));
+    assertEquals(withNode(written(false)), table.columns());
+    assertNull(table.rows().get(0).get(1));
+    assertEquals(List.of("onnx::MatMul_787", "/encoder/layer.0/attention/self/query/MatMul", "MatMul"),
+        table.rows().get(1).subList(0, 3));
+    assertEquals(anonymous.node(), SensitivityRow.SCHEMA.rows(table).get(1).node());
+    assertNull(SensitivityRow.SCHEMA.rows(named).get(0).node());
   }
 }

