@@ -1,8 +1,11 @@
 package dev.lopper.eval;
 
 import dev.lopper.model.OnnxModel;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -92,11 +95,40 @@ public final class GraphCut {
     Set<String> inputs = new HashSet<>();
     model.graph().getGraph().getInputList().forEach(i -> inputs.add(i.getName()));
 
+    // The suffix: the nodes downstream of the weights that the output needs, and the constant
+    // nodes (Constant, or reading only initializers and constants: a Transpose of a weight, a
+    // LayerNorm's epsilon) they read. Were the constants cut values, they would be graph inputs of
+    // the suffix, which ONNX Runtime cannot fold into its fusions (a LayerNorm whose epsilon is an
+    // input stays unfused), and the suffix's logits would differ from the whole model's.
+    boolean[] constant = constants(nodes, initializers);
+    Map<String, Integer> producer = new HashMap<>();
+    for (int n = 0; n < nodes.size(); n++) {
+      for (String out : nodes.get(n).getOutputList()) {
+        producer.put(out, n);
+      }
+    }
+    boolean[] inSuffix = new boolean[nodes.size()];
+    Deque<Integer> pending = new ArrayDeque<>();
+    for (int n = 0; n < nodes.size(); n++) {
+      if (downstream[n] && needed[n]) {
+        inSuffix[n] = true;
+        pending.add(n);
+      }
+    }
+    while (!pending.isEmpty()) {
+      for (String read : reads(nodes.get(pending.poll()))) {
+        Integer m = producer.get(read);
+        if (m != null && constant[m] && !inSuffix[m]) {
+          inSuffix[m] = true;
+          pending.add(m);
+        }
+      }
+    }
     List<Onnx.NodeProto> suffix = new ArrayList<>();
     Set<String> produced = new HashSet<>();
     LinkedHashSet<String> cut = new LinkedHashSet<>();
     for (int n = 0; n < nodes.size(); n++) {
-      if (downstream[n] && needed[n]) {
+      if (inSuffix[n]) {
         Onnx.NodeProto node = nodes.get(n);
         suffix.add(node);
         for (String read : reads(node)) {
@@ -117,6 +149,25 @@ public final class GraphCut {
       }
     }
     return new GraphCut(model, new TreeSet<>(weights), suffix, prefix, new ArrayList<>(cut), inputs);
+  }
+
+  /**
+   * Which nodes compute constants: nodes without subgraphs whose every input is an initializer or
+   * a constant node's output (a Constant node has none).
+   */
+  private static boolean[] constants(List<Onnx.NodeProto> nodes, Set<String> initializers) {
+    boolean[] constant = new boolean[nodes.size()];
+    Set<String> known = new HashSet<>(initializers);
+    for (int n = 0; n < nodes.size(); n++) {
+      Onnx.NodeProto node = nodes.get(n);
+      boolean subgraph = node.getAttributeList().stream()
+          .anyMatch(a -> a.hasG() || a.getGraphsCount() > 0);
+      if (!subgraph && node.getInputList().stream().allMatch(i -> i.isEmpty() || known.contains(i))) {
+        constant[n] = true;
+        known.addAll(node.getOutputList());
+      }
+    }
+    return constant;
   }
 
   /** The model cut. */
