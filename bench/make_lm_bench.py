@@ -21,7 +21,7 @@ The text is every regular file of /usr/share/common-licenses (Debian's base-file
 as bytes (vocabulary 256); split like the sample's text (blocks of 512 bytes, every fifth held
 out), the held-out blocks cut into rows of --sequence tokens; the first --rows of them are the
 data. The weights are the seeded initialisation trained briefly (--train-steps of Adam on windows
-of the other blocks; 0 keeps the initialisation), so that pruning a tensor changes the perplexity
+of the other blocks; 0 keeps the initialisation, LayerNorm's parameters given seeded noise), so that pruning a tensor changes the perplexity
 by more than rounding does. Then equal magnitudes within each Linear weight are nudged apart by
 float32 ulps (bench/sweep_reference.py's distinct_magnitudes), so that l1_unstructured's mask is
 defined by the criterion alone at every sparsity.
@@ -79,7 +79,7 @@ def dense_summary(model, rows, batch=16):
 def to_parquet(csv_path, parquet_path):
     """CsvToParquet from the checkout's common test classes, as data/make_samples.sh runs it."""
     classpath_file = os.path.join(os.path.dirname(os.path.abspath(parquet_path)), "common-test-classpath.txt")
-    mvn = ["mvn", "-o", "-q", "-B", "-pl", "common"]
+    mvn = ["mvn", "-o", "-q", "-B", "-Dstyle.color=never", "-pl", "common"]
     subprocess.run(mvn + ["test-compile"], cwd=ROOT, check=True)
     subprocess.run(mvn + ["dependency:build-classpath", f"-Dmdep.outputFile={classpath_file}",
                           "-Dmdep.includeScope=test"], cwd=ROOT, check=True)
@@ -138,6 +138,13 @@ def main():
     else:
         torch.manual_seed(args.seed)
         model = lm.TinyLm(shape).eval()
+        # LayerNorm's initial 1s and 0s would make equal tensors, which the export merges into one
+        # initializer; seeded noise keeps every state-dict tensor its own.
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.LayerNorm):
+                    m.weight.add_(0.1 * torch.randn_like(m.weight))
+                    m.bias.add_(0.1 * torch.randn_like(m.bias))
     with torch.no_grad():
         nudged = sum(distinct_magnitudes(m.weight) for _, m in lm.prunable(model))
     print(f"{nudged} weights nudged by float32 ulps so that no two weights of a tensor have the same magnitude")
@@ -174,7 +181,7 @@ def main():
           f" vocabulary {shape.vocab}, {meta['parameters']} parameters ({len(prunable)} Linear weights,"
           f" {meta['prunable_parameters']} prunable); {len(rows)} rows of {args.sequence} tokens;"
           f" dense perplexity {dense['perplexity']:.4f} (loss {dense['loss']:.4f}, accuracy {dense['accuracy']:.4f});"
-          f" one forward pass over the rows {flops / 1e9:.1f} GFLOP (evaluated in {time.perf_counter() - started:.2f} s)")
+          f" one forward pass over the rows {flops / 1e9:.3g} GFLOP (evaluated in {time.perf_counter() - started:.2f} s)")
 
 
 if __name__ == "__main__":
