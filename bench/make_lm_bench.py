@@ -79,7 +79,7 @@ def dense_summary(model, rows, batch=16):
 def to_parquet(csv_path, parquet_path):
     """CsvToParquet from the checkout's common test classes, as data/make_samples.sh runs it."""
     classpath_file = os.path.join(os.path.dirname(os.path.abspath(parquet_path)), "common-test-classpath.txt")
-    mvn = ["mvn", "-o", "-q", "-B", "-Dstyle.color=never", "-pl", "common"]
+    mvn = ["mvn", "-o", "-q", "-B", "-pl", "common"]
     subprocess.run(mvn + ["test-compile"], cwd=ROOT, check=True)
     subprocess.run(mvn + ["dependency:build-classpath", f"-Dmdep.outputFile={classpath_file}",
                           "-Dmdep.includeScope=test"], cwd=ROOT, check=True)
