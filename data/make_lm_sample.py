@@ -25,6 +25,7 @@ documents the files, the graph and the metric definitions.
 
 import argparse
 import copy
+import dataclasses
 import hashlib
 import math
 import os
@@ -67,36 +68,50 @@ SPARSITIES = [k / 10 for k in range(1, 10)]
 
 # ----------------------------------------------------------------------------- model
 
+@dataclasses.dataclass(frozen=True)
+class DecoderShape:
+    """The sizes of a GPT-style decoder; the defaults are the sample's. bench/make_lm_bench.py builds
+    larger decoders of the same architecture through it."""
+    vocab: int = VOCAB
+    width: int = WIDTH
+    heads: int = HEADS
+    mlp_width: int = MLP_WIDTH
+    layers: int = LAYERS
+    max_positions: int = MAX_POSITIONS
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with separate q, k, v and output projections."""
 
-    def __init__(self):
+    def __init__(self, width, heads):
         super().__init__()
-        self.q_proj = nn.Linear(WIDTH, WIDTH)
-        self.k_proj = nn.Linear(WIDTH, WIDTH)
-        self.v_proj = nn.Linear(WIDTH, WIDTH)
-        self.out_proj = nn.Linear(WIDTH, WIDTH)
-        self.head_dim = WIDTH // HEADS
+        self.q_proj = nn.Linear(width, width)
+        self.k_proj = nn.Linear(width, width)
+        self.v_proj = nn.Linear(width, width)
+        self.out_proj = nn.Linear(width, width)
+        self.width = width
+        self.heads = heads
+        self.head_dim = width // heads
         self.scale = 1.0 / math.sqrt(self.head_dim)
 
     def forward(self, x):
         b, t, _ = x.shape
-        q = self.q_proj(x).view(b, t, HEADS, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(b, t, HEADS, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(b, t, HEADS, self.head_dim).transpose(1, 2)
+        q = self.q_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
         scores = (q @ k.transpose(-2, -1)) * self.scale
         # -inf above the diagonal: position t attends to positions 0..t only (ONNX Trilu).
         scores = scores + torch.triu(torch.full((t, t), float("-inf")), diagonal=1)
         y = torch.softmax(scores, dim=-1) @ v
-        return self.out_proj(y.transpose(1, 2).reshape(b, t, WIDTH))
+        return self.out_proj(y.transpose(1, 2).reshape(b, t, self.width))
 
 
 class Mlp(nn.Module):
-    def __init__(self):
+    def __init__(self, width, mlp_width):
         super().__init__()
-        self.up = nn.Linear(WIDTH, MLP_WIDTH)
+        self.up = nn.Linear(width, mlp_width)
         self.act = nn.GELU()
-        self.down = nn.Linear(MLP_WIDTH, WIDTH)
+        self.down = nn.Linear(mlp_width, width)
 
     def forward(self, x):
         return self.down(self.act(self.up(x)))
@@ -105,12 +120,12 @@ class Mlp(nn.Module):
 class Block(nn.Module):
     """Pre-LayerNorm decoder block: x + attn(ln1(x)), then x + mlp(ln2(x))."""
 
-    def __init__(self):
+    def __init__(self, shape):
         super().__init__()
-        self.ln1 = nn.LayerNorm(WIDTH)
-        self.attn = CausalSelfAttention()
-        self.ln2 = nn.LayerNorm(WIDTH)
-        self.mlp = Mlp()
+        self.ln1 = nn.LayerNorm(shape.width)
+        self.attn = CausalSelfAttention(shape.width, shape.heads)
+        self.ln2 = nn.LayerNorm(shape.width)
+        self.mlp = Mlp(shape.width, shape.mlp_width)
 
     def forward(self, x):
         x = x + self.attn(self.ln1(x))
@@ -118,15 +133,16 @@ class Block(nn.Module):
 
 
 class TinyLm(nn.Module):
-    """Byte-level GPT-style decoder: input_ids [N, T] int64 (T <= 64) -> logits [N, T, 256]."""
+    """Byte-level GPT-style decoder: input_ids [N, T] int64 (T <= max_positions, 64 for the sample)
+    -> logits [N, T, vocab] (256 for the sample)."""
 
-    def __init__(self):
+    def __init__(self, shape=DecoderShape()):
         super().__init__()
-        self.tok_emb = nn.Embedding(VOCAB, WIDTH)
-        self.pos_emb = nn.Embedding(MAX_POSITIONS, WIDTH)
-        self.blocks = nn.ModuleList([Block() for _ in range(LAYERS)])
-        self.ln_f = nn.LayerNorm(WIDTH)
-        self.lm_head = nn.Linear(WIDTH, VOCAB)
+        self.tok_emb = nn.Embedding(shape.vocab, shape.width)
+        self.pos_emb = nn.Embedding(shape.max_positions, shape.width)
+        self.blocks = nn.ModuleList([Block(shape) for _ in range(shape.layers)])
+        self.ln_f = nn.LayerNorm(shape.width)
+        self.lm_head = nn.Linear(shape.width, shape.vocab)
 
     def forward(self, input_ids):
         positions = torch.arange(input_ids.shape[1])
@@ -155,14 +171,15 @@ def read_text():
     return np.frombuffer(raw, dtype=np.uint8).astype(np.int64)
 
 
-def split(tokens):
-    """(training segments, validation rows [R, 64]): blocks of 512 bytes, every fifth held out
-    (block b when b % 5 == 2); the held-out blocks cut into rows of 64 in text order. Training
-    segments are the maximal runs of text between held-out blocks (the tail after the last full
-    block included), so no training window holds a validation byte."""
+def split(tokens, row_length=ROW_LENGTH):
+    """(training segments, validation rows [R, row_length]): blocks of 512 bytes, every fifth held
+    out (block b when b % 5 == 2); the held-out blocks cut into rows of row_length (64 for the
+    sample, a divisor of 512) in text order. Training segments are the maximal runs of text
+    between held-out blocks (the tail after the last full block included), so no training window
+    holds a validation byte."""
     full_blocks = len(tokens) // BLOCK
     held = [b for b in range(full_blocks) if b % HELD_OUT_EVERY == HELD_OUT_PHASE]
-    rows = np.concatenate([tokens[b * BLOCK:(b + 1) * BLOCK] for b in held]).reshape(-1, ROW_LENGTH)
+    rows = np.concatenate([tokens[b * BLOCK:(b + 1) * BLOCK] for b in held]).reshape(-1, row_length)
     segments = []
     start = 0
     for b in held:
@@ -184,45 +201,47 @@ def write_tokens_csv(path, rows):
 
 # ----------------------------------------------------------------------------- training
 
-def train(segments):
-    """Adam on random windows of 65 bytes within the training segments: 64 inputs, 64 targets."""
-    torch.manual_seed(SEED)
-    model = TinyLm()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+def train(segments, shape=DecoderShape(), steps=STEPS, length=ROW_LENGTH, batch_size=BATCH,
+          learning_rate=LEARNING_RATE, seed=SEED):
+    """Adam on random windows of length + 1 bytes (65 for the sample) within the training
+    segments: length inputs, length targets. The defaults train the sample."""
+    torch.manual_seed(seed)
+    model = TinyLm(shape)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     text = np.concatenate(segments)
     offsets = np.cumsum([0] + [len(seg) for seg in segments[:-1]])
-    starts = np.concatenate([np.arange(len(seg) - ROW_LENGTH) + offset
+    starts = np.concatenate([np.arange(len(seg) - length) + offset
                              for seg, offset in zip(segments, offsets)])
-    window = np.arange(ROW_LENGTH + 1)
-    generator = torch.Generator().manual_seed(SEED)
+    window = np.arange(length + 1)
+    generator = torch.Generator().manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     started, cpu = time.monotonic(), time.process_time()
     running = 0.0
-    for step in range(STEPS):
+    for step in range(steps):
         # Cosine decay to a tenth of the rate, after 100 warm-up steps.
-        lr = LEARNING_RATE * (min(1.0, (step + 1) / 100)
-                              * (0.55 + 0.45 * math.cos(math.pi * step / STEPS)))
+        lr = learning_rate * (min(1.0, (step + 1) / 100)
+                              * (0.55 + 0.45 * math.cos(math.pi * step / steps)))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        pick = torch.randint(len(starts), (BATCH,), generator=generator).numpy()
+        pick = torch.randint(len(starts), (batch_size,), generator=generator).numpy()
         batch = torch.from_numpy(text[starts[pick][:, None] + window])
         optimizer.zero_grad()
         logits = model(batch[:, :-1])
-        loss = loss_fn(logits.reshape(-1, VOCAB), batch[:, 1:].reshape(-1))
+        loss = loss_fn(logits.reshape(-1, shape.vocab), batch[:, 1:].reshape(-1))
         loss.backward()
         optimizer.step()
         running += loss.item()
         if step % 100 == 99:
             print(f"  step {step + 1}: train loss {running / 100:.4f}")
             running = 0.0
-    print(f"  trained {STEPS} steps in {time.monotonic() - started:.1f} s"
+    print(f"  trained {steps} steps in {time.monotonic() - started:.1f} s"
           f" ({time.process_time() - cpu:.1f} s of CPU)")
     return model.eval()
 
 
-def load_model(path):
-    model = TinyLm()
+def load_model(path, shape=DecoderShape()):
+    model = TinyLm(shape)
     model.load_state_dict(samples.read_safetensors(path), strict=True)
     return model.eval()
 
