@@ -84,6 +84,8 @@ class MiniLmPruneTest {
     }
     assertEquals(36 + 1, swept.size(), "every Linear weight and the dense row: " + swept);
     assertEquals(1.0, (Double) sensitivity.rows().get(0).get(cosine), 1e-9, "the dense model against itself");
+    assertTrue(java.nio.file.Files.readString(out.resolve("report.html")).contains("cosine against sparsity"),
+        "the report plots cosine");
 
     String pruned = out.resolve("model/pruned.onnx").toString();
     if (OnnxCheck.available()) {
