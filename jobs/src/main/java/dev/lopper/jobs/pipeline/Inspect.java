@@ -28,9 +28,10 @@ import org.apache.hadoop.conf.Configuration;
 
 /**
  * The first step of every run, {@code check} included: the model loaded and checked on the
- * driver, without Spark — its prunable tensors, its one input against {@code data.input-shape}, its
- * number of classes, that replaced weights take effect in ONNX Runtime, and for structured criteria
- * or {@code allocation.unit: flops} its channel groups and costs.
+ * driver, without Spark — its prunable tensors, its inputs (one float features input against
+ * {@code data.input-shape}, or token inputs and an output that fits the metric), its number of
+ * classes, that replaced weights take effect in ONNX Runtime, and for structured criteria or
+ * {@code allocation.unit: flops} its channel groups and costs.
  */
 public final class Inspect {
 
