@@ -279,11 +279,12 @@ public final class Evaluator implements AutoCloseable {
   /**
    * Checks that ONNX Runtime evaluates replaced weights: for each tensor, the model with that
    * tensor zeroed must give different logits than the dense model on a deterministic
-   * pseudo-random probe batch of {@value #PROBE_ROWS} rows. Run once when a model is loaded.
+   * pseudo-random probe batch ({@link #probe()}). Run once when a model is loaded.
    *
+   * @return the dense model's output on the probe batch, for checks of the output's shape
    * @throws InvalidInputException naming the first tensor whose zeroing changed nothing
    */
-  public void checkReplacementsTakeEffect(List<PrunableTensor> tensors) {
+  public Logits checkReplacementsTakeEffect(List<PrunableTensor> tensors) {
     Map<String, OnnxTensor> probe = probe();
     try {
       Logits dense;
@@ -304,16 +305,7 @@ public final class Evaluator implements AutoCloseable {
               + " effect on the output");
         }
       }
-    } finally {
-      probe.values().forEach(OnnxTensor::close);
-    }
-  }
-
-  /** The dense model's output on the probe batch of {@link #checkReplacementsTakeEffect}. */
-  public Logits probeOutput() {
-    Map<String, OnnxTensor> probe = probe();
-    try (VariantSession s = dense()) {
-      return s.run(probe, probeRows(), "a probe batch");
+      return dense;
     } finally {
       probe.values().forEach(OnnxTensor::close);
     }

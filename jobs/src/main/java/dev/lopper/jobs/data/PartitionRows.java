@@ -27,12 +27,6 @@ public record PartitionRows(int partition, int rows, int rowLength, float[] feat
     return batches(from, to, spec.rowShape(), batchSize, spec.featuresColumn(), spec.labelColumn(), allocator);
   }
 
-  /** This partition's rows as batches of at most {@code batchSize} rows; the caller closes them. */
-  public List<Batch> batches(long[] rowShape, int batchSize, String featuresColumn, String labelColumn,
-      BufferAllocator allocator) {
-    return batches(0, rows, rowShape, batchSize, featuresColumn, labelColumn, allocator);
-  }
-
   /**
    * Rows {@code from} (inclusive) to {@code to} (exclusive) as batches of at most {@code batchSize}
    * rows, the first starting at {@code from}; the caller closes them.

@@ -131,8 +131,7 @@ public final class Inspect {
           + " shift into targets; name the target column with data.targets");
     }
     try (Evaluator evaluator = new Evaluator(model)) {
-      evaluator.checkReplacementsTakeEffect(tensors);
-      Logits probe = evaluator.probeOutput();
+      Logits probe = evaluator.checkReplacementsTakeEffect(tensors);
       if (scoring.task() == Task.LANGUAGE_MODEL && probe.positions() != evaluator.probePositions()) {
         throw new InvalidInputException(path + ": output " + model.outputs().get(0).name() + " is " + probe
             + " for a probe batch of " + evaluator.probePositions() + " positions; metric " + metric.configName()
