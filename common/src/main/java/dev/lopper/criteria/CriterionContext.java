@@ -1,5 +1,6 @@
 package dev.lopper.criteria;
 
+import dev.lopper.calibration.InputStatistics;
 import dev.lopper.structure.ChannelGroup;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -17,7 +18,9 @@ import java.util.Optional;
  * <p>It holds, per tensor name, the {@link Consumer}: the op that reads the weight, which says which
  * axis holds output channels or neurons; and the model's {@link ChannelGroup}s, which structured
  * criteria ({@link ChannelCriterion}) need to prune whole channels across every tensor that shares
- * them. Magnitude criteria ignore both.
+ * them. Magnitude criteria ignore both. Activation-aware criteria (Wanda, SparseGPT) read each
+ * tensor's calibration {@link InputStatistics}; every criterion honours the {@link SparsityPattern}
+ * (unstructured unless given).
  *
  * <pre>{@code
  * CriterionContext context = CriterionContext.builder()
@@ -53,10 +56,14 @@ public final class CriterionContext {
 
   private final Map<String, Consumer> consumers;
   private final List<ChannelGroup> channelGroups;
+  private final Map<String, InputStatistics> statistics;
+  private final SparsityPattern pattern;
 
   private CriterionContext(Builder builder) {
     this.consumers = Collections.unmodifiableMap(new LinkedHashMap<>(builder.consumers));
     this.channelGroups = List.copyOf(builder.channelGroups);
+    this.statistics = Collections.unmodifiableMap(new LinkedHashMap<>(builder.statistics));
+    this.pattern = builder.pattern;
   }
 
   /** A context that knows nothing beyond the weights. */
@@ -83,6 +90,8 @@ public final class CriterionContext {
     Builder builder = new Builder();
     builder.consumers.putAll(consumers);
     builder.channelGroups = channelGroups;
+    builder.statistics.putAll(statistics);
+    builder.pattern = pattern;
     return builder;
   }
 
@@ -104,29 +113,56 @@ public final class CriterionContext {
     return channelGroups;
   }
 
+  /** The calibration statistics of the activation entering tensor {@code tensorName}'s consumer, if known. */
+  public Optional<InputStatistics> inputStatistics(String tensorName) {
+    return Optional.ofNullable(statistics.get(tensorName));
+  }
+
+  /** The sparsity pattern masks must hold; {@link SparsityPattern#UNSTRUCTURED} unless given. */
+  public SparsityPattern pattern() {
+    return pattern;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof CriterionContext c && consumers.equals(c.consumers)
-        && channelGroups.equals(c.channelGroups);
+        && channelGroups.equals(c.channelGroups) && statistics.equals(c.statistics) && pattern.equals(c.pattern);
   }
 
   @Override
   public int hashCode() {
-    return consumers.hashCode() * 31 + channelGroups.hashCode();
+    return ((consumers.hashCode() * 31 + channelGroups.hashCode()) * 31 + statistics.hashCode()) * 31
+        + pattern.hashCode();
   }
 
   @Override
   public String toString() {
     return "CriterionContext[consumers=" + consumers
-        + (channelGroups.isEmpty() ? "" : ", " + channelGroups.size() + " channel groups") + "]";
+        + (channelGroups.isEmpty() ? "" : ", " + channelGroups.size() + " channel groups")
+        + (statistics.isEmpty() ? "" : ", statistics of " + statistics.size() + " tensors")
+        + (pattern.isNm() ? ", pattern " + pattern : "") + "]";
   }
 
   /** Builds a {@link CriterionContext}; every setting is optional. */
   public static final class Builder {
     private final Map<String, Consumer> consumers = new LinkedHashMap<>();
     private List<ChannelGroup> channelGroups = List.of();
+    private final Map<String, InputStatistics> statistics = new LinkedHashMap<>();
+    private SparsityPattern pattern = SparsityPattern.UNSTRUCTURED;
 
     private Builder() {}
+
+    /** Records the calibration statistics of tensor {@code tensorName}'s consumer input, replacing earlier ones. */
+    public Builder optInputStatistics(String tensorName, InputStatistics stats) {
+      statistics.put(Objects.requireNonNull(tensorName, "tensorName"), Objects.requireNonNull(stats, "stats"));
+      return this;
+    }
+
+    /** Sets the sparsity pattern masks must hold. */
+    public Builder optPattern(SparsityPattern pattern) {
+      this.pattern = Objects.requireNonNull(pattern, "pattern");
+      return this;
+    }
 
     /**
      * Supplies the model's channel groups, as {@code ModelStructure.groups()} lists them (every
