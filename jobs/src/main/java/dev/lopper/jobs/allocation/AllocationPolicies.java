@@ -16,7 +16,7 @@ import java.util.function.Supplier;
 public final class AllocationPolicies {
 
   /** Every policy name, in the order of the documentation. */
-  public static final List<String> NAMES = List.of("target", "tolerance", "uniform", "global-magnitude");
+  public static final List<String> NAMES = List.of("target", "tolerance", "uniform", "owl", "global-magnitude");
 
   private AllocationPolicies() {}
 

@@ -149,6 +149,9 @@ final class PipelineRun {
       inputs.add(InputFile.of("weights", config.model().weights(), hadoop));
     }
     inputs.add(InputFile.of("data", config.data().path(), hadoop));
+    if (config.calibration().data() != null) {
+      inputs.add(InputFile.of("calibration", config.calibration().data(), hadoop));
+    }
     return inputs;
   }
 }

@@ -15,9 +15,16 @@ import dev.lopper.jobs.allocation.CostUnit;
  * @param minSpeedup the smallest predicted (and measured) speed-up of a structured run, above 1, or
  *     null when latency is not considered
  * @param latencyBatch rows per run when latency is measured, positive
+ * @param owlM policy owl: the outlier threshold, a multiple of a group's mean Wanda score
+ * @param owlLambda policy owl: how far a group's sparsity may lie from the target
  */
 public record AllocationConfig(String policy, double target, double tolerance, double maxSparsity, CostUnit unit,
-    Double minSpeedup, int latencyBatch) {
+    Double minSpeedup, int latencyBatch, double owlM, double owlLambda) {
+
+  /** Policy owl's outlier threshold unless configured (OWL's default). */
+  public static final double DEFAULT_OWL_M = 5.0;
+  /** Policy owl's range around the target unless configured (OWL's default). */
+  public static final double DEFAULT_OWL_LAMBDA = 0.08;
 
   /** Rows per run when latency is measured, unless configured. */
   public static final int DEFAULT_LATENCY_BATCH = 256;
@@ -38,7 +45,8 @@ public record AllocationConfig(String policy, double target, double tolerance, d
 
   /** An allocation without a speed-up constraint. */
   public AllocationConfig(String policy, double target, double tolerance, double maxSparsity, CostUnit unit) {
-    this(policy, target, tolerance, maxSparsity, unit, null, DEFAULT_LATENCY_BATCH);
+    this(policy, target, tolerance, maxSparsity, unit, null, DEFAULT_LATENCY_BATCH, DEFAULT_OWL_M,
+        DEFAULT_OWL_LAMBDA);
   }
 
   /** The numbers the allocation policies take. */

@@ -128,6 +128,61 @@ public final class ConfigKeys {
       .valueIn(c -> c.sweep().tensorsPerTask())
       .withDefault(0);
 
+  static final Key<String> SWEEP_PATTERN = Key.builder("sweep.pattern", Type.STRING, Parsers.SCALAR)
+      .check((value, input) -> {
+        try {
+          dev.lopper.criteria.SparsityPattern.parse(value);
+        } catch (dev.lopper.InvalidInputException e) {
+          throw input.refused("expected unstructured or N:M with 1 <= N < M (e.g. 2:4, 4:8), found '" + value + "'");
+        }
+      })
+      .doc("Where pruned weights may fall: `unstructured`, or `N:M` such as `2:4` or `4:8` (at most N non-zero "
+          + "weights in every M consecutive weights along the input dimension of each output row, for every "
+          + "unstructured criterion). Under N:M a tensor is dense or at sparsity (M − N) / M, so the sweep measures "
+          + "that one sparsity and `sweep.sparsities` is not used.")
+      .valueIn(c -> c.sweep().pattern().toString())
+      .withDefault("unstructured");
+  static final Key<String> SWEEP_RUN = name("sweep.run", List.of("auto", "always"))
+      .doc("Whether command prune runs the sensitivity sweep: `auto` only when the allocation policy needs measured "
+          + "curves (target, tolerance), not for uniform, owl and global-magnitude, whose sweep for a large model "
+          + "would be the expensive part of the run; `always` to measure the curves anyway (the sensitivity table and "
+          + "the allocation's predicted drops). Command sensitivity always sweeps.")
+      .valueIn(c -> c.sweep().run())
+      .withDefault("auto");
+
+  static final Key<String> CALIBRATION_DATA = path("calibration.data")
+      .doc("The calibration data of activation-aware criteria (`wanda`, `sparsegpt`) and policy `owl`: Parquet with the "
+          + "columns `data.*` names (inputs only; labels and targets are not read); null uses `data.path`.")
+      .valueIn(c -> c.calibration().data())
+      .optional(null);
+  static final Key<Integer> CALIBRATION_ROWS = integer("calibration.rows", Type.POSITIVE_INT)
+      .doc("Calibrate on the first rows of the calibration data in file order; null uses every row.")
+      .valueIn(c -> c.calibration().rows())
+      .optional(null);
+  static final Key<Boolean> CALIBRATION_SEQUENTIAL = Key.builder("calibration.sequential", Type.BOOLEAN,
+          Parsers.BOOLEAN)
+      .doc("true: the prunable tensors are calibrated group by group in graph order, each group on the activations "
+          + "of the model with the earlier groups already pruned (and, for sparsegpt, reconstructed), as the "
+          + "reference implementations do; false: one pass over the dense model gives every statistic.")
+      .valueIn(c -> c.calibration().sequential())
+      .withDefault(true);
+  static final Key<List<String>> CALIBRATION_GROUPS = strings("calibration.groups")
+      .doc("Groups of sequential calibration as globs over tensor names, one glob per group (a tensor joins the first "
+          + "group it matches; tensors matching none are groups of their own); empty: the decoder blocks found "
+          + "from the consumers' node names (`/blocks.0/…`, `/model/layers.3/…`).")
+      .valueIn(c -> c.calibration().groups())
+      .withDefault(List.of());
+  static final Key<Double> CALIBRATION_DAMPENING = number("calibration.dampening", Type.NON_NEGATIVE_NUMBER)
+      .doc("SparseGPT's dampening: this fraction of the mean diagonal of each Gram matrix is added to its diagonal "
+          + "before the Cholesky factorisation.")
+      .valueIn(c -> c.calibration().dampening())
+      .withDefault(CalibrationConfig.DEFAULT_DAMPENING);
+  static final Key<String> CALIBRATION_FROM = path("calibration.from")
+      .doc("A previous run directory whose `calibration/` statistics to reuse instead of computing them; refused "
+          + "unless its model, calibration data and calibration settings match this run's (checksums compared).")
+      .valueIn(c -> c.calibration().from())
+      .optional(null);
+
   static final Key<String> METRIC = name("metric", DecisionMetric.names()).flag("--metric")
       .doc("The metric that drives the allocation and the quality gate: accuracy, top5 and f1 (higher is "
           + "better), loss and kl (the divergence from the dense model's outputs; lower is better) for "
@@ -142,7 +197,9 @@ public final class ConfigKeys {
       .doc("How per-tensor sparsities are chosen from the measured curves: `target` reaches "
           + "`allocation.target` while minimising the summed predicted drop, `tolerance` takes per tensor "
           + "the largest sparsity whose drop is within `allocation.tolerance`, `uniform` and "
-          + "`global-magnitude` are baselines to compare with.")
+          + "`global-magnitude` are baselines to compare with; `owl` (outlier-weighted layerwise sparsity) gives "
+          + "each calibration group a sparsity around the target from the share of its Wanda scores above "
+          + "`allocation.owl-m` times their mean.")
       .valueIn(c -> c.allocation().policy())
       .withDefault("target");
   static final Key<Double> ALLOCATION_TARGET = number("allocation.target", Type.OPEN_FRACTION).flag("--target")
@@ -176,6 +233,15 @@ public final class ConfigKeys {
       .doc("Rows per run when latency is measured for `allocation.min-speedup`.")
       .valueIn(c -> c.allocation().latencyBatch())
       .withDefault(256);
+
+  static final Key<Double> ALLOCATION_OWL_M = number("allocation.owl-m", Type.NON_NEGATIVE_NUMBER)
+      .doc("Policy owl: a Wanda score is an outlier when above this many times its group's mean score.")
+      .valueIn(c -> c.allocation().owlM())
+      .withDefault(AllocationConfig.DEFAULT_OWL_M);
+  static final Key<Double> ALLOCATION_OWL_LAMBDA = number("allocation.owl-lambda", Type.OPEN_FRACTION)
+      .doc("Policy owl: groups' sparsities lie within this distance of `allocation.target`, their mean the target.")
+      .valueIn(c -> c.allocation().owlLambda())
+      .withDefault(AllocationConfig.DEFAULT_OWL_LAMBDA);
 
   static final Key<Double> GATE_MAX_DROP = number("gate.max-drop", Type.NON_NEGATIVE_NUMBER)
       .doc("Largest allowed verified drop of the metric, pruned against dense (command prune); a larger "
@@ -221,10 +287,12 @@ public final class ConfigKeys {
   public static final List<Key<?>> ALL = List.of(
       MODEL_ONNX, MODEL_WEIGHTS, MODEL_INCLUDE, MODEL_EXCLUDE,
       DATA_PATH, DATA_FEATURES, DATA_LABEL, DATA_INPUTS, DATA_TARGETS, DATA_INPUT_SHAPE, DATA_BATCH_SIZE, DATA_PARTITIONS,
-      SWEEP_CRITERION, SWEEP_SPARSITIES, SWEEP_TENSORS_PER_TASK,
+      SWEEP_CRITERION, SWEEP_SPARSITIES, SWEEP_TENSORS_PER_TASK, SWEEP_PATTERN, SWEEP_RUN,
+      CALIBRATION_DATA, CALIBRATION_ROWS, CALIBRATION_SEQUENTIAL, CALIBRATION_GROUPS, CALIBRATION_DAMPENING,
+      CALIBRATION_FROM,
       METRIC,
       ALLOCATION_POLICY, ALLOCATION_TARGET, ALLOCATION_UNIT, ALLOCATION_TOLERANCE, ALLOCATION_MAX_SPARSITY,
-      ALLOCATION_MIN_SPEEDUP, ALLOCATION_LATENCY_BATCH,
+      ALLOCATION_MIN_SPEEDUP, ALLOCATION_LATENCY_BATCH, ALLOCATION_OWL_M, ALLOCATION_OWL_LAMBDA,
       GATE_MAX_DROP,
       OUTPUT_DIR, OUTPUT_OVERWRITE, OUTPUT_NAME_BY_DATE,
       RUNTIME_THREADS,

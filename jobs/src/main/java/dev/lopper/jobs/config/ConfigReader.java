@@ -9,6 +9,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.lopper.InvalidInputException;
 import dev.lopper.criteria.ChannelCriterion;
 import dev.lopper.criteria.Criteria;
+import dev.lopper.criteria.SparsityPattern;
 import dev.lopper.jobs.allocation.CostUnit;
 import dev.lopper.io.HadoopFiles;
 import dev.lopper.jobs.config.ConfigKeys.Type;
@@ -191,7 +192,11 @@ final class ConfigReader {
         read(ConfigKeys.DATA_LABEL), read(ConfigKeys.DATA_INPUTS), read(ConfigKeys.DATA_TARGETS),
         read(ConfigKeys.DATA_INPUT_SHAPE), read(ConfigKeys.DATA_BATCH_SIZE), read(ConfigKeys.DATA_PARTITIONS));
     SweepConfig sweep = new SweepConfig(read(ConfigKeys.SWEEP_CRITERION), read(ConfigKeys.SWEEP_SPARSITIES),
-        read(ConfigKeys.SWEEP_TENSORS_PER_TASK));
+        read(ConfigKeys.SWEEP_TENSORS_PER_TASK), SparsityPattern.parse(read(ConfigKeys.SWEEP_PATTERN)),
+        read(ConfigKeys.SWEEP_RUN));
+    CalibrationConfig calibration = new CalibrationConfig(read(ConfigKeys.CALIBRATION_DATA),
+        read(ConfigKeys.CALIBRATION_ROWS), read(ConfigKeys.CALIBRATION_SEQUENTIAL), read(ConfigKeys.CALIBRATION_GROUPS),
+        read(ConfigKeys.CALIBRATION_DAMPENING), read(ConfigKeys.CALIBRATION_FROM));
     DecisionMetric metric = DecisionMetric.fromName(read(ConfigKeys.METRIC));
     String policy = read(ConfigKeys.ALLOCATION_POLICY);
     double target = read(ConfigKeys.ALLOCATION_TARGET);
@@ -200,6 +205,8 @@ final class ConfigReader {
     Double maxSparsity = read(ConfigKeys.ALLOCATION_MAX_SPARSITY);
     Double minSpeedup = read(ConfigKeys.ALLOCATION_MIN_SPEEDUP);
     int latencyBatch = read(ConfigKeys.ALLOCATION_LATENCY_BATCH);
+    double owlM = read(ConfigKeys.ALLOCATION_OWL_M);
+    double owlLambda = read(ConfigKeys.ALLOCATION_OWL_LAMBDA);
     GateConfig gate = new GateConfig(read(ConfigKeys.GATE_MAX_DROP));
     OutputConfig output = new OutputConfig(read(ConfigKeys.OUTPUT_DIR), read(ConfigKeys.OUTPUT_OVERWRITE),
         read(ConfigKeys.OUTPUT_NAME_BY_DATE));
@@ -241,7 +248,24 @@ final class ConfigReader {
     }
     // With channel groups the target is a fraction of the whole model, reached through calibration,
     // so the cap on each group's sparsity does not bound it this simply.
-    if (!structured && (policy.equals("target") || policy.equals("uniform")) && target > maxSparsity) {
+    SparsityPattern pattern = sweep.pattern();
+    if (pattern.isNm()) {
+      checkPattern(sweep, policy, structured);
+    }
+    if (policy.equals("owl") && structured) {
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_POLICY) + ": owl chooses sparsities of single "
+          + "weights per group of layers, but sweep.criterion " + sweep.criterion() + " prunes whole channels; use "
+          + "target, tolerance or uniform");
+    }
+    if (policy.equals("owl") && unit != CostUnit.PARAMETERS) {
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_UNIT) + ": owl counts its target in parameters; "
+          + "use allocation.unit parameters or another policy");
+    }
+    if (policy.equals("owl") && (target - owlLambda < 0 || target + owlLambda > 1)) {
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_OWL_LAMBDA) + ": " + owlLambda + " around "
+          + "allocation.target " + target + " leaves [0, 1]; lower allocation.owl-lambda");
+    }
+    if (!structured && !pattern.isNm() && (policy.equals("target") || policy.equals("uniform")) && target > maxSparsity) {
       throw new InvalidInputException(label(ConfigKeys.ALLOCATION_TARGET) + ": " + target + " cannot be reached by "
           + "policy " + policy + " when no tensor goes above " + maxSparsity + " (allocation.max-sparsity, by "
           + "default the largest swept sparsity); lower the target or sweep higher sparsities");
@@ -257,8 +281,28 @@ final class ConfigReader {
           + "to null");
     }
     AllocationConfig allocation = new AllocationConfig(policy, target, tolerance, maxSparsity, unit, minSpeedup,
-        latencyBatch);
-    return new LopperConfig(model, data, sweep, metric, allocation, gate, output, runtime, spark);
+        latencyBatch, owlM, owlLambda);
+    return new LopperConfig(model, data, sweep, calibration, metric, allocation, gate, output, runtime, spark);
+  }
+
+  /**
+   * An N:M pattern makes each tensor dense or N:M: refused with what cannot hold it (channels, one
+   * threshold over all tensors, OWL's graded sparsities).
+   */
+  private void checkPattern(SweepConfig sweep, String policy, boolean structured) {
+    String pattern = label(ConfigKeys.SWEEP_PATTERN) + ": pattern " + sweep.pattern();
+    if (structured) {
+      throw new InvalidInputException(pattern + " prunes single weights, but sweep.criterion " + sweep.criterion()
+          + " prunes whole channels; use a criterion of single weights (magnitude, wanda, sparsegpt)");
+    }
+    if (sweep.criterion().equals("global-magnitude") || policy.equals("global-magnitude")) {
+      throw new InvalidInputException(pattern + " fixes every tensor's sparsity at " + sweep.pattern().sparsity()
+          + ", which one global magnitude threshold cannot hold; use sweep.criterion magnitude with policy uniform");
+    }
+    if (policy.equals("owl")) {
+      throw new InvalidInputException(pattern + " fixes every tensor's sparsity at " + sweep.pattern().sparsity()
+          + ", so owl's graded sparsities cannot apply; use policy uniform (every tensor N:M) or target");
+    }
   }
 
   private void checkInputs(LopperConfig config, Configuration hadoop) {
@@ -267,6 +311,12 @@ final class ConfigReader {
       checkExists(ConfigKeys.MODEL_WEIGHTS, config.model().weights(), false, hadoop);
     }
     checkExists(ConfigKeys.DATA_PATH, config.data().path(), true, hadoop);
+    if (config.calibration().data() != null) {
+      checkExists(ConfigKeys.CALIBRATION_DATA, config.calibration().data(), true, hadoop);
+    }
+    if (config.calibration().from() != null) {
+      checkExists(ConfigKeys.CALIBRATION_FROM, config.calibration().from(), true, hadoop);
+    }
     checkOutputApart(config, hadoop);
   }
 
@@ -279,6 +329,12 @@ final class ConfigReader {
       inputs.put(ConfigKeys.MODEL_WEIGHTS, config.model().weights());
     }
     inputs.put(ConfigKeys.DATA_PATH, config.data().path());
+    if (config.calibration().data() != null) {
+      inputs.put(ConfigKeys.CALIBRATION_DATA, config.calibration().data());
+    }
+    if (config.calibration().from() != null) {
+      inputs.put(ConfigKeys.CALIBRATION_FROM, config.calibration().from());
+    }
     for (Map.Entry<Key<String>, String> input : inputs.entrySet()) {
       String path = qualified(input.getValue(), hadoop);
       if (path.equals(output) || path.startsWith(output + "/")) {

@@ -29,6 +29,7 @@ import org.apache.hadoop.conf.Configuration;
  * @param model the model and the tensors that may be pruned
  * @param data the validation data
  * @param sweep the sensitivity sweep
+ * @param calibration the calibration of activation-aware criteria
  * @param metric the metric driving allocation and the quality gate
  * @param allocation the allocation policy and its settings
  * @param gate the quality gate
@@ -36,7 +37,8 @@ import org.apache.hadoop.conf.Configuration;
  * @param runtime model runtime settings inside tasks
  * @param spark how Spark is started
  */
-public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep, DecisionMetric metric,
+public record LopperConfig(ModelConfig model, DataConfig data, SweepConfig sweep, CalibrationConfig calibration,
+    DecisionMetric metric,
     AllocationConfig allocation, GateConfig gate, OutputConfig output, RuntimeConfig runtime, SparkConfig spark) {
 
   private static final YAMLMapper YAML_WRITER = YAMLMapper.builder()

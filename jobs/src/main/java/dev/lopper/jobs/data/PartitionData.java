@@ -24,6 +24,18 @@ public interface PartitionData extends Serializable {
    */
   List<Batch> batches(int from, int to, ValidationData.Spec spec, int batchSize, BufferAllocator allocator);
 
+  /**
+   * Rows {@code from} (inclusive) to {@code to} (exclusive) as data of their own, to be moved to
+   * another task (calibration gathers fixed chunks of rows that may span partitions).
+   */
+  PartitionData slice(int from, int to);
+
+  /**
+   * Rows of this data followed by those of {@code next} (data of the same kind and layout), as
+   * partition {@code partition}.
+   */
+  PartitionData append(PartitionData next, int partition);
+
   /** All rows as batches; the caller closes them. */
   default List<Batch> batches(ValidationData.Spec spec, int batchSize, BufferAllocator allocator) {
     return batches(0, rows(), spec, batchSize, allocator);

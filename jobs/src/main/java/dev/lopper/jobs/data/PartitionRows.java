@@ -3,6 +3,7 @@ package dev.lopper.jobs.data;
 import dev.lopper.data.Batch;
 import dev.lopper.data.BatchBuilder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -25,6 +26,32 @@ public record PartitionRows(int partition, int rows, int rowLength, float[] feat
   @Override
   public List<Batch> batches(int from, int to, ValidationData.Spec spec, int batchSize, BufferAllocator allocator) {
     return batches(from, to, spec.rowShape(), batchSize, spec.featuresColumn(), spec.labelColumn(), allocator);
+  }
+
+  @Override
+  public PartitionRows slice(int from, int to) {
+    if (from < 0 || to > rows || from > to) {
+      throw new IllegalArgumentException("rows " + from + " to " + to + " of a partition of " + rows);
+    }
+    return new PartitionRows(partition, to - from, rowLength,
+        Arrays.copyOfRange(features, from * rowLength, to * rowLength),
+        labels == null ? null : Arrays.copyOfRange(labels, from, to), DataChecks.NONE);
+  }
+
+  @Override
+  public PartitionRows append(PartitionData next, int partition) {
+    PartitionRows other = (PartitionRows) next;
+    if (other.rowLength != rowLength || (other.labels == null) != (labels == null)) {
+      throw new IllegalArgumentException("appending rows of " + other.rowLength + " floats to rows of " + rowLength);
+    }
+    float[] f = Arrays.copyOf(features, (rows + other.rows) * rowLength);
+    System.arraycopy(other.features, 0, f, rows * rowLength, other.rows * rowLength);
+    int[] l = null;
+    if (labels != null) {
+      l = Arrays.copyOf(labels, rows + other.rows);
+      System.arraycopy(other.labels, 0, l, rows, other.rows);
+    }
+    return new PartitionRows(partition, rows + other.rows, rowLength, f, l, DataChecks.NONE);
   }
 
   /**

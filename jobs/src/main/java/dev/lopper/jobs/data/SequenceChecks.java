@@ -16,4 +16,8 @@ import java.io.Serializable;
  * @param problem what is wrong with it ("column input_ids has token id 300, ..."), or null
  */
 public record SequenceChecks(long rows, int minLength, int maxLength, long targets, long problemRow, String problem)
-    implements Serializable {}
+    implements Serializable {
+
+  /** Nothing counted: for rows moved between tasks after the checks passed. */
+  public static final SequenceChecks NONE = new SequenceChecks(0, Integer.MAX_VALUE, -1, 0, -1, null);
+}

@@ -23,6 +23,49 @@ public record SequenceRows(int partition, int rows, int[] offsets, long[][] valu
     SequenceChecks checks) implements PartitionData {
 
   @Override
+  public SequenceRows slice(int from, int to) {
+    if (from < 0 || to > rows || from > to) {
+      throw new IllegalArgumentException("rows " + from + " to " + to + " of a partition of " + rows);
+    }
+    int[] o = new int[to - from + 1];
+    for (int r = from; r <= to; r++) {
+      o[r - from] = offsets[r] - offsets[from];
+    }
+    long[][] v = new long[values.length][];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = Arrays.copyOfRange(values[i], offsets[from], offsets[to]);
+    }
+    long[] t = targets == null ? null : Arrays.copyOfRange(targets, offsets[from], offsets[to]);
+    return new SequenceRows(partition, to - from, o, v, t, SequenceChecks.NONE);
+  }
+
+  @Override
+  public SequenceRows append(PartitionData next, int partition) {
+    SequenceRows other = (SequenceRows) next;
+    if (other.values.length != values.length || (other.targets == null) != (targets == null)) {
+      throw new IllegalArgumentException("appending sequences of " + other.values.length + " inputs to "
+          + values.length);
+    }
+    int size = offsets[rows];
+    int[] o = Arrays.copyOf(offsets, rows + other.rows + 1);
+    for (int r = 1; r <= other.rows; r++) {
+      o[rows + r] = size + other.offsets[r];
+    }
+    long[][] v = new long[values.length][];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = concat(values[i], size, other.values[i], other.offsets[other.rows]);
+    }
+    long[] t = targets == null ? null : concat(targets, size, other.targets, other.offsets[other.rows]);
+    return new SequenceRows(partition, rows + other.rows, o, v, t, SequenceChecks.NONE);
+  }
+
+  private static long[] concat(long[] a, int aSize, long[] b, int bSize) {
+    long[] out = Arrays.copyOf(a, aSize + bSize);
+    System.arraycopy(b, 0, out, aSize, bSize);
+    return out;
+  }
+
+  @Override
   public List<Batch> batches(int from, int to, ValidationData.Spec spec, int batchSize, BufferAllocator allocator) {
     if (from < 0 || to > rows || from > to) {
       throw new IllegalArgumentException("rows " + from + " to " + to + " of a partition of " + rows);

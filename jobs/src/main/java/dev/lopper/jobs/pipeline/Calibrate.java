@@ -1,0 +1,117 @@
+package dev.lopper.jobs.pipeline;
+
+import dev.lopper.calibration.InputStatistics;
+import dev.lopper.jobs.RunContext;
+import dev.lopper.jobs.calibration.CalibrationGroups;
+import dev.lopper.jobs.calibration.CalibrationJob;
+import dev.lopper.jobs.calibration.CalibrationSpec;
+import dev.lopper.jobs.calibration.CalibrationStatistics;
+import dev.lopper.jobs.calibration.Replacements;
+import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.data.SequenceSpec;
+import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.model.PrunableTensor;
+import dev.lopper.model.WeightTensor;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The calibration step of activation-aware criteria and policy {@code owl}: the calibration data
+ * (the validation data unless {@code calibration.data} names other rows; the first {@code
+ * calibration.rows} rows in file order) and the passes that gather statistics on it ({@link
+ * CalibrationJob}): one over the dense model for every tensor, or one per group of sequential
+ * calibration with the earlier groups' pruned weights in place. Passes are timed as stage {@code
+ * calibration}.
+ */
+final class Calibrate implements AutoCloseable {
+
+  private final SparkRun spark;
+  private final LopperConfig config;
+  private final InspectedModel model;
+  private final ValidationData validation;
+  private final RunContext run;
+  private ValidationData data;
+  private boolean ownData;
+  private CalibrationStatistics dense;
+  private boolean denseGram;
+
+  Calibrate(SparkRun spark, LopperConfig config, InspectedModel model, ValidationData validation, RunContext run) {
+    this.spark = spark;
+    this.config = config;
+    this.model = model;
+    this.validation = validation;
+    this.run = run;
+  }
+
+  /** The statistics of every prunable tensor on the dense model, with Gram matrices when {@code gram}. */
+  CalibrationStatistics dense(boolean gram) {
+    if (dense == null || (gram && !denseGram)) {
+      dense = pass(model.tensors(), Map.of(), gram);
+      denseGram = gram;
+    }
+    return dense;
+  }
+
+  /** The statistics of {@code tensors} on the model with {@code replacements} in place. */
+  CalibrationStatistics pass(List<PrunableTensor> tensors, Map<String, WeightTensor> replacements, boolean gram) {
+    ValidationData rows = data();
+    long available = rows.rows();
+    Integer cap = config.calibration().rows();
+    long used = cap == null ? available : Math.min(cap, available);
+    int chunkRows = config.data().batchSize();
+    int chunks = Math.toIntExact((used + chunkRows - 1) / chunkRows);
+    int tasks = config.data().partitions() > 0 ? config.data().partitions()
+        : spark.session().sparkContext().defaultParallelism();
+    CalibrationSpec spec = new CalibrationSpec(model.model().source(), model.model().checksum(), tensors, gram, used,
+        chunkRows, Math.max(1, Math.min(tasks, chunks)), spark.threads());
+    return run.timings().time("calibration", () -> CalibrationJob.run(spark.session(), model.model(), rows, spec,
+        spark.hadoop(), Replacements.of(replacements)));
+  }
+
+  /** The groups of sequential calibration. */
+  CalibrationGroups groups() {
+    return CalibrationGroups.of(model.model(), model.tensors(), config.calibration().groups());
+  }
+
+  /** Tensor name to statistics, for the criterion's context. */
+  static Map<String, InputStatistics> byTensor(CalibrationStatistics statistics) {
+    return new LinkedHashMap<>(statistics.byTensor());
+  }
+
+  /**
+   * The calibration rows, read once: the validation data itself when it is the same file read in
+   * file order ({@code data.partitions} 0), else the calibration file (or the validation file again,
+   * in file order), inputs only.
+   */
+  private ValidationData data() {
+    if (data == null) {
+      String path = config.calibration().path(config.data());
+      if (path.equals(config.data().path()) && config.data().partitions() == 0) {
+        data = validation;
+      } else {
+        ValidationData.Spec spec = inputsOnly(LoadData.spec(config, model), path);
+        data = run.timings().time("calibration", () -> ValidationData.load(spark.session(), spec, model.classes()));
+        ownData = true;
+      }
+    }
+    return data;
+  }
+
+  /** The spec of the validation data for another path, in file order, without labels or targets. */
+  private static ValidationData.Spec inputsOnly(ValidationData.Spec spec, String path) {
+    if (spec.sequences() != null) {
+      SequenceSpec s = spec.sequences();
+      return ValidationData.Spec.sequences(path, new SequenceSpec(s.inputs(), s.mask(), s.tokens(), null, s.length(),
+          false), 0);
+    }
+    return new ValidationData.Spec(path, spec.featuresColumn(), null, spec.rowShape(), 0);
+  }
+
+  @Override
+  public void close() {
+    if (ownData && data != null) {
+      data.release();
+    }
+  }
+}
