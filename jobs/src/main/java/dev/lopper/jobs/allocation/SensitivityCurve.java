@@ -20,7 +20,8 @@ import java.util.Set;
  * per channel, times the channels (exact for one group alone; see {@code TargetCalibration} for groups
  * that share tensors). {@code units} says in what steps the sparsity can move: a group of C channels
  * can only be pruned at multiples of 1/C, so policies choose among those; 0 means in steps too fine
- * to matter (single elements).
+ * to matter (single elements); {@link #GRID_ONLY} that the item is either dense or at one of the grid's
+ * sparsities (an N:M pattern: dense or N:M).
  *
  * @param tensor the tensor's name, or the channel group's
  * @param node the readable name of a tensor whose name is anonymous (its node's, see {@code
@@ -29,10 +30,13 @@ import java.util.Set;
  * @param sparsities the grid, strictly increasing, each in (0, 1]
  * @param drops the measured drop at each grid point (finite)
  * @param cost what pruning all of it saves, in the allocation's unit, positive
- * @param units the number of indivisible parts sparsity counts (a group's channels), or 0
+ * @param units the number of indivisible parts sparsity counts (a group's channels), 0, or {@link #GRID_ONLY}
  */
 public record SensitivityCurve(String tensor, String node, long parameters, double[] sparsities, double[] drops,
     double cost, long units) {
+
+  /** {@link #units()} of an item that can only be dense or at a grid point (an N:M pattern). */
+  public static final long GRID_ONLY = -1;
 
   /** A tensor's curve, counted in parameters, at any sparsity; {@code node} its readable name or null. */
   public SensitivityCurve(String tensor, String node, long parameters, double[] sparsities, double[] drops) {
@@ -70,9 +74,19 @@ public record SensitivityCurve(String tensor, String node, long parameters, doub
     if (!(cost > 0) || !Double.isFinite(cost)) {
       throw new IllegalArgumentException("tensor " + tensor + ": cost must be positive and finite, found " + cost);
     }
-    if (units < 0) {
-      throw new IllegalArgumentException("tensor " + tensor + ": units must be >= 0, found " + units);
+    if (units < 0 && units != GRID_ONLY) {
+      throw new IllegalArgumentException("tensor " + tensor + ": units must be >= 0 or GRID_ONLY, found " + units);
     }
+  }
+
+  /** Whether the item can only be dense or at a grid point. */
+  public boolean gridOnly() {
+    return units == GRID_ONLY;
+  }
+
+  /** This curve for an item that can only be dense or at a grid point ({@link #GRID_ONLY}). */
+  public SensitivityCurve atGridOnly() {
+    return new SensitivityCurve(tensor, node, parameters, sparsities, drops, cost, GRID_ONLY);
   }
 
   /** This curve with what pruning all of it saves counted as {@code cost}. */

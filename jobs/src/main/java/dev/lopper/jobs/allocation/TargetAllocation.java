@@ -317,6 +317,20 @@ public final class TargetAllocation implements AllocationPolicy {
   }
 
   private Choices choicesOf(SensitivityCurve curve, double cap) {
+    if (curve.gridOnly()) {
+      List<Double> points = new ArrayList<>(List.of(0.0));
+      for (double s : curve.sparsities()) {
+        if (s <= cap + 1e-12) {
+          points.add(s);
+        }
+      }
+      double[] s = points.stream().mapToDouble(Double::doubleValue).toArray();
+      double[] f = new double[s.length];
+      for (int i = 0; i < s.length; i++) {
+        f[i] = curve.dropAt(s[i]);
+      }
+      return new Choices(curve, s, f);
+    }
     if (curve.units() > 0 && 1.0 / curve.units() > step) {
       List<Double> multiples = new ArrayList<>();
       for (long k = 0; k / (double) curve.units() <= cap + 1e-12; k++) {

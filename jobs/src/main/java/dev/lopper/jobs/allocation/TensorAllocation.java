@@ -26,8 +26,17 @@ public record TensorAllocation(String tensor, @Optional String node, long parame
    */
   public static final RowSchema<TensorAllocation> SCHEMA = RowSchema.of(TensorAllocation.class);
 
+  /**
+   * The allocation of a tensor at {@code sparsity} chosen without measured curves (policies that
+   * need none, run without a sweep): its predicted drop is unknown (NaN).
+   */
+  public static TensorAllocation unmeasured(String tensor, String node, long parameters, double sparsity) {
+    return new TensorAllocation(tensor, node, parameters, sparsity, (long) Math.rint(sparsity * parameters),
+        Double.NaN);
+  }
+
   /** The allocation of {@code curve}'s tensor at {@code sparsity}, with its predicted drop. */
-  static TensorAllocation of(SensitivityCurve curve, double sparsity) {
+  public static TensorAllocation of(SensitivityCurve curve, double sparsity) {
     double drop = sparsity <= curve.maxSparsity() + 1e-12 ? curve.dropAt(Math.min(sparsity, curve.maxSparsity()))
         : Double.NaN;
     return new TensorAllocation(curve.tensor(), curve.node(), curve.parameters(), sparsity,

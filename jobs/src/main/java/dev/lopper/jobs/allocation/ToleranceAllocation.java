@@ -36,6 +36,14 @@ public final class ToleranceAllocation implements AllocationPolicy {
   static double largestWithin(SensitivityCurve curve, double tolerance, double cap) {
     double[] s = curve.sparsities();
     double[] d = curve.drops();
+    if (curve.gridOnly()) {
+      for (int i = s.length - 1; i >= 0; i--) {
+        if (s[i] <= cap + 1e-12 && d[i] <= tolerance) {
+          return s[i];
+        }
+      }
+      return 0;
+    }
     // Segments from the right: [left, right] clipped at cap.
     for (int i = s.length - 1; i >= -1; i--) {
       double left = i < 0 ? 0 : s[i];

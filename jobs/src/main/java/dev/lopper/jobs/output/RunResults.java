@@ -106,10 +106,18 @@ public final class RunResults {
    * @param sparsity the masks' overall sparsity
    * @param prunedParameters weights the masks zero
    * @param parameters weights of the prunable tensors
+   * @param pattern the N:M pattern every pruned tensor holds ({@code sweep.pattern}), null when unstructured
    */
   public record Masks(String policy, double target, String unit,
       @JsonInclude(JsonInclude.Include.NON_NULL) Double prunedMacsFraction, double sparsity, long prunedParameters,
-      long parameters) {}
+      long parameters, @JsonInclude(JsonInclude.Include.NON_NULL) String pattern) {
+
+    /** Masks without a pattern (unstructured). */
+    public Masks(String policy, double target, String unit, Double prunedMacsFraction, double sparsity,
+        long prunedParameters, long parameters) {
+      this(policy, target, unit, prunedMacsFraction, sparsity, prunedParameters, parameters, null);
+    }
+  }
 
   /**
    * A prune in whole channels: the smaller model against the dense one.

@@ -3,12 +3,14 @@ package dev.lopper.jobs.pipeline;
 import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
+import dev.lopper.criteria.SparsityPattern;
 import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.allocation.Allocation;
 import dev.lopper.jobs.allocation.AllocationPolicies;
 import dev.lopper.jobs.allocation.AllocationPolicy;
 import dev.lopper.jobs.allocation.CostUnit;
 import dev.lopper.jobs.allocation.SensitivityCurve;
+import dev.lopper.jobs.allocation.TensorAllocation;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.output.RunResults;
@@ -16,6 +18,7 @@ import dev.lopper.jobs.sweep.SweepItem;
 import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.mask.Mask;
 import dev.lopper.mask.MaskSet;
+import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.PrunedModelWriter;
 import dev.lopper.model.WeightTensor;
 import java.util.ArrayList;
@@ -44,6 +47,19 @@ final class MaskPruning implements PruneMethod<Allocation> {
   @Override
   public Allocation allocate(SweepResult sweep, RunContext run) {
     Allocation allocation = run.timings().time("allocation", () -> {
+      boolean nmUniform = config.sweep().pattern().isNm() && config.allocation().policy().equals("uniform");
+      if (sweep == null || nmUniform) {
+        Map<String, Double> sparsities = new LinkedHashMap<>();
+        if (config.allocation().policy().equals("global-magnitude")) {
+          globalMasks().masks().forEach(m -> sparsities.put(m.name(),
+              m.size() == 0 ? 0.0 : (double) m.prunedCount() / m.size()));
+        } else {
+          SparsityPattern pattern = config.sweep().pattern();
+          double s = pattern.isNm() ? pattern.sparsity() : config.allocation().target();
+          model.tensors().forEach(t -> sparsities.put(t.name(), s));
+        }
+        return fixed(model, config, config.allocation().policy(), sparsities, sweep);
+      }
       AllocationPolicy policy = AllocationPolicies.byName(config.allocation().policy(), () -> {
         Map<String, Double> fractions = new LinkedHashMap<>();
         for (Mask m : globalMasks().masks()) {
@@ -51,7 +67,7 @@ final class MaskPruning implements PruneMethod<Allocation> {
         }
         return fractions;
       });
-      List<SensitivityCurve> curves = curves(sweep, config.metric());
+      List<SensitivityCurve> curves = curves(sweep, config);
       if (config.allocation().unit() == CostUnit.FLOPS) {
         curves = curves.stream().map(c -> c.withCost(model.cost().weightMacs(c.tensor()))).toList();
       }
@@ -78,8 +94,38 @@ final class MaskPruning implements PruneMethod<Allocation> {
     boolean flops = config.allocation().unit() == CostUnit.FLOPS;
     RunResults.Masks figures = new RunResults.Masks(allocation.policy(), config.allocation().target(),
         config.allocation().unit().configName(), flops ? prunedMacsFraction(masks) : null, masks.sparsity(),
-        masks.totalPruned(), masks.totalParameters());
+        masks.totalPruned(), masks.totalParameters(),
+        config.sweep().pattern().isNm() ? config.sweep().pattern().toString() : null);
     return new Emission(prunedOnnx, allocation.predictedDrop(), List.of(figures), null, null);
+  }
+
+  /**
+   * Sparsities chosen without the curves (policies uniform, owl, global-magnitude) as an allocation:
+   * with the curves' predicted drops when the run swept anyway, else with unknown (NaN) drops.
+   */
+  static Allocation fixed(InspectedModel model, LopperConfig config, String policy, Map<String, Double> sparsities,
+      SweepResult sweep) {
+    Map<String, SensitivityCurve> curves = new LinkedHashMap<>();
+    if (sweep != null) {
+      curves(sweep, config).forEach(c -> curves.put(c.tensor(), c));
+    }
+    List<TensorAllocation> rows = new ArrayList<>();
+    for (PrunableTensor t : model.tensors()) {
+      double s = sparsities.get(t.name());
+      SensitivityCurve curve = curves.get(t.name());
+      rows.add(curve != null ? TensorAllocation.of(curve, s)
+          : TensorAllocation.unmeasured(t.name(), t.readableName(), t.parameters(), s));
+    }
+    return new Allocation(policy, rows, Double.NaN);
+  }
+
+  /**
+   * The measured curves of single tensors, as drops of the decision metric from the dense baseline;
+   * under an N:M pattern a tensor is either dense or N:M ({@link SensitivityCurve#GRID_ONLY}).
+   */
+  static List<SensitivityCurve> curves(SweepResult sweep, LopperConfig config) {
+    List<SensitivityCurve> curves = curves(sweep, config.metric());
+    return config.sweep().pattern().isNm() ? curves.stream().map(SensitivityCurve::atGridOnly).toList() : curves;
   }
 
   /** The measured curves of single tensors, as drops of the decision metric from the dense baseline. */
@@ -104,7 +150,8 @@ final class MaskPruning implements PruneMethod<Allocation> {
       return globalMasks();
     }
     PruningCriterion criterion = Criteria.byName(config.sweep().criterion());
-    CriterionContext context = CriterionContext.of(model.tensors());
+    CriterionContext context = CriterionContext.of(model.tensors()).toBuilder().optPattern(config.sweep().pattern())
+        .build();
     MaskSet masks = MaskSet.empty();
     Map<String, Double> sparsities = allocation.sparsities();
     for (WeightTensor w : model.weights()) {

@@ -1,5 +1,6 @@
 package dev.lopper.jobs.pipeline;
 
+import dev.lopper.calibration.InputStatistics;
 import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.RunOutcome;
 import dev.lopper.jobs.RunStages;
@@ -7,6 +8,7 @@ import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.output.GateVerdict;
 import dev.lopper.jobs.sweep.SweepResult;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 
@@ -33,8 +35,8 @@ public final class Pipeline implements RunStages<InspectedModel> {
   public RunOutcome sensitivity(SparkSession session, LopperConfig config, InspectedModel model, RunContext run) {
     SparkRun spark = SparkRun.of(session, config);
     ValidationData data = LoadData.run(spark, config, model, run);
-    try {
-      SweepResult sweep = Sweep.run(spark, config, model, data, run);
+    try (Calibrate calibrate = new Calibrate(spark, config, model, data, run)) {
+      SweepResult sweep = Sweep.run(spark, config, model, data, run, sweepStatistics(config, calibrate));
       return RecordResults.sensitivity(config, model, data, sweep);
     } finally {
       data.release();
@@ -45,15 +47,26 @@ public final class Pipeline implements RunStages<InspectedModel> {
   public RunOutcome prune(SparkSession session, LopperConfig config, InspectedModel model, RunContext run) {
     SparkRun spark = SparkRun.of(session, config);
     ValidationData data = LoadData.run(spark, config, model, run);
-    try {
-      SweepResult sweep = Sweep.run(spark, config, model, data, run);
-      Emission emission = allocateAndEmit(PruneMethod.of(config, model), sweep, run);
+    try (Calibrate calibrate = new Calibrate(spark, config, model, data, run)) {
+      SweepResult sweep = PruneMethod.sweeps(config)
+          ? Sweep.run(spark, config, model, data, run, sweepStatistics(config, calibrate)) : null;
+      Emission emission = allocateAndEmit(PruneMethod.of(config, model, calibrate), sweep, run);
       Verify.Verified verified = Verify.run(spark, config, model, data, emission, run);
       GateVerdict gate = Gate.judge(config, verified, emission);
       return RecordResults.prune(config, model, data, emission, verified, gate);
     } finally {
       data.release();
     }
+  }
+
+  /**
+   * What an activation-aware criterion's sweep knows of the data: every tensor's statistics on the
+   * dense model (with Gram matrices for sparsegpt); null for other criteria.
+   */
+  private static Map<String, InputStatistics> sweepStatistics(LopperConfig config, Calibrate calibrate) {
+    String criterion = config.sweep().criterion();
+    return CalibratedPruning.needsStatistics(criterion)
+        ? calibrate.dense(criterion.equals("sparsegpt")).byTensor() : null;
   }
 
   /** The method's allocation, then its emission of what was allocated. */

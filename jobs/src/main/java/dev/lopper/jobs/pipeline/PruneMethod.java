@@ -21,7 +21,8 @@ import dev.lopper.jobs.sweep.SweepResult;
 public interface PruneMethod<P> {
 
   /**
-   * The allocation step: chooses what to prune from the merged sweep; writes {@code allocation.*}
+   * The allocation step: chooses what to prune from the merged sweep (null when the run did not
+   * sweep, see {@link #sweeps}); writes {@code allocation.*}
    * (and whatever else the method measures to decide, e.g. {@code latency.*}). Timed as stage
    * {@code allocation}.
    */
@@ -33,10 +34,26 @@ public interface PruneMethod<P> {
    */
   Emission emit(P plan, RunContext run);
 
-  /** The method {@code config}'s criterion asks for. */
-  static PruneMethod<?> of(LopperConfig config, InspectedModel model) {
-    return Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion criterion
-        ? new ChannelGroupPruning(config, model, criterion)
+  /**
+   * The method {@code config}'s criterion and policy ask for: whole channels, calibrated pruning
+   * (an activation-aware criterion or policy owl) or magnitude masks.
+   *
+   * @param calibrate the run's calibration step, which calibrated pruning uses
+   */
+  static PruneMethod<?> of(LopperConfig config, InspectedModel model, Calibrate calibrate) {
+    if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion criterion) {
+      return new ChannelGroupPruning(config, model, criterion);
+    }
+    return CalibratedPruning.applies(config) ? new CalibratedPruning(config, model, calibrate)
         : new MaskPruning(config, model);
+  }
+
+  /**
+   * Whether command prune sweeps: when the policy needs measured curves, or {@code sweep.run:
+   * always} asks for them.
+   */
+  static boolean sweeps(LopperConfig config) {
+    String policy = config.allocation().policy();
+    return config.sweep().run().equals("always") || policy.equals("target") || policy.equals("tolerance");
   }
 }

@@ -9,7 +9,12 @@ import dev.lopper.jobs.sweep.SensitivityTable;
 import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.jobs.sweep.SweepSpec;
 import dev.lopper.model.PrunableTensors;
+import dev.lopper.calibration.InputStatistics;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 
 /**
  * The sweep step: the dense baseline and every swept item (tensor or channel group) at every
@@ -21,13 +26,30 @@ public final class Sweep {
 
   private Sweep() {}
 
-  /** Sweeps the inspected model on {@code data} and writes the sweep's tables. */
+  /**
+   * Sweeps the inspected model on {@code data} and writes the sweep's tables.
+   *
+   * @param statistics the tensors' calibration statistics for an activation-aware criterion, or null
+   */
   public static SweepResult run(SparkRun spark, LopperConfig config, InspectedModel model, ValidationData data,
-      RunContext run) {
+      RunContext run, Map<String, InputStatistics> statistics) {
+    Broadcast<Map<String, InputStatistics>> shared = statistics == null ? null
+        : JavaSparkContext.fromSparkContext(spark.session().sparkContext()).broadcast(new HashMap<>(statistics));
+    try {
+      return run(spark, config, model, data, run, shared);
+    } finally {
+      if (shared != null) {
+        shared.destroy();
+      }
+    }
+  }
+
+  private static SweepResult run(SparkRun spark, LopperConfig config, InspectedModel model, ValidationData data,
+      RunContext run, Broadcast<Map<String, InputStatistics>> statistics) {
     SweepSpec spec = new SweepSpec(model.model().source(), model.model().checksum(), model.tensors(),
         config.sweep().criterion(), config.sweep().grid(), config.data().batchSize(), spark.threads(),
         config.sweep().tensorsPerTask(), model.scoring(), model.items(),
-        model.structured() ? model.structure().groups() : List.of());
+        model.structured() ? model.structure().groups() : List.of(), config.sweep().pattern(), statistics);
     if (spark.local()) {
       // The tasks run in this JVM: they use the driver's model rather than load a second copy.
       ExecutorModels.share(model.model(), spec.threads());

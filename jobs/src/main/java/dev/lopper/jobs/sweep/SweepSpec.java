@@ -1,12 +1,16 @@
 package dev.lopper.jobs.sweep;
 
+import dev.lopper.calibration.InputStatistics;
 import dev.lopper.criteria.CriterionContext;
+import dev.lopper.criteria.SparsityPattern;
 import dev.lopper.metrics.Scoring;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.structure.ChannelGroup;
 import java.io.Serializable;
 import java.util.List;
+import java.util.Map;
+import org.apache.spark.broadcast.Broadcast;
 
 /**
  * What a sensitivity sweep evaluates: the dense baseline and every (item, sparsity) variant of one
@@ -26,16 +30,28 @@ import java.util.List;
  * @param items what is swept, in order: one item per tensor of {@code tensors}, or channel groups
  * @param channelGroups every channel group of the model, indexed by id (structured criteria need
  *     them in their context); empty for unstructured sweeps
+ * @param pattern where pruned weights may fall (unstructured or N:M)
+ * @param statistics the tensors' calibration statistics by tensor name, broadcast once to the
+ *     executors (Gram matrices can be large), for activation-aware criteria; null for others
  */
 public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
     double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
-    List<ChannelGroup> channelGroups) implements Serializable {
+    List<ChannelGroup> channelGroups, SparsityPattern pattern, Broadcast<Map<String, InputStatistics>> statistics)
+    implements Serializable {
 
   public SweepSpec {
     tensors = List.copyOf(tensors);
     sparsities = sparsities.clone();
     items = List.copyOf(items);
     channelGroups = List.copyOf(channelGroups);
+  }
+
+  /** An unstructured sweep without calibration statistics. */
+  public SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
+      double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
+      List<ChannelGroup> channelGroups) {
+    this(model, checksum, tensors, criterion, sparsities, batchSize, threads, tensorsPerTask, scoring, items,
+        channelGroups, SparsityPattern.UNSTRUCTURED, null);
   }
 
   /** A classifier's sweep of {@code items}. */
@@ -58,8 +74,16 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
     return sparsities.clone();
   }
 
-  /** The context the criterion selects in: the tensors' consumers and the channel groups. */
+  /**
+   * The context the criterion selects in: the tensors' consumers, the channel groups, the pattern
+   * and the calibration statistics (read from the broadcast in a task).
+   */
   public CriterionContext context() {
-    return CriterionContext.of(tensors).toBuilder().optChannelGroups(channelGroups).build();
+    CriterionContext.Builder builder = CriterionContext.of(tensors).toBuilder().optChannelGroups(channelGroups)
+        .optPattern(pattern);
+    if (statistics != null) {
+      statistics.value().forEach(builder::optInputStatistics);
+    }
+    return builder.build();
   }
 }
