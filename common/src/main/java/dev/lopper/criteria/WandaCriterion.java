@@ -24,8 +24,8 @@ import java.util.Objects;
  *
  * <p><b>Selection.</b> Unstructured: in every row, the {@code int(cols × sparsity)} lowest scores
  * (the float64 product truncated, as the reference's {@code int(W.shape[1]*sparsity_ratio)}, so
- * 0.7 × 10 prunes 7 but 0.57 × 100, 56.99999999999999 in float64, prunes 56), the lower column first among equal scores ({@code
- * torch.sort(stable=True)}). With an N:M {@link CriterionContext#pattern()}: the M − N lowest of
+ * 0.7 × 10 prunes 7 but 0.57 × 100, 56.99999999999999 in float64, prunes 56), the lower column
+ * first among equal scores ({@code torch.sort(stable=True)}). With an N:M {@link CriterionContext#pattern()}: the M − N lowest of
  * every M consecutive columns of every row; the sparsity must then be 0 (nothing pruned) or (M −
  * N)/M. The reference casts scores to float32 before its N:M {@code topk}; here they stay float64.
  *
