@@ -151,6 +151,37 @@ class SparseGptCriterionTest {
   }
 
   @Test
+  void concurrentCallsGiveTheSequentialResults() throws Exception {
+    // Spark runs several tasks in one executor JVM, all calling the one OpenBLAS.
+    PruningReference ref = PruningReference.load();
+    List<PruningReference.Stored> stored = List.of(ref.reference("b32x256").layouts().get(0),
+        ref.reference("b32x256").layouts().get(1), ref.reference("a16x64").layouts().get(1),
+        ref.reference("conv8x3x3x3").layouts().get(0));
+    SparseGptCriterion criterion = new SparseGptCriterion(0.01, 32);
+    double[] grid = {0.4, 0.6};
+    List<float[]> sequential = new java.util.ArrayList<>();
+    for (PruningReference.Stored s : stored) {
+      sequential.add(criterion.pruneGrid(List.of(s.tensor()), grid, s.context(SparsityPattern.UNSTRUCTURED))
+          .get(1).weights().get(s.tensorName()).toArray());
+    }
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      for (int round = 0; round < 5; round++) {
+        List<java.util.concurrent.Future<float[]>> futures = new java.util.ArrayList<>();
+        for (PruningReference.Stored s : stored) {
+          futures.add(pool.submit(() -> criterion.pruneGrid(List.of(s.tensor()), grid,
+              s.context(SparsityPattern.UNSTRUCTURED)).get(1).weights().get(s.tensorName()).toArray()));
+        }
+        for (int i = 0; i < stored.size(); i++) {
+          assertArrayEquals(sequential.get(i), futures.get(i).get(), 0f, stored.get(i).tensorName());
+        }
+      }
+    } finally {
+      pool.shutdown();
+    }
+  }
+
+  @Test
   void refusesMatricesThatAreNotPositiveDefinite() {
     WeightTensor w = WeightTensor.of("fc.weight", new long[] {1, 2}, new float[] {1, 2});
     // Eigenvalues 3 and -1; no dampening.
