@@ -1,6 +1,7 @@
 package dev.lopper.criteria;
 
 import dev.lopper.metrics.ExactSum;
+import java.util.Arrays;
 
 /**
  * OWL's layer-wise sparsities (Yin et al., 2024, "Outlier Weighed Layerwise Sparsity"), a port of
@@ -103,7 +104,7 @@ public final class OwlRatios {
     }
     double[] out = new double[ratios.length];
     if (max == min) {
-      java.util.Arrays.fill(out, target);
+      Arrays.fill(out, target);
       return out;
     }
     double scale = 1 / (max - min) * lambda * 2;

@@ -60,6 +60,8 @@ public final class SparseGptCriterion implements ReconstructingCriterion {
   }
 
   /**
+   * A SparseGPT with its own dampening and block size.
+   *
    * @param dampening the fraction of mean(diag H) added to H's diagonal ({@code
    *     calibration.dampening}), finite and ≥ 0
    * @param blockSize columns per block, ≥ 1
