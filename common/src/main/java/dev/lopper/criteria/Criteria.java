@@ -8,8 +8,11 @@ import java.util.stream.Collectors;
 
 /**
  * The criteria configuration can name: {@code magnitude} (alias {@code l1-unstructured}, PyTorch's
- * name), {@code global-magnitude}, and the structured {@code channel-l1} and {@code channel-l2}
- * (whole channels of channel groups, see {@link ChannelCriterion}).
+ * name), {@code global-magnitude}, the structured {@code channel-l1} and {@code channel-l2} (whole
+ * channels of channel groups, see {@link ChannelCriterion}), and the activation-aware {@code wanda}
+ * (see {@link WandaCriterion}; it needs calibration statistics in its context).
+ * {@link SparseGptCriterion} is not listed here: it rewrites weights, so its callers use it as a
+ * {@link ReconstructingCriterion}.
  *
  * <pre>{@code
  * PruningCriterion criterion = Criteria.byName(config.criterion());
@@ -25,6 +28,7 @@ public final class Criteria {
     register(MagnitudeCriterion.global());
     register(ChannelCriterion.l1());
     register(ChannelCriterion.l2());
+    register(WandaCriterion.instance());
     ALIASES.put("l1-unstructured", MagnitudeCriterion.local().name());
   }
 

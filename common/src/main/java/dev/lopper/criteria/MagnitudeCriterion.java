@@ -6,6 +6,7 @@ import dev.lopper.mask.MaskSet;
 import dev.lopper.model.WeightTensor;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
@@ -31,6 +32,12 @@ import java.util.Set;
  * reproducible. As in PyTorch, a sparsity is a fraction: 1.0 prunes everything.
  *
  * <p>The selection is O(n) per tensor and never copies a tensor (see {@link MagnitudeSelection}).
+ *
+ * <p><b>N:M.</b> With an N:M {@link CriterionContext#pattern()}, {@code magnitude} prunes the M − N
+ * smallest |w| of every M consecutive inputs of every output row of the tensor's {@link
+ * WeightLayout} (its consumer must be in the context), the lower input first among equal
+ * magnitudes: {@code prune_magnitude} of locuslab/wanda with a stable order. The sparsity must then
+ * be 0 (nothing pruned) or (M − N)/M. {@code global-magnitude} refuses N:M patterns.
  */
 public final class MagnitudeCriterion implements PruningCriterion {
 
@@ -91,6 +98,9 @@ public final class MagnitudeCriterion implements PruningCriterion {
       }
     }
 
+    if (context.pattern().isNm()) {
+      return selectNm(tensors, sparsities, context);
+    }
     Mask[][] masks = new Mask[sparsities.length][tensors.size()];
     if (global) {
       masks = MagnitudeSelection.selectJointly(tensors, sparsities, name);
@@ -107,6 +117,46 @@ public final class MagnitudeCriterion implements PruningCriterion {
       out.add(MaskSet.of(Arrays.asList(perTensor)));
     }
     return out;
+  }
+
+  /** The N:M masks: per row of each tensor's {@link WeightLayout}, the M − N smallest |w| of every M. */
+  private List<MaskSet> selectNm(List<WeightTensor> tensors, double[] sparsities, CriterionContext context) {
+    SparsityPattern pattern = context.pattern();
+    if (global) {
+      throw new InvalidInputException("criterion " + name + " prunes all tensors jointly and cannot hold"
+          + " the N:M pattern " + pattern + ", which fixes the sparsity of every row; use criterion magnitude");
+    }
+    List<List<Mask>> masks = new ArrayList<>();
+    for (int j = 0; j < sparsities.length; j++) {
+      masks.add(new ArrayList<>());
+    }
+    for (WeightTensor tensor : tensors) {
+      WeightLayout layout = CriterionArguments.layout(tensor, context, name);
+      pattern.checkFits(tensor.name(), layout.cols());
+      BitSet nm = null;
+      for (int j = 0; j < sparsities.length; j++) {
+        BitSet pruned = new BitSet();
+        if (RowSelection.nmPrunes(pattern, sparsities[j], name)) {
+          nm = nm != null ? nm : RowSelection.nm(magnitudes(tensor, layout), layout, pattern);
+          pruned = nm;
+        }
+        masks.get(j).add(new Mask(tensor.name(), tensor.shape(), pruned));
+      }
+    }
+    return masks.stream().map(MaskSet::of).toList();
+  }
+
+  /** |w| as float64 rows of the layout; NaN and infinity are bad input. */
+  private double[] magnitudes(WeightTensor tensor, WeightLayout layout) {
+    double[] rows = layout.toRows(tensor);
+    for (int i = 0; i < rows.length; i++) {
+      if (!Double.isFinite(rows[i])) {
+        throw new InvalidInputException("tensor " + tensor.name() + " holds " + rows[i] + " at flat index "
+            + layout.index(i / layout.cols(), i % layout.cols()) + "; criterion " + name + " needs finite weights");
+      }
+      rows[i] = Math.abs(rows[i]);
+    }
+    return rows;
   }
 
   @Override

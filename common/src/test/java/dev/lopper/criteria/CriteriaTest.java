@@ -18,14 +18,15 @@ class CriteriaTest {
     assertSame(MagnitudeCriterion.global(), Criteria.byName("global-magnitude"));
     assertSame(ChannelCriterion.l1(), Criteria.byName("channel-l1"));
     assertSame(ChannelCriterion.l2(), Criteria.byName("channel-l2"));
-    assertEquals(List.of("magnitude", "global-magnitude", "channel-l1", "channel-l2"), Criteria.names());
+    assertSame(WandaCriterion.instance(), Criteria.byName("wanda"));
+    assertEquals(List.of("magnitude", "global-magnitude", "channel-l1", "channel-l2", "wanda"), Criteria.names());
   }
 
   @Test
   void refusesUnknownNameListingKnownOnes() {
-    InvalidInputException e = assertThrows(InvalidInputException.class, () -> Criteria.byName("wanda"));
-    assertEquals("unknown pruning criterion 'wanda'; known criteria: magnitude (alias "
-        + "l1-unstructured), global-magnitude, channel-l1, channel-l2", e.getMessage());
+    InvalidInputException e = assertThrows(InvalidInputException.class, () -> Criteria.byName("random"));
+    assertEquals("unknown pruning criterion 'random'; known criteria: magnitude (alias "
+        + "l1-unstructured), global-magnitude, channel-l1, channel-l2, wanda", e.getMessage());
   }
 
   @Test

@@ -193,8 +193,8 @@ class LopperConfigTest {
         error(MINIMAL, "metric=acc"));
     assertEquals("--set allocation.policy: unknown name 'greedy'; expected one of target, tolerance, uniform, "
         + "global-magnitude", error(MINIMAL, "allocation.policy=greedy"));
-    assertEquals("--set sweep.criterion: unknown name 'wanda'; expected one of magnitude, global-magnitude, "
-        + "channel-l1, channel-l2, l1-unstructured", error(MINIMAL, "sweep.criterion=wanda"));
+    assertEquals("--set sweep.criterion: unknown name 'random'; expected one of magnitude, global-magnitude, "
+        + "channel-l1, channel-l2, wanda, l1-unstructured", error(MINIMAL, "sweep.criterion=random"));
   }
 
   @Test
