@@ -29,6 +29,9 @@ public final class Criteria {
     register(ChannelCriterion.l1());
     register(ChannelCriterion.l2());
     register(WandaCriterion.instance());
+    // Registered with the default dampening; runs build theirs from calibration.dampening. Callers
+    // that read masks only (select) lose its updated weights: use ReconstructingCriterion#pruneGrid.
+    register(new SparseGptCriterion());
     ALIASES.put("l1-unstructured", MagnitudeCriterion.local().name());
   }
 
@@ -50,6 +53,16 @@ public final class Criteria {
           + CANONICAL.keySet().stream().map(Criteria::describe).collect(Collectors.joining(", ")));
     }
     return criterion;
+  }
+
+  /**
+   * The criterion named {@code name} with a run's settings: SparseGPT with {@code dampening} (a
+   * fraction of the mean diagonal of each Gram matrix), every other criterion as {@link #byName}.
+   */
+  public static PruningCriterion configured(String name, double dampening) {
+    PruningCriterion criterion = byName(name);
+    return criterion instanceof SparseGptCriterion s && s.dampening() != dampening
+        ? new SparseGptCriterion(dampening, s.blockSize()) : criterion;
   }
 
   /** The canonical names of the known criteria (aliases not included). */

@@ -2,6 +2,7 @@ package dev.lopper.eval;
 
 import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
+import dev.lopper.criteria.ReconstructingCriterion;
 import dev.lopper.data.Batch;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.metrics.Tally;
@@ -243,10 +244,17 @@ public final class TensorSweep {
    */
   public Tally[] sweep(List<WeightTensor> weights, PruningCriterion criterion, double[] sparsities,
       CriterionContext context) {
-    List<MaskSet> masks = criterion.selectGrid(weights, sparsities, context);
     Map<String, WeightTensor> byName = new LinkedHashMap<>();
     weights.forEach(w -> byName.put(w.name(), w));
     List<Supplier<Map<String, WeightTensor>>> variants = new ArrayList<>(sparsities.length);
+    if (criterion instanceof ReconstructingCriterion reconstructing) {
+      // The variants are the criterion's own weights (pruned and updated), not masked dense ones.
+      for (ReconstructingCriterion.PrunedWeights pruned : reconstructing.pruneGrid(weights, sparsities, context)) {
+        variants.add(pruned::weights);
+      }
+      return evaluateAll(byName.keySet(), variants);
+    }
+    List<MaskSet> masks = criterion.selectGrid(weights, sparsities, context);
     // Masked copies are made when their variant runs, into one buffer per tensor: a variant's
     // tensors are read only while its session is open, and it is closed before the next is made.
     Map<String, FloatBuffer> buffers = new HashMap<>();

@@ -115,8 +115,9 @@ public final class ConfigKeys {
   static final Key<String> SWEEP_CRITERION = name("sweep.criterion", CRITERIA).flag("--criterion")
       .doc("How the weights to prune are chosen within a tensor (`l1-unstructured` is an alias of `magnitude`); "
           + "`channel-l1` and `channel-l2` remove whole channels of channel groups and emit a smaller model; "
-          + "`wanda` ranks |w| times the input's root mean square within each output row and needs calibration "
-          + "statistics, which runs do not gather yet.")
+          + "`wanda` ranks |w| times the input's root mean square within each output row, `sparsegpt` chooses and "
+          + "reconstructs by SparseGPT's OBS update (the pruned model's remaining weights change); both gather "
+          + "calibration statistics first (`calibration.*`).")
       .valueIn(c -> c.sweep().criterion())
       .withDefault("magnitude");
   static final Key<List<Double>> SWEEP_SPARSITIES = Key.builder("sweep.sparsities", Type.FRACTION_LIST,

@@ -50,7 +50,7 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
     this.config = config;
     this.model = model;
     this.calibrate = calibrate;
-    this.criterion = Criteria.byName(config.sweep().criterion());
+    this.criterion = Criteria.configured(config.sweep().criterion(), config.calibration().dampening());
     this.pattern = config.sweep().pattern();
   }
 

@@ -49,7 +49,8 @@ public final class Sweep {
     SweepSpec spec = new SweepSpec(model.model().source(), model.model().checksum(), model.tensors(),
         config.sweep().criterion(), config.sweep().grid(), config.data().batchSize(), spark.threads(),
         config.sweep().tensorsPerTask(), model.scoring(), model.items(),
-        model.structured() ? model.structure().groups() : List.of(), config.sweep().pattern(), statistics);
+        model.structured() ? model.structure().groups() : List.of(), config.sweep().pattern(),
+        config.calibration().dampening(), statistics);
     if (spark.local()) {
       // The tasks run in this JVM: they use the driver's model rather than load a second copy.
       ExecutorModels.share(model.model(), spec.threads());

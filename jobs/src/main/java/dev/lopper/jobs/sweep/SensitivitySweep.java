@@ -1,6 +1,5 @@
 package dev.lopper.jobs.sweep;
 
-import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
 import dev.lopper.data.Batch;
@@ -75,7 +74,7 @@ public final class SensitivitySweep {
   private static List<VariantTally> evaluateUnit(SweepSpec spec, ValidationData.Spec dataSpec,
       SerializableConfiguration conf, PartitionData rows, SweepPlan.Unit unit) {
     ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
-    PruningCriterion criterion = Criteria.byName(spec.criterion());
+    PruningCriterion criterion = spec.criterionInstance();
     CriterionContext context = spec.context();
     List<VariantTally> out = new ArrayList<>();
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("slice " + unit.slice())) {

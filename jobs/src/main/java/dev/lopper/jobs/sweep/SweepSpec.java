@@ -31,13 +31,14 @@ import org.apache.spark.broadcast.Broadcast;
  * @param channelGroups every channel group of the model, indexed by id (structured criteria need
  *     them in their context); empty for unstructured sweeps
  * @param pattern where pruned weights may fall (unstructured or N:M)
+ * @param dampening SparseGPT's dampening ({@code calibration.dampening})
  * @param statistics the tensors' calibration statistics by tensor name, broadcast once to the
  *     executors (Gram matrices can be large), for activation-aware criteria; null for others
  */
 public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
     double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
-    List<ChannelGroup> channelGroups, SparsityPattern pattern, Broadcast<Map<String, InputStatistics>> statistics)
-    implements Serializable {
+    List<ChannelGroup> channelGroups, SparsityPattern pattern, double dampening,
+    Broadcast<Map<String, InputStatistics>> statistics) implements Serializable {
 
   public SweepSpec {
     tensors = List.copyOf(tensors);
@@ -51,7 +52,7 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
       double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
       List<ChannelGroup> channelGroups) {
     this(model, checksum, tensors, criterion, sparsities, batchSize, threads, tensorsPerTask, scoring, items,
-        channelGroups, SparsityPattern.UNSTRUCTURED, null);
+        channelGroups, SparsityPattern.UNSTRUCTURED, dev.lopper.criteria.SparseGptCriterion.DEFAULT_DAMPENING, null);
   }
 
   /** A classifier's sweep of {@code items}. */
@@ -72,6 +73,11 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
   @Override
   public double[] sparsities() {
     return sparsities.clone();
+  }
+
+  /** The criterion, with the run's settings. */
+  public dev.lopper.criteria.PruningCriterion criterionInstance() {
+    return dev.lopper.criteria.Criteria.configured(criterion, dampening);
   }
 
   /**
