@@ -232,6 +232,32 @@ class ChunkStatisticsTest {
   }
 
   @Test
+  void concurrentBlasGramsRepeatBitForBit() throws Exception {
+    // Spark runs one task per core in one executor JVM: OpenBLAS is called from several threads.
+    int d = 96;
+    int n = 1500;
+    float[] x = random(n * d, 6);
+    try (Batch batch = features(n, d)) {
+      ConsumerInput input = new ConsumerInput("x", Layout.ROWS, d, null);
+      CapturedValue value = value("x", x, n, d);
+      BLAS.applyThreads();
+      InputStatistics expected = ChunkStatistics.of(input, batch, value, BLAS);
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+      try {
+        List<java.util.concurrent.Future<InputStatistics>> results = new ArrayList<>();
+        for (int k = 0; k < 8; k++) {
+          results.add(pool.submit(() -> ChunkStatistics.of(input, batch, value, BLAS)));
+        }
+        for (java.util.concurrent.Future<InputStatistics> r : results) {
+          assertEquals(expected, r.get());
+        }
+      } finally {
+        pool.shutdown();
+      }
+    }
+  }
+
+  @Test
   void chunksMergeToTheWholeWithinRoundingAndByTreeSumExactly() {
     int d = 6;
     int rows = 40;
