@@ -55,9 +55,6 @@ public final class ChunkStatistics implements Serializable {
    */
   public static ChunkStatistics compute(Batch batch, Map<String, CapturedValue> values,
       Collection<ConsumerInput> inputs, GramOptions gram) {
-    if (inputs.stream().anyMatch(i -> gram.usesBlas(i.dim()))) {
-      gram.applyThreads();
-    }
     SortedMap<String, InputStatistics> out = new TreeMap<>();
     for (ConsumerInput input : inputs) {
       CapturedValue value = values.get(input.value());
@@ -71,8 +68,7 @@ public final class ChunkStatistics implements Serializable {
   }
 
   /**
-   * The statistics of one consumer input over {@code batch}, whose run gave {@code value}. Set
-   * ND4J's threads first when {@code gram} uses BLAS ({@link GramOptions#applyThreads}).
+   * The statistics of one consumer input over {@code batch}, whose run gave {@code value}.
    *
    * @throws InvalidInputException when the value's shape does not fit the input or the batch, or
    *     the batch has padding positions the value's samples cannot be matched with
@@ -93,6 +89,9 @@ public final class ChunkStatistics implements Serializable {
     int block = Math.min(n, BLOCK_SAMPLES);
     double[] x = new double[Math.multiplyExact(block, d)];
     double[] g = gram.withGram() && !gram.usesBlas(d) ? new double[Math.multiplyExact(d, d)] : null;
+    if (gram.withGram() && gram.usesBlas(d)) {
+      gram.applyThreads();
+    }
     try (Gram.Blas blas = gram.withGram() && gram.usesBlas(d) ? new Gram.Blas(d, block) : null) {
       for (int first = 0; first < n; first += block) {
         int rows = Math.min(block, n - first);

@@ -74,7 +74,8 @@ public record GramOptions(Engine engine, int threads) implements Serializable {
   }
 
   /**
-   * Sets ND4J's OpenMP threads and OpenBLAS's threads to {@link #threads()}, for the whole JVM.
+   * Sets ND4J's OpenMP threads and OpenBLAS's threads to {@link #threads()}, for the whole JVM;
+   * {@link ChunkStatistics} calls it before a BLAS Gram matrix. Cheap when the count is already set.
    * Measured here: with OpenMP's default (all cores, spinning waits) small ND4J operations ran
    * 10–50× slower, so the count is always set explicitly rather than left to the environment.
    */
