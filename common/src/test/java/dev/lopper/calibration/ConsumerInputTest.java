@@ -9,6 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.calibration.ConsumerInput.Layout;
+import dev.lopper.data.Batch;
+import dev.lopper.data.BatchBuilder;
+import dev.lopper.eval.ActivationCapture;
+import dev.lopper.eval.Evaluator;
 import dev.lopper.fixtures.SampleData;
 import dev.lopper.fixtures.SmallOnnxModels;
 import dev.lopper.model.ModelSource;
@@ -22,6 +26,9 @@ import java.io.ObjectOutputStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -126,6 +133,34 @@ class ConsumerInputTest {
     assertEquals("xt (columns)", byTensor.get("a.weight").key());
     assertInput(byTensor.get("b.weight"), "h", Layout.ROWS, 5); // Gemm(b, h, transB): h's rows
     assertInput(byTensor.get("c.weight"), "y", Layout.COLUMNS, 3); // MatMul(c, y): y's columns
+  }
+
+  @Test
+  void aTransposedActivationsColumnsGiveTheStatisticsOfItsRows() {
+    OnnxModel model = SmallOnnxModels.operandOrders(dir);
+    ConsumerInputs inputs = inputs(model);
+    ConsumerInput rows = new ConsumerInput("x", Layout.ROWS, 4, null);
+    GramOptions plain = GramOptions.of(GramOptions.Engine.JAVA);
+    try (BufferAllocator allocator = new RootAllocator();
+        Evaluator evaluator = new Evaluator(model);
+        ActivationCapture capture = new ActivationCapture(evaluator, List.of("x", "xt", "h", "y"), Map.of());
+        BatchBuilder builder = new BatchBuilder(new long[] {4}, 7, false, allocator)) {
+      Random random = new Random(9);
+      for (int r = 0; r < 7; r++) {
+        builder.add(new float[] {(float) random.nextGaussian(), (float) random.nextGaussian(),
+            (float) random.nextGaussian(), (float) random.nextGaussian()});
+      }
+      try (Batch batch = builder.build()) {
+        Map<String, CapturedValue> values = capture.run(batch);
+        assertArrayEquals(new long[] {4, 7}, values.get("xt").shape());
+        ChunkStatistics chunk = ChunkStatistics.compute(batch, values, inputs.inputs(), plain);
+        // xt's columns are x's rows, in the same order: the same sums bit for bit.
+        assertEquals(ChunkStatistics.of(rows, batch, values.get("x"), plain), chunk.get("xt (columns)"));
+        assertEquals(7, chunk.get("h").count());
+        assertEquals(7, chunk.get("y (columns)").count());
+        assertEquals(3, chunk.get("y (columns)").dim());
+      }
+    }
   }
 
   @Test
