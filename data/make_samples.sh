@@ -28,6 +28,7 @@ if ! $lm_only; then
 fi
 /usr/bin/python3 "$data/make_lm_sample.py" --out "$data" --val-csv "$tmp/tiny-lm-val.csv" \
   --ragged-csv "$tmp/tiny-lm-val-ragged.csv" "${py_args[@]}"
+/usr/bin/python3 "$data/make_calibration_references.py" --out "$data"
 
 cd "$root"
 mvn -o -q -B -pl common test-compile

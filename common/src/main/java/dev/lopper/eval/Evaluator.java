@@ -437,7 +437,8 @@ public final class Evaluator implements AutoCloseable {
     }
   }
 
-  private OnnxTensor wrap(WeightTensor w) {
+  /** The weight as an ONNX Runtime tensor reading its buffer in place. */
+  OnnxTensor wrap(WeightTensor w) {
     try {
       // A direct, native-order buffer: ONNX Runtime reads it in place (no copy).
       return OnnxTensor.createTensor(env, w.data().duplicate(), w.shape());

@@ -299,8 +299,53 @@ public final class GraphCut {
     return g.setName(g.getName() + "-" + part);
   }
 
+  /**
+   * The part of the model's graph that computes {@code values} (outputs of its nodes) from the
+   * graph's inputs, with those values as its only outputs (name only: ONNX Runtime infers their
+   * types); the model's own outputs are not computed unless asked for.
+   *
+   * @throws IllegalArgumentException when a value is no node's output
+   */
+  static Onnx.ModelProto computing(OnnxModel model, Collection<String> values) {
+    List<Onnx.NodeProto> nodes = model.nodes();
+    Set<String> produced = new HashSet<>();
+    nodes.forEach(n -> produced.addAll(n.getOutputList()));
+    for (String value : values) {
+      if (!produced.contains(value)) {
+        throw new IllegalArgumentException(model.source().onnxPath() + ": no node computes a value named " + value);
+      }
+    }
+    boolean[] needed = neededFor(nodes, new HashSet<>(values));
+    List<Onnx.NodeProto> part = new ArrayList<>();
+    for (int n = 0; n < nodes.size(); n++) {
+      if (needed[n]) {
+        part.add(nodes.get(n));
+      }
+    }
+    Onnx.GraphProto.Builder g = model.graph().getGraph().toBuilder()
+        .clearNode().clearInput().clearOutput().clearInitializer().clearValueInfo().clearSparseInitializer();
+    g.setName(g.getName() + "-capture");
+    Set<String> read = readsOf(part);
+    for (Onnx.ValueInfoProto input : model.graph().getGraph().getInputList()) {
+      if (read.contains(input.getName())) {
+        g.addInput(input);
+      }
+    }
+    addPart(model, g, part, read);
+    for (String value : new LinkedHashSet<>(values)) {
+      g.addOutput(Onnx.ValueInfoProto.newBuilder().setName(value));
+    }
+    return model.graph().toBuilder().setGraph(g).build();
+  }
+
   /** Adds nodes, the initializers they read and the value infos of what they produce. */
   private void addPart(Onnx.GraphProto.Builder g, List<Onnx.NodeProto> nodes, Set<String> read) {
+    addPart(model, g, nodes, read);
+  }
+
+  /** Adds nodes of {@code model}, the initializers they read and the value infos of what they produce. */
+  private static void addPart(OnnxModel model, Onnx.GraphProto.Builder g, List<Onnx.NodeProto> nodes,
+      Set<String> read) {
     Set<String> produced = new HashSet<>();
     for (Onnx.NodeProto node : nodes) {
       g.addNode(node);
