@@ -21,7 +21,8 @@ and for every method, pattern and calibration mode of VARIANTS:
   3. the pruned model's metrics on the whole validation file.
 
 Outputs, in --out: pruning-<model>.safetensors (per variant "<variant>/<tensor>": Wanda's masks as
-BOOL, SparseGPT's updated weights as F32, in the PyTorch layout the state dict has) and
+BOOL, true where a weight is kept as in PyTorch's weight_mask and Lopper's masks.safetensors, and
+SparseGPT's updated weights as F32, in the PyTorch layout the state dict has) and
 pruning-<model>.csv (variant, then the pruned model's metrics). A layer an N:M pattern does not fit
 (the digits CNN's conv1 has 9 inputs per output) stays dense and has no entry; Lopper refuses it, so
 the tests exclude it. Everything runs on one thread, float64 for the statistics and the pruning.
@@ -119,7 +120,7 @@ def prune_layer(module, stats, method, pattern, sparsity):
         scores = ref.wanda_scores(w, stats.sum_squares.numpy(), stats.count)
         mask = ref.nm_mask(scores, n, m) if m else ref.wanda_mask(scores, sparsity)
         new = np.where(mask, 0.0, w)
-        out = mask.reshape(module.weight.shape)
+        out = ~mask.reshape(module.weight.shape)  # stored as PyTorch's weight_mask: True = kept
     else:
         new, mask = ref.sparsegpt_prune(w, stats.gram.numpy(), sparsity, n, m, blocksize=128, percdamp=0.01)
         out = None

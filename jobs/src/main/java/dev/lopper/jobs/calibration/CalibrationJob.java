@@ -1,7 +1,9 @@
 package dev.lopper.jobs.calibration;
 
+import dev.lopper.calibration.CapturedValue;
 import dev.lopper.calibration.ChunkStatistics;
-import dev.lopper.calibration.ConsumerInput;
+import dev.lopper.calibration.ConsumerInputs;
+import dev.lopper.calibration.GramOptions;
 import dev.lopper.calibration.InputStatistics;
 import dev.lopper.calibration.TreeSum;
 import dev.lopper.data.Batch;
@@ -11,12 +13,10 @@ import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.jobs.spark.SerializableConfiguration;
 import dev.lopper.model.OnnxModel;
-import dev.lopper.model.PrunableTensor;
 import java.io.Serial;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
@@ -52,8 +52,8 @@ public final class CalibrationJob {
   /** A chunk's rows from one data partition, starting at global row {@code start}. */
   private record Piece(long start, PartitionData rows) implements Serializable {}
 
-  /** What one task sends back: per consumer input value, the canonical nodes of its chunk range. */
-  private record TaskNodes(Map<String, List<TreeSum.Node<InputStatistics>>> nodes) implements Serializable {}
+  /** What one task sends back: the canonical nodes of its chunk range. */
+  private record TaskNodes(List<TreeSum.Node<ChunkStatistics>> nodes) implements Serializable {}
 
   /**
    * Gathers the statistics of {@code spec}'s tensors on {@code data}.
@@ -64,18 +64,16 @@ public final class CalibrationJob {
   public static CalibrationStatistics run(SparkSession spark, OnnxModel model, ValidationData data,
       CalibrationSpec spec, Broadcast<SerializableConfiguration> conf, Replacements replacements) {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    Map<String, String> valueOf = new LinkedHashMap<>();
-    for (PrunableTensor t : spec.tensors()) {
-      valueOf.put(t.name(), ConsumerInput.of(model, t).value());
-    }
+    // Checked on the driver: an unsupported consumer (a grouped Conv) is bad input before any task.
+    ConsumerInputs inputs = ConsumerInputs.of(model, spec.tensors());
     int[] perPartition = data.rowsPerPartition();
     long[] offsets = new long[perPartition.length];
     for (int p = 1; p < offsets.length; p++) {
       offsets[p] = offsets[p - 1] + perPartition[p - 1];
     }
     int chunks = spec.chunks();
-    String description = "calibration: " + spec.tensors().size() + " tensors (" + valueOf.values().stream()
-        .distinct().count() + " inputs" + (spec.gram() ? ", Gram matrices" : "") + ") on " + spec.rows() + " rows ("
+    String description = "calibration: " + spec.tensors().size() + " tensors (" + inputs.inputs().size()
+        + " inputs" + (spec.gram() ? ", Gram matrices" : "") + ") on " + spec.rows() + " rows ("
         + chunks + " chunks of " + spec.chunkRows() + " in " + spec.tasks() + " tasks)"
         + (replacements.isEmpty() ? "" : ", " + replacements.tensors().size() + " tensors already pruned");
     jsc.setJobGroup("lopper-calibration", description, true);
@@ -100,17 +98,11 @@ public final class CalibrationJob {
       ValidationData.Spec dataSpec = data.spec();
       JavaRDD<TaskNodes> nodes = pieces.groupByKey(new ChunkRanges(spec))
           .mapPartitions(it -> calibrate(spec, dataSpec, conf.value(), pruned.value(), it));
-      nodes.setName("calibration " + valueOf.keySet());
-      List<TaskNodes> all = nodes.collect();
-      Map<String, List<TreeSum.Node<InputStatistics>>> byValue = new LinkedHashMap<>();
-      for (TaskNodes t : all) {
-        t.nodes().forEach((value, list) -> byValue.computeIfAbsent(value, v -> new ArrayList<>()).addAll(list));
-      }
-      Map<String, InputStatistics> statistics = new LinkedHashMap<>();
-      for (String value : new java.util.LinkedHashSet<>(valueOf.values())) {
-        statistics.put(value, TreeSum.merge(byValue.getOrDefault(value, List.of()), chunks, InputStatistics::plus));
-      }
-      return new CalibrationStatistics(valueOf, statistics);
+      nodes.setName("calibration of " + spec.tensors().size() + " tensors");
+      List<TreeSum.Node<ChunkStatistics>> all = new ArrayList<>();
+      nodes.collect().forEach(t -> all.addAll(t.nodes()));
+      ChunkStatistics total = TreeSum.merge(all, chunks, ChunkStatistics::plus);
+      return new CalibrationStatistics(inputs.byTensor(total));
     } finally {
       pruned.destroy();
       jsc.clearJobGroup();
@@ -132,41 +124,34 @@ public final class CalibrationJob {
     }
     chunks.sort(Comparator.comparingInt(Tuple2::_1));
     ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
-    Map<String, ConsumerInput> inputs = new LinkedHashMap<>();
-    for (PrunableTensor t : spec.tensors()) {
-      ConsumerInput input = ConsumerInput.of(loaded.model(), t);
-      inputs.putIfAbsent(input.value(), input);
-    }
-    Map<String, TreeSum<InputStatistics>> sums = new LinkedHashMap<>();
-    inputs.keySet().forEach(v -> sums.put(v, new TreeSum<>(InputStatistics::plus)));
+    ConsumerInputs inputs = ConsumerInputs.of(loaded.model(), spec.tensors());
+    GramOptions gram = spec.gram() ? new GramOptions(GramOptions.Engine.AUTO, spec.threads()) : GramOptions.none();
+    TreeSum<ChunkStatistics> sum = new TreeSum<>(ChunkStatistics::plus);
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("calibration chunk " + chunks.get(0)._1());
-        ActivationCapture capture = new ActivationCapture(loaded.evaluator(), inputs.keySet(),
+        ActivationCapture capture = new ActivationCapture(loaded.evaluator(), inputs.values(),
             replacements.tensors())) {
       for (Tuple2<Integer, List<Piece>> chunk : chunks) {
         PartitionData rows = chunk._2().get(0).rows();
         for (int i = 1; i < chunk._2().size(); i++) {
           rows = rows.append(chunk._2().get(i).rows(), rows.partition());
         }
-        Map<String, InputStatistics> chunkStats = new LinkedHashMap<>();
+        // One batch per chunk where the rows allow (same rows, same batch: the same bits); rows
+        // of different lengths without an attention mask make one batch per length, in row order.
+        ChunkStatistics chunkStats = null;
         List<Batch> batches = rows.batches(dataSpec, spec.chunkRows(), allocator);
         try {
           for (Batch batch : batches) {
-            var captured = capture.run(batch);
-            for (ConsumerInput input : inputs.values()) {
-              InputStatistics s = ChunkStatistics.of(batch, captured.get(input.value()), input, spec.gram(),
-                  spec.threads());
-              chunkStats.merge(input.value(), s, InputStatistics::plus);
-            }
+            Map<String, CapturedValue> captured = capture.run(batch);
+            ChunkStatistics s = ChunkStatistics.compute(batch, captured, inputs.inputs(), gram);
+            chunkStats = chunkStats == null ? s : chunkStats.plus(s);
           }
         } finally {
           batches.forEach(Batch::close);
         }
-        chunkStats.forEach((value, s) -> sums.get(value).add(chunk._1(), s));
+        sum.add(chunk._1(), chunkStats);
       }
     }
-    Map<String, List<TreeSum.Node<InputStatistics>>> out = new LinkedHashMap<>();
-    sums.forEach((value, sum) -> out.put(value, sum.nodes()));
-    return List.of(new TaskNodes(out)).iterator();
+    return List.of(new TaskNodes(sum.nodes())).iterator();
   }
 
   /** Chunks to tasks in contiguous ranges, as {@link CalibrationSpec#taskOf} says. */

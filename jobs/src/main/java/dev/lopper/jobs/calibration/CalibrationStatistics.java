@@ -7,34 +7,24 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The merged statistics of one calibration pass: per consumer input value, and which value each
- * tensor reads (the query, key and value projections of one block share one).
+ * The merged statistics of one calibration pass, by tensor name; tensors whose consumers read one
+ * input the same way (a block's query, key and value projections) share one object.
  *
- * @param valueOf tensor name to the name of its consumer's input value
- * @param byValue value name to its statistics
+ * @param byTensor tensor name to the statistics of its consumer's input
  */
-public record CalibrationStatistics(Map<String, String> valueOf, Map<String, InputStatistics> byValue)
-    implements Serializable {
+public record CalibrationStatistics(Map<String, InputStatistics> byTensor) implements Serializable {
   @Serial private static final long serialVersionUID = 1L;
 
   public CalibrationStatistics {
-    valueOf = new LinkedHashMap<>(valueOf);
-    byValue = new LinkedHashMap<>(byValue);
+    byTensor = new LinkedHashMap<>(byTensor);
   }
 
   /** The statistics of tensor {@code tensor}'s consumer input. */
   public InputStatistics forTensor(String tensor) {
-    String value = valueOf.get(tensor);
-    if (value == null) {
+    InputStatistics s = byTensor.get(tensor);
+    if (s == null) {
       throw new IllegalArgumentException("no calibration statistics for tensor " + tensor);
     }
-    return byValue.get(value);
-  }
-
-  /** Tensor name to its statistics. */
-  public Map<String, InputStatistics> byTensor() {
-    Map<String, InputStatistics> out = new LinkedHashMap<>();
-    valueOf.forEach((tensor, value) -> out.put(tensor, byValue.get(value)));
-    return out;
+    return s;
   }
 }

@@ -4,6 +4,8 @@ import dev.lopper.calibration.InputStatistics;
 import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.OwlRatios;
+import dev.lopper.criteria.WandaCriterion;
+import dev.lopper.metrics.ExactSum;
 import dev.lopper.criteria.PruningCriterion;
 import dev.lopper.criteria.ReconstructingCriterion;
 import dev.lopper.criteria.SparsityPattern;
@@ -98,27 +100,38 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
   private Map<String, Double> owlSparsities() {
     CalibrationStatistics dense = calibrate.dense(false);
     CalibrationGroups groups = calibrate.groups();
-    List<double[]> ratios = new ArrayList<>();
-    double[] outlierRatios = new double[groups.groups().size()];
-    for (int g = 0; g < outlierRatios.length; g++) {
-      List<OwlRatios.Scores> scores = new ArrayList<>();
+    CriterionContext.Builder builder = CriterionContext.of(model.tensors()).toBuilder();
+    dense.byTensor().forEach(builder::optInputStatistics);
+    CriterionContext context = builder.build();
+    double[] ratios = new double[groups.groups().size()];
+    for (int g = 0; g < ratios.length; g++) {
+      // Two passes over the group's scores (the exact mean, then the count above m times it), one
+      // tensor's scores at a time: a block of a large model need not hold all its scores at once.
+      ExactSum sum = new ExactSum();
+      long count = 0;
       for (String tensor : groups.groups().get(g).tensors()) {
-        scores.add(OwlRatios.Scores.wanda(model.model().weight(tensor), consumer(tensor), dense.forTensor(tensor)));
+        for (double v : WandaCriterion.instance().scores(model.model().weight(tensor), context)) {
+          sum.add(v);
+          count++;
+        }
       }
-      outlierRatios[g] = OwlRatios.outlierRatio(scores, config.allocation().owlM());
+      double threshold = OwlRatios.threshold(sum, count, config.allocation().owlM());
+      long outliers = 0;
+      for (String tensor : groups.groups().get(g).tensors()) {
+        for (double v : WandaCriterion.instance().scores(model.model().weight(tensor), context)) {
+          outliers += v > threshold ? 1 : 0;
+        }
+      }
+      ratios[g] = OwlRatios.outlierRatio(outliers, count);
     }
-    double[] perGroup = OwlRatios.sparsities(outlierRatios, config.allocation().owlLambda(),
-        config.allocation().target());
+    double[] perGroup = OwlRatios.sparsities(ratios, config.allocation().target(), config.allocation().owlLambda());
     Map<String, Double> out = new LinkedHashMap<>();
-    for (PrunableTensor t : model.tensors()) {
-      out.put(t.name(), perGroup[groups.groups().indexOf(groups.groupOf(t.name()))]);
+    for (int g = 0; g < perGroup.length; g++) {
+      for (String tensor : groups.groups().get(g).tensors()) {
+        out.put(tensor, perGroup[g]);
+      }
     }
     return out;
-  }
-
-  private CriterionContext.Consumer consumer(String tensor) {
-    PrunableTensor t = model.tensors().stream().filter(p -> p.name().equals(tensor)).findFirst().orElseThrow();
-    return new CriterionContext.Consumer(t.opType(), t.inputIndex(), t.transposed());
   }
 
   @Override
