@@ -65,7 +65,8 @@ public record SparsityPattern(int n, int m) implements Serializable {
   public void checkFits(String tensor, long inputs) {
     if (isNm() && inputs % m != 0) {
       throw new InvalidInputException("sweep.pattern " + this + ": tensor " + tensor + " has " + inputs
-          + " inputs per output row, not a multiple of " + m);
+          + " inputs per output row, not a multiple of " + m + "; exclude it (model.exclude) or choose another "
+          + "pattern");
     }
   }
 

@@ -2,7 +2,11 @@ package dev.lopper.jobs.pipeline;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.calibration.ConsumerInputs;
 import dev.lopper.criteria.Criteria;
+import dev.lopper.criteria.CriterionContext;
+import dev.lopper.criteria.SparsityPattern;
+import dev.lopper.criteria.WeightLayout;
 import dev.lopper.eval.Evaluator;
 import dev.lopper.jobs.allocation.CostUnit;
 import dev.lopper.jobs.config.DecisionMetric;
@@ -48,6 +52,7 @@ public final class Inspect {
     ModelSource source = new ModelSource(config.model().onnx(), config.model().weights()).qualified(hadoop);
     OnnxModel model = OnnxModel.load(source, hadoop);
     List<PrunableTensor> tensors = PrunableTensors.find(model, config.model().include(), config.model().exclude());
+    checkCalibrated(config, model, tensors);
     ModelInputs inputs = ModelInputs.of(model);
     if (inputs.sequences()) {
       return sequenceModel(config, model, inputs, tensors);
@@ -91,6 +96,25 @@ public final class Inspect {
     }
     return new InspectedModel(model, tensors, rowShape, classes, scoring, inputs, null,
         tensors.stream().map(SweepItem::of).toList(), cost);
+  }
+
+  /**
+   * What pruning from calibration statistics needs of the tensors, checked before any data is read:
+   * an N:M pattern fits every tensor's rows (M divides its inputs per output), and activation-aware
+   * criteria and policy owl can read every tensor's consumer input (no grouped convolution).
+   */
+  private static void checkCalibrated(LopperConfig config, OnnxModel model, List<PrunableTensor> tensors) {
+    SparsityPattern pattern = config.sweep().pattern();
+    if (pattern.isNm()) {
+      for (PrunableTensor t : tensors) {
+        WeightLayout layout = WeightLayout.of(t.name(), t.shape(),
+            new CriterionContext.Consumer(t.opType(), t.inputIndex(), t.transposed()));
+        pattern.checkFits(t.name() + (t.readableName() != null ? " (" + t.readableName() + ")" : ""), layout.cols());
+      }
+    }
+    if (CalibratedPruning.applies(config)) {
+      ConsumerInputs.of(model, tensors);
+    }
   }
 
   /**
