@@ -69,6 +69,21 @@ final class Calibrate implements AutoCloseable {
         spark.hadoop(), Replacements.of(replacements)));
   }
 
+  /**
+   * What decides this run's calibration statistics for emission by {@code criterion} at {@code
+   * sparsities} (see {@link CalibrationFingerprint}).
+   */
+  CalibrationFingerprint fingerprint(String criterion, dev.lopper.criteria.SparsityPattern pattern,
+      Map<String, Double> sparsities) {
+    String role = config.calibration().data() != null ? "calibration" : "data";
+    String sha256 = run.input(role).map(dev.lopper.jobs.output.InputFile::sha256).orElse("unknown");
+    Integer cap = config.calibration().rows();
+    return CalibrationFingerprint.of(model.model().checksum(), sha256, cap == null ? -1 : cap,
+        config.data().batchSize(), config.calibration().sequential(),
+        config.calibration().groups().isEmpty() ? "blocks" : config.calibration().groups().toString(), criterion,
+        pattern.toString(), config.calibration().dampening(), sparsities);
+  }
+
   /** The groups of sequential calibration. */
   CalibrationGroups groups() {
     return CalibrationGroups.of(model.model(), model.tensors(), config.calibration().groups());

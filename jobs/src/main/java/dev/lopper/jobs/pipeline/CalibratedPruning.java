@@ -143,7 +143,13 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
     MaskSet masks = MaskSet.empty();
     Map<String, WeightTensor> pruned = new LinkedHashMap<>();
     Map<String, InputStatistics> used = new LinkedHashMap<>();
-    if (statistics && config.calibration().sequential()) {
+    CalibrationFingerprint fingerprint = statistics ? calibrate.fingerprint(criterion.name(), pattern, sparsities)
+        : null;
+    String from = config.calibration().from();
+    if (statistics && from != null) {
+      used.putAll(CalibrationOutput.read(CalibrationOutput.file(from), model, fingerprint, hadoop));
+      masks = run.timings().time("masks", () -> prune(model.tensors(), sparsities, used, pruned));
+    } else if (statistics && config.calibration().sequential()) {
       for (CalibrationGroups.Group group : calibrate.groups().groups()) {
         List<PrunableTensor> tensors = group.tensors().stream().map(this::tensor).toList();
         CalibrationStatistics stats = calibrate.pass(tensors, pruned, gram);
@@ -163,7 +169,7 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
     all.writeSafetensors(run.directory().file("masks.safetensors"), hadoop);
     run.writeTable("masks", all.summary(model.readableNames()));
     if (statistics) {
-      CalibrationOutput.write(run, model, used, gram);
+      CalibrationOutput.write(run, model, used, gram, fingerprint);
     }
     String prunedOnnx = run.directory().file("model/pruned.onnx");
     run.timings().time("emission", () -> {

@@ -53,4 +53,31 @@ class CalibrationBadInputTest {
     lm(out, "--set", "sweep.criterion=sparsegpt", "--set", "calibration.rows=1", "--set", "calibration.dampening=0")
         .assertRefused(out, "mlp.down.weight", "calibration.dampening");
   }
+
+  @Test
+  void reusesStatisticsOfTheSameCalibrationAndRefusesOthersNamingTheFile() throws Exception {
+    Path first = dir.resolve("first");
+    RunLopper one = lm(first, "--set", "sweep.criterion=sparsegpt", "--set", "calibration.rows=16",
+        "--set", "data.batch-size=8", "--set", "gate.max-drop=null");
+    org.junit.jupiter.api.Assertions.assertEquals(dev.lopper.jobs.cli.ExitCode.SUCCESS, one.exit(), one.stderr());
+
+    Path again = dir.resolve("again");
+    RunLopper two = lm(again, "--set", "sweep.criterion=sparsegpt", "--set", "calibration.rows=16",
+        "--set", "data.batch-size=8", "--set", "gate.max-drop=null", "--set", "calibration.from=" + first);
+    org.junit.jupiter.api.Assertions.assertEquals(dev.lopper.jobs.cli.ExitCode.SUCCESS, two.exit(), two.stderr());
+    for (String file : List.of("calibration/statistics.safetensors", "model/pruned.safetensors", "masks.safetensors")) {
+      org.junit.jupiter.api.Assertions.assertArrayEquals(java.nio.file.Files.readAllBytes(first.resolve(file)),
+          java.nio.file.Files.readAllBytes(again.resolve(file)), file);
+    }
+    com.fasterxml.jackson.databind.JsonNode timings = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(again.resolve("manifest.json").toFile()).path("timings_millis");
+    org.junit.jupiter.api.Assertions.assertTrue(timings.has("emission") && !timings.has("calibration"),
+        "no calibration stage when the statistics are reused: " + timings);
+
+    Path other = dir.resolve("other");
+    lm(other, "--set", "sweep.criterion=sparsegpt", "--set", "calibration.rows=24", "--set", "data.batch-size=8",
+        "--set", "calibration.from=" + first)
+        .assertRefused(other, "calibration.from", first.resolve("calibration/statistics.safetensors").toString(),
+            "rows is 16, this run's 24");
+  }
 }
