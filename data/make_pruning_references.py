@@ -20,6 +20,11 @@ and for every method, pattern and calibration mode of VARIANTS:
      branch; fasterprune in float64 with the raw Gram matrix, block size 128, dampening 1%);
   3. the pruned model's metrics on the whole validation file.
 
+For the tiny LM also OWL (luuyin/OWL's prune_wanda_outlier, port in data/pruning_reference.py): each
+group's sparsity around 70% from the dense model's Wanda scores (pruning-tiny-lm-owl.csv), then Wanda
+sequentially at those sparsities (variant owl-wanda-70-seq). The groups are Lopper's: the decoder
+blocks, then lm_head as a group of its own.
+
 Outputs, in --out: pruning-<model>.safetensors (per variant "<variant>/<tensor>": Wanda's masks as
 BOOL, true where a weight is kept as in PyTorch's weight_mask and Lopper's masks.safetensors, and
 SparseGPT's updated weights as F32, in the PyTorch layout the state dict has) and
@@ -46,6 +51,7 @@ import make_samples as samples  # noqa: E402
 import pruning_reference as ref  # noqa: E402
 
 CAL_ROWS = 32
+OWL_TARGET = 0.7  # OWL's variant: wanda, sequential, at OWL's sparsities per group around 70%
 # (name, method, pattern "unstructured"/"N:M", sparsity, sequential)
 VARIANTS = [
     ("wanda-50-seq", "wanda", "unstructured", 0.5, True),
@@ -130,12 +136,27 @@ def prune_layer(module, stats, method, pattern, sparsity):
     return out if out is not None else new32.numpy()
 
 
+def owl_sparsities(model, groups, run, target, threshold=5.0, lam=0.08):
+    """OWL's sparsity per group (luuyin/OWL prune_wanda_outlier): from the dense model's Wanda
+    scores of each group's layers together, the share above threshold x their mean, mapped into
+    [target - lam, target + lam] with the target as mean."""
+    stats = calibrate(model, [layer for group in groups for layer in group], run)
+    ratios = []
+    for group in groups:
+        scores = np.concatenate([ref.wanda_scores(weight_rows(module), stats[name].sum_squares.numpy(),
+                                                  stats[name].count).ravel() for name, module in group])
+        ratios.append(ref.owl_outlier_ratio(scores, threshold))
+    return ref.owl_sparsities(ratios, target, lam)
+
+
 def prune(model, groups, run, method, pattern, sparsity, sequential):
-    """Prunes every group's layers; returns {tensor: mask or new weight}."""
+    """Prunes every group's layers, at `sparsity` or at a list of one sparsity per group; returns
+    {tensor: mask or new weight}."""
+    per_group = sparsity if isinstance(sparsity, (list, np.ndarray)) else [sparsity] * len(groups)
     results = {}
     layers = [layer for group in groups for layer in group]
     dense_stats = None if sequential else calibrate(model, layers, run)
-    for group in groups:
+    for group, sparsity in zip(groups, per_group):
         stats = calibrate(model, group, run) if sequential else dense_stats
         for name, module in group:
             if pattern != "unstructured" and weight_rows(module).shape[1] % int(pattern.split(":")[1]) != 0:
@@ -225,6 +246,18 @@ def main():
                 tensors[f"{variant}/{tensor}"] = value
             rows.append(dict(variant=variant, **metrics(model)))
             print(f"{name} {variant}: " + ", ".join(f"{k} {v:.6f}" for k, v in rows[-1].items() if k != "variant"))
+        if name == "tiny-lm":
+            model = load()
+            sparsities = owl_sparsities(model, groups(model), run, OWL_TARGET)
+            owl_rows = [dict(group=i, tensor=t, sparsity=float(sparsities[i]))
+                        for i, group in enumerate(groups(model)) for t, _ in group]
+            results = prune(model, groups(model), run, "wanda", "unstructured", list(sparsities), True)
+            for tensor, value in results.items():
+                tensors[f"owl-wanda-70-seq/{tensor}"] = value
+            rows.append(dict(variant="owl-wanda-70-seq", **metrics(model)))
+            print(f"{name} owl-wanda-70-seq: sparsities {list(sparsities)}, perplexity {rows[-1]['perplexity']:.6f}")
+            samples.write_csv(os.path.join(args.out, f"pruning-{name}-owl.csv"), ["group", "tensor", "sparsity"],
+                              owl_rows)
         write_reference(os.path.join(args.out, f"pruning-{name}.safetensors"), tensors)
         columns = list(rows[0].keys())
         samples.write_csv(os.path.join(args.out, f"pruning-{name}.csv"), columns, rows)

@@ -38,9 +38,4 @@ public record CalibrationSpec(ModelSource model, String checksum, List<PrunableT
   public int taskOf(int chunk) {
     return (int) ((long) chunk * tasks / chunks());
   }
-
-  /** This spec for other tensors. */
-  public CalibrationSpec withTensors(List<PrunableTensor> others) {
-    return new CalibrationSpec(model, checksum, others, gram, rows, chunkRows, tasks, threads);
-  }
 }

@@ -1,6 +1,5 @@
 package dev.lopper.jobs.pipeline;
 
-import dev.lopper.calibration.InputStatistics;
 import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.calibration.CalibrationGroups;
 import dev.lopper.jobs.calibration.CalibrationJob;
@@ -12,7 +11,6 @@ import dev.lopper.jobs.data.SequenceSpec;
 import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -87,11 +85,6 @@ final class Calibrate implements AutoCloseable {
   /** The groups of sequential calibration. */
   CalibrationGroups groups() {
     return CalibrationGroups.of(model.model(), model.tensors(), config.calibration().groups());
-  }
-
-  /** Tensor name to statistics, for the criterion's context. */
-  static Map<String, InputStatistics> byTensor(CalibrationStatistics statistics) {
-    return new LinkedHashMap<>(statistics.byTensor());
   }
 
   /**

@@ -63,6 +63,36 @@ class ActivationAwarePruneTest {
     Path out = dir.resolve(model + "-" + variant);
     RunLopper run = RunLopper.run(args(model, parts[0], parts[1], parts[2].equals("seq"), out, 0));
     assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
+    assertLikeTheReference(model, variant, out);
+  }
+
+  /**
+   * Policy owl at 70% with Wanda, sequential: each calibration group's sparsity equals OWL's
+   * (prune_wanda_outlier's outlier ratios and mapping, on PyTorch's statistics) and the pruned model
+   * the reference's.
+   */
+  @org.junit.jupiter.api.Test
+  void owlGivesTheReferenceSparsitiesPerGroup() throws Exception {
+    Path out = dir.resolve("owl");
+    List<String> args = new ArrayList<>(List.of(args("tiny-lm", "wanda", "50", true, out, 0)));
+    args.addAll(List.of("--set", "allocation.policy=owl", "--set", "allocation.target=0.7"));
+    RunLopper run = RunLopper.run(args.toArray(String[]::new));
+    assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
+    Table allocation = ParquetTables.read(out.resolve("allocation.parquet").toString(), CONF);
+    Map<String, Double> sparsity = new java.util.HashMap<>();
+    for (List<Object> row : allocation.rows()) {
+      sparsity.put((String) row.get(allocation.indexOf("tensor")), (Double) row.get(allocation.indexOf("sparsity")));
+    }
+    List<Map<String, String>> expected = ReferenceCsv.read("pruning-tiny-lm-owl.csv");
+    assertEquals(expected.size(), sparsity.size());
+    for (Map<String, String> row : expected) {
+      assertEquals(Double.parseDouble(row.get("sparsity")), sparsity.get(row.get("tensor")), 1e-12, row.get("tensor"));
+    }
+    assertLikeTheReference("tiny-lm", "owl-wanda-70-seq", out);
+  }
+
+  /** The run in {@code out} pruned as the reference's {@code variant} of {@code model}. */
+  private static void assertLikeTheReference(String model, String variant, Path out) throws Exception {
 
     Safetensors.File reference = Safetensors.open(SampleData.path("reference/pruning-" + model + ".safetensors"),
         CONF);
