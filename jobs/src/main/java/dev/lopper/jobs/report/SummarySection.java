@@ -57,7 +57,8 @@ public record SummarySection(List<Card> cards) {
     }
     RunResults.read(r, RunResults.Masks.class).ifPresent(masks -> cards.add(new Card("Overall sparsity",
         percent(masks.sparsity()), count(masks.prunedParameters()) + " of " + count(masks.parameters())
-            + " prunable parameters pruned", "")));
+            + " prunable parameters pruned by " + run.config().getOrDefault("sweep.criterion", "")
+            + (masks.pattern() != null ? ", pattern " + masks.pattern() : ""), "")));
     String policy = run.policy();
     verified.ifPresent(v -> cards.add(new Card("Drop, predicted / measured", signed(v.predictedDrop()) + " / "
         + signed(v.measuredDrop()), "policy " + policy

@@ -64,6 +64,13 @@ class ActivationAwarePruneTest {
     RunLopper run = RunLopper.run(args(model, parts[0], parts[1], parts[2].equals("seq"), out, 0));
     assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
     assertLikeTheReference(model, variant, out);
+    if (!parts[1].equals("50")) {
+      String pattern = parts[1].replace("of", ":");
+      assertTrue(Files.readString(out.resolve("manifest.json")).contains("\"pattern\" : \"" + pattern + "\""),
+          "the manifest's results name the pattern");
+      assertTrue(Files.readString(out.resolve("report.html")).contains("pruned by " + parts[0] + ", pattern "
+          + pattern), "the report names the criterion and the pattern");
+    }
   }
 
   /**
