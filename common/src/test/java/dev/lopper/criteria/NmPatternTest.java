@@ -133,7 +133,8 @@ class NmPatternTest {
     CriterionContext context = CriterionContext.builder().optConsumer("conv", "Conv", 1, false).optPattern(p).build();
     InvalidInputException e = assertThrows(InvalidInputException.class,
         () -> MagnitudeCriterion.local().select(List.of(conv), 0.5, context));
-    assertEquals("sweep.pattern 2:4: tensor conv has 9 inputs per output row, not a multiple of 4", e.getMessage());
+    assertEquals("sweep.pattern 2:4: tensor conv has 9 inputs per output row, not a multiple of 4; exclude it "
+        + "(model.exclude) or choose another pattern", e.getMessage());
     WeightTensor w = WeightTensor.of("w", new long[] {1, 4}, new float[] {1, 2, 3, 4});
     CriterionContext linear = CriterionContext.builder().optConsumer("w", "Gemm", 1, true).optPattern(p).build();
     assertThrows(IllegalArgumentException.class, () -> MagnitudeCriterion.local().select(List.of(w), 0.25, linear));

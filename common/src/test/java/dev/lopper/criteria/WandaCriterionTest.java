@@ -2,7 +2,6 @@ package dev.lopper.criteria;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -163,7 +162,8 @@ class WandaCriterionTest {
     PruningReference.Stored conv = PruningReference.load().reference("conv8x3x3x3").layouts().get(0);
     InvalidInputException e = assertThrows(InvalidInputException.class,
         () -> WANDA.select(List.of(conv.tensor()), 0.5, conv.context(new SparsityPattern(2, 4))));
-    assertEquals("sweep.pattern 2:4: tensor conv8x3x3x3.conv has 27 inputs per output row, not a multiple of 4",
+    assertEquals("sweep.pattern 2:4: tensor conv8x3x3x3.conv has 27 inputs per output row, not a multiple of 4; "
+        + "exclude it (model.exclude) or choose another pattern",
         e.getMessage());
   }
 
@@ -202,6 +202,9 @@ class WandaCriterionTest {
   @Test
   void isRegisteredAsWanda() {
     assertSame(WANDA, Criteria.byName("wanda"));
-    assertFalse(Criteria.names().contains("sparsegpt"));
+    assertTrue(Criteria.byName("sparsegpt") instanceof SparseGptCriterion);
+    SparseGptCriterion damped = (SparseGptCriterion) Criteria.configured("sparsegpt", 0.1);
+    assertEquals(0.1, damped.dampening());
+    assertSame(WANDA, Criteria.configured("wanda", 0.1));
   }
 }
