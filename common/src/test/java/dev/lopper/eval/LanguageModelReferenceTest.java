@@ -11,6 +11,7 @@ import dev.lopper.data.BatchInput;
 import dev.lopper.data.SequenceBatchBuilder;
 import dev.lopper.fixtures.ReferenceCsv;
 import dev.lopper.fixtures.SampleData;
+import dev.lopper.fixtures.ValidationSet;
 import dev.lopper.io.ParquetTables;
 import dev.lopper.io.Table;
 import dev.lopper.mask.MaskSet;
@@ -53,22 +54,7 @@ class LanguageModelReferenceTest {
 
   /** The token rows of {@code file}, in batches of {@code batchSize} rows of one length. */
   static List<Batch> batches(String file, int batchSize, BufferAllocator allocator) {
-    Table table = ParquetTables.read(SampleData.path(file), CONF);
-    int ids = table.indexOf("input_ids");
-    List<Batch> out = new ArrayList<>();
-    try (SequenceBatchBuilder builder = new SequenceBatchBuilder(
-        List.of(new SequenceBatchBuilder.Input("input_ids", BatchInput.ElementType.INT64)), "input_ids", null,
-        batchSize, allocator)) {
-      for (List<Object> row : table.rows()) {
-        long[] tokens = (long[]) row.get(ids);
-        if (builder.rows() > 0 && (builder.isFull() || builder.length() != tokens.length)) {
-          out.add(builder.build());
-        }
-        builder.add(new long[][] {tokens}, null);
-      }
-      out.add(builder.build());
-    }
-    return out;
+    return ValidationSet.tokenBatches(file, batchSize, allocator);
   }
 
   @Test
