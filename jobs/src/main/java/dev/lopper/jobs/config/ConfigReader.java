@@ -253,6 +253,11 @@ final class ConfigReader {
           + "sweep.criterion wanda or sparsegpt, but this run's criterion is " + sweep.criterion()
           + ", which reads none; set calibration.from to null");
     }
+    if (policy.equals("global-magnitude") && (sweep.criterion().equals("wanda") || sweep.criterion().equals("sparsegpt"))) {
+      throw new InvalidInputException(label(ConfigKeys.ALLOCATION_POLICY) + ": global-magnitude chooses weights by one "
+          + "magnitude threshold over all tensors, which sweep.criterion " + sweep.criterion() + " does not use; use "
+          + "uniform, owl, target or tolerance");
+    }
     SparsityPattern pattern = sweep.pattern();
     if (pattern.isNm()) {
       checkPattern(sweep, policy, structured);

@@ -48,7 +48,7 @@ final class SequenceDecoding {
     }
     Dataset<Row> data = raw.select(selected.toArray(Column[]::new));
     data = spec.partitions() > 0 ? data.repartition(spec.partitions())
-        : ValidationData.withoutEmptySplits(footer, data);
+        : spec.partitions() == ValidationData.Spec.FILE_ORDER ? data : ValidationData.withoutEmptySplits(footer, data);
     JavaRDD<PartitionData> decoded = data.queryExecution().toRdd().toJavaRDD()
         .mapPartitionsWithIndex((index, it) -> List.<PartitionData>of(decode(index, it, seq)).iterator(), true);
     decoded.setName("token sequences " + spec.path());

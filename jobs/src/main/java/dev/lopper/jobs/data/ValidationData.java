@@ -48,11 +48,19 @@ public final class ValidationData implements Serializable {
    * @param featuresColumn the features column
    * @param labelColumn the label column, or null for data without labels
    * @param rowShape the model input's shape without the batch dimension
-   * @param partitions how many data partitions to use; 0 keeps the files' own
+   * @param partitions how many data partitions to use; 0 keeps the files' own, empty splits merged;
+   *     {@link #FILE_ORDER} the files' own splits exactly as Spark plans them, in order
    * @param sequences for a model of token inputs, how its columns are read; null for features
    */
   public record Spec(String path, String featuresColumn, String labelColumn, long[] rowShape,
       int partitions, SequenceSpec sequences) implements Serializable {
+    /**
+     * {@link #partitions()} for rows whose global index must follow the file: Spark's splits in their
+     * order (a file's splits by offset), never coalesced, since a coalesce may group the splits of a
+     * file on several hosts by location rather than by offset.
+     */
+    public static final int FILE_ORDER = -1;
+
     public Spec {
       rowShape = rowShape.clone();
     }
@@ -158,7 +166,7 @@ public final class ValidationData implements Serializable {
         : raw.select(features.as("features"));
 
     Dataset<Row> data = spec.partitions() > 0 ? selected.repartition(spec.partitions())
-        : withoutEmptySplits(footer, selected);
+        : spec.partitions() == Spec.FILE_ORDER ? selected : withoutEmptySplits(footer, selected);
     int rowLength = spec.rowLength();
     // Spark's internal rows, read in place: each row's array<float> is copied into the partition's
     // float[] value by value (primitive reads), its null bitmap tested only when the schema allows null values. Spark's

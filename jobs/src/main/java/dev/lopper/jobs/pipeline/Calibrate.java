@@ -27,18 +27,15 @@ final class Calibrate implements AutoCloseable {
   private final SparkRun spark;
   private final LopperConfig config;
   private final InspectedModel model;
-  private final ValidationData validation;
   private final RunContext run;
   private ValidationData data;
-  private boolean ownData;
   private CalibrationStatistics dense;
   private boolean denseGram;
 
-  Calibrate(SparkRun spark, LopperConfig config, InspectedModel model, ValidationData validation, RunContext run) {
+  Calibrate(SparkRun spark, LopperConfig config, InspectedModel model, RunContext run) {
     this.spark = spark;
     this.config = config;
     this.model = model;
-    this.validation = validation;
     this.run = run;
   }
 
@@ -88,20 +85,16 @@ final class Calibrate implements AutoCloseable {
   }
 
   /**
-   * The calibration rows, read once: the validation data itself when it is the same file read in
-   * file order ({@code data.partitions} 0), else the calibration file (or the validation file again,
-   * in file order), inputs only.
+   * The calibration rows, read once, in file order: the calibration file, or the validation file
+   * again, inputs only, in Spark's own splits of the file in their order ({@link
+   * ValidationData.Spec#FILE_ORDER}), so that "the first rows" and the chunks' global row indices
+   * follow the file whatever {@code data.partitions} and the cluster's locality say. The validation
+   * data itself is not reused: it may be repartitioned, or its splits coalesced by host.
    */
   private ValidationData data() {
     if (data == null) {
-      String path = config.calibration().path(config.data());
-      if (path.equals(config.data().path()) && config.data().partitions() == 0) {
-        data = validation;
-      } else {
-        ValidationData.Spec spec = inputsOnly(LoadData.spec(config, model), path);
-        data = run.timings().time("calibration", () -> ValidationData.load(spark.session(), spec, model.classes()));
-        ownData = true;
-      }
+      ValidationData.Spec spec = inputsOnly(LoadData.spec(config, model), config.calibration().path(config.data()));
+      data = run.timings().time("calibration", () -> ValidationData.load(spark.session(), spec, model.classes()));
     }
     return data;
   }
@@ -111,14 +104,14 @@ final class Calibrate implements AutoCloseable {
     if (spec.sequences() != null) {
       SequenceSpec s = spec.sequences();
       return ValidationData.Spec.sequences(path, new SequenceSpec(s.inputs(), s.mask(), s.tokens(), null, s.length(),
-          false), 0);
+          false), ValidationData.Spec.FILE_ORDER);
     }
-    return new ValidationData.Spec(path, spec.featuresColumn(), null, spec.rowShape(), 0);
+    return new ValidationData.Spec(path, spec.featuresColumn(), null, spec.rowShape(), ValidationData.Spec.FILE_ORDER);
   }
 
   @Override
   public void close() {
-    if (ownData && data != null) {
+    if (data != null) {
       data.release();
     }
   }

@@ -71,8 +71,9 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
     String policy = config.allocation().policy();
     Allocation allocation;
     if (policy.equals("owl")) {
-      Map<String, Double> sparsities = owlSparsities();
-      allocation = run.timings().time("allocation", () -> MaskPruning.fixed(model, config, "owl", sparsities, sweep));
+      CalibrationStatistics dense = calibrate.dense(false); // timed as stage calibration
+      allocation = run.timings().time("allocation",
+          () -> MaskPruning.fixed(model, config, "owl", owlSparsities(dense), sweep));
     } else if (sweep == null || (pattern.isNm() && policy.equals("uniform"))) {
       double s = pattern.isNm() ? pattern.sparsity() : config.allocation().target();
       Map<String, Double> sparsities = new LinkedHashMap<>();
@@ -84,6 +85,7 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
         if (config.allocation().unit() == CostUnit.FLOPS) {
           curves = curves.stream().map(c -> c.withCost(model.cost().weightMacs(c.tensor()))).toList();
         }
+        // global-magnitude is refused with these criteria when the configuration is read.
         return AllocationPolicies.byName(policy, () -> {
           throw new IllegalStateException("global-magnitude is not a policy of calibrated pruning");
         }).allocate(curves, config.allocation().settings());
@@ -97,8 +99,7 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
    * OWL's sparsity per tensor: each calibration group's from the share of its Wanda scores (on the
    * dense model) above {@code allocation.owl-m} times their mean.
    */
-  private Map<String, Double> owlSparsities() {
-    CalibrationStatistics dense = calibrate.dense(false);
+  private Map<String, Double> owlSparsities(CalibrationStatistics dense) {
     CalibrationGroups groups = calibrate.groups();
     CriterionContext.Builder builder = CriterionContext.of(model.tensors()).toBuilder();
     dense.byTensor().forEach(builder::optInputStatistics);

@@ -35,7 +35,7 @@ public final class Pipeline implements RunStages<InspectedModel> {
   public RunOutcome sensitivity(SparkSession session, LopperConfig config, InspectedModel model, RunContext run) {
     SparkRun spark = SparkRun.of(session, config);
     ValidationData data = LoadData.run(spark, config, model, run);
-    try (Calibrate calibrate = new Calibrate(spark, config, model, data, run)) {
+    try (Calibrate calibrate = new Calibrate(spark, config, model, run)) {
       SweepResult sweep = Sweep.run(spark, config, model, data, run, sweepStatistics(config, calibrate));
       return RecordResults.sensitivity(config, model, data, sweep);
     } finally {
@@ -47,7 +47,7 @@ public final class Pipeline implements RunStages<InspectedModel> {
   public RunOutcome prune(SparkSession session, LopperConfig config, InspectedModel model, RunContext run) {
     SparkRun spark = SparkRun.of(session, config);
     ValidationData data = LoadData.run(spark, config, model, run);
-    try (Calibrate calibrate = new Calibrate(spark, config, model, data, run)) {
+    try (Calibrate calibrate = new Calibrate(spark, config, model, run)) {
       SweepResult sweep = PruneMethod.sweeps(config)
           ? Sweep.run(spark, config, model, data, run, sweepStatistics(config, calibrate)) : null;
       Emission emission = allocateAndEmit(PruneMethod.of(config, model, calibrate), sweep, run);

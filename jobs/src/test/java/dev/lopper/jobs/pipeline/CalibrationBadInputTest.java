@@ -36,6 +36,13 @@ class CalibrationBadInputTest {
   }
 
   @Test
+  void refusesAGlobalMagnitudeThresholdForActivationAwareCriteria() {
+    Path out = dir.resolve("global");
+    lm(out, "--set", "sweep.criterion=wanda", "--set", "allocation.policy=global-magnitude")
+        .assertRefused(out, "allocation.policy", "global-magnitude", "wanda");
+  }
+
+  @Test
   void refusesAPatternThatDoesNotFitATensorNamingIt() {
     Path out = dir.resolve("conv");
     RunLopper.run("prune", "--model", SampleData.path("digits-cnn.onnx"), "--data",
