@@ -74,8 +74,9 @@ class CalibrationPartitionsTest {
       Path out = dir.resolve(model + "-" + partitions);
       Observed observed = run(ActivationAwarePruneTest.args(model, method, pattern, sequential, out, partitions));
       int tasks = Math.min(partitions, chunks);
-      assertTrue(!observed.calibrationTasks().isEmpty() && observed.calibrationTasks().stream().allMatch(n -> n == tasks),
-          "calibration tasks of each pass with data.partitions=" + partitions + ": " + observed.calibrationTasks());
+      List<Integer> perPass = observed.calibrationTasks();
+      assertTrue(!perPass.isEmpty() && perPass.stream().allMatch(n -> n == tasks),
+          "calibration tasks of each pass with data.partitions=" + partitions + ": " + perPass);
       runs.put("data.partitions=" + partitions, out);
     }
 
