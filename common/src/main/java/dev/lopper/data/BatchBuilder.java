@@ -119,6 +119,20 @@ public final class BatchBuilder implements AutoCloseable {
    * {@code offset} (a row inside a larger array, such as a flat matrix of rows).
    */
   public BatchBuilder add(float[] values, int offset, int label) {
+    checkOffset(values, offset);
+    return put(values, offset, label, true);
+  }
+
+  /**
+   * Adds a row without a label made of the {@code product(rowShape)} values of {@code values}
+   * starting at {@code offset} (for a builder made with {@code labelled == false}).
+   */
+  public BatchBuilder addUnlabelled(float[] values, int offset) {
+    checkOffset(values, offset);
+    return put(values, offset, 0, false);
+  }
+
+  private void checkOffset(float[] values, int offset) {
     if (offset < 0 || offset > values.length) {
       throw new IndexOutOfBoundsException("offset " + offset + " in an array of " + values.length);
     }
@@ -127,7 +141,6 @@ public final class BatchBuilder implements AutoCloseable {
           + (values.length - offset) + " values from offset " + offset + "; input shape "
           + Arrays.toString(rowShape) + " needs " + rowSize);
     }
-    return put(values, offset, label, true);
   }
 
   /** Adds a row without a label (for a builder made with {@code labelled == false}). */

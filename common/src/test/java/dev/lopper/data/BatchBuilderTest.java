@@ -147,6 +147,31 @@ class BatchBuilderTest {
   }
 
   @Test
+  void takesRowsWithoutLabelsFromInsideALargerArray() {
+    float[] matrix = new float[12];
+    for (int i = 0; i < matrix.length; i++) {
+      matrix[i] = i;
+    }
+    try (BatchBuilder builder = new BatchBuilder(new long[] {4}, 3, false, allocator)) {
+      builder.addUnlabelled(matrix, 4).addUnlabelled(matrix, 0);
+      assertThrows(IllegalStateException.class, () -> builder.add(matrix, 8, 1));
+      try (Batch batch = builder.build()) {
+        float[] got = new float[8];
+        batch.features().get(got);
+        assertArrayEquals(new float[] {4, 5, 6, 7, 0, 1, 2, 3}, got);
+        assertFalse(batch.hasLabels());
+      }
+      InvalidInputException e = assertThrows(InvalidInputException.class,
+          () -> builder.addUnlabelled(matrix, 9));
+      assertEquals("features row 2 has only 3 values from offset 9; input shape [4] needs 4",
+          e.getMessage());
+    }
+    try (BatchBuilder builder = new BatchBuilder(new long[] {4}, 3, true, allocator)) {
+      assertThrows(IllegalStateException.class, () -> builder.addUnlabelled(matrix, 0));
+    }
+  }
+
+  @Test
   void labelFreeBatchesHaveNoLabels() {
     try (BatchBuilder builder = new BatchBuilder(new long[] {3}, 4, false, allocator)) {
       builder.add(row(0, 3));

@@ -56,7 +56,8 @@ public record PartitionRows(int partition, int rows, int rowLength, float[] feat
 
   /**
    * Rows {@code from} (inclusive) to {@code to} (exclusive) as batches of at most {@code batchSize}
-   * rows, the first starting at {@code from}; the caller closes them.
+   * rows, the first starting at {@code from}; the caller closes them. {@code labelColumn} is null
+   * for rows without labels.
    */
   public List<Batch> batches(int from, int to, long[] rowShape, int batchSize, String featuresColumn,
       String labelColumn, BufferAllocator allocator) {
@@ -67,9 +68,15 @@ public record PartitionRows(int partition, int rows, int rowLength, float[] feat
     for (int start = from; start < to; start += batchSize) {
       int n = Math.min(batchSize, to - start);
       try (BatchBuilder builder = new BatchBuilder(rowShape, n, labels != null, allocator)) {
-        builder.columns(featuresColumn, labelColumn);
+        // Rows without labels (data.label null; calibration data, read inputs only): the label
+        // column's name is never used.
+        builder.columns(featuresColumn, labelColumn != null ? labelColumn : "label");
         for (int r = start; r < start + n; r++) {
-          builder.add(features, r * rowLength, labels == null ? 0 : labels[r]);
+          if (labels == null) {
+            builder.addUnlabelled(features, r * rowLength);
+          } else {
+            builder.add(features, r * rowLength, labels[r]);
+          }
         }
         batches.add(builder.build());
       }

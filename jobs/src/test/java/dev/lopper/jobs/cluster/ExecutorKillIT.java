@@ -3,19 +3,15 @@ package dev.lopper.jobs.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lopper.fixtures.SampleData;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,9 +31,6 @@ class ExecutorKillIT {
   private static final double[] GRID = IntStream.rangeClosed(1, 19).mapToDouble(i -> i / 20.0).toArray();
   private static final String GRID_TEXT = "[" + IntStream.rangeClosed(1, 19).mapToObj(i -> String.valueOf(i / 20.0))
       .collect(Collectors.joining(",")) + "]";
-
-  /** StandaloneAppClient's line when the master grants the application an executor. */
-  private static final Pattern EXECUTOR_ADDED = Pattern.compile("Executor added: (app-\\d+-\\d+)/");
 
   private static LopperCluster lopper;
 
@@ -71,8 +64,8 @@ class ExecutorKillIT {
     SubmittedApp quiet = sweep(undisturbed);
     SubmittedApp app = sweep(disturbed);
 
-    String appId = awaitApplicationId(app);
-    long victim = awaitExecutorRunningTheSweep(app, appId);
+    String appId = LopperCluster.awaitApplicationId(app);
+    long victim = lopper.awaitExecutorWithModel(app, appId, "sweep");
     Set<Long> before = new HashSet<>(lopper.cluster().executorPids());
     lopper.cluster().killExecutor(victim);
     System.out.printf("killed executor %d while it ran sweep tasks, %.1f s after submission%n", victim,
@@ -83,7 +76,9 @@ class ExecutorKillIT {
     Optional<Long> replacement = Optional.empty();
     while (replacement.isEmpty() && app.isAlive() && LopperCluster.seconds(killed) < 60) {
       replacement = lopper.cluster().executorPids().stream()
-          .filter(pid -> !before.contains(pid) && executorDir(pid).map(d -> isOf(d, appId)).orElse(false)).findFirst();
+          .filter(pid -> !before.contains(pid)
+              && LopperCluster.executorDir(pid).map(d -> LopperCluster.isOf(d, appId)).orElse(false))
+          .findFirst();
       Thread.sleep(100);
     }
     double replacedAfter = LopperCluster.seconds(killed);
@@ -109,58 +104,5 @@ class ExecutorKillIT {
     assertEquals(appId, manifest.path("spark_application_id").asText(), "the application whose executor was killed");
     SweepTables.assertSameTable(undisturbedTable, LopperCluster.sensitivityCsv(disturbed),
         "the sweep with a killed executor against the undisturbed sweep");
-  }
-
-  /** The application's standalone id, from its driver's log of the executors the master granted it. */
-  private static String awaitApplicationId(SubmittedApp app) throws InterruptedException {
-    long start = System.nanoTime();
-    while (LopperCluster.seconds(start) < LopperCluster.APP_TIMEOUT.toSeconds()) {
-      Matcher added = EXECUTOR_ADDED.matcher(app.stderr());
-      if (added.find()) {
-        return added.group(1);
-      }
-      if (!app.isAlive()) {
-        fail("the application exited before it had executors\n" + app.stderr());
-      }
-      Thread.sleep(100);
-    }
-    return fail("the application had no executors within " + LopperCluster.APP_TIMEOUT + "\n" + app.stderr());
-  }
-
-  /**
-   * Waits until an executor of {@code appId} has started running sweep tasks (it has loaded the model, which
-   * the first sweep task in a JVM does) and returns its PID. An executor's working directory is its log
-   * directory, which is how a PID is matched with its log.
-   */
-  private static long awaitExecutorRunningTheSweep(SubmittedApp app, String appId)
-      throws IOException, InterruptedException {
-    long start = System.nanoTime();
-    while (LopperCluster.seconds(start) < LopperCluster.APP_TIMEOUT.toSeconds()) {
-      for (long pid : lopper.cluster().executorPids()) {
-        Optional<Path> dir = executorDir(pid);
-        if (dir.isPresent() && isOf(dir.get(), appId) && Files.exists(dir.get().resolve("stderr"))
-            && Files.readString(dir.get().resolve("stderr")).contains("ExecutorModels: Loaded")) {
-          return pid;
-        }
-      }
-      if (!app.isAlive()) {
-        fail("the application exited before any executor ran a sweep task\n" + app.stderr());
-      }
-      Thread.sleep(50);
-    }
-    return fail("no executor ran a sweep task within " + LopperCluster.APP_TIMEOUT + "\n" + app.stderr());
-  }
-
-  /** An executor's working directory, {@code worker-<i>/<app-id>/<executor-id>}, which holds its logs. */
-  private static Optional<Path> executorDir(long pid) {
-    try {
-      return Optional.of(Path.of("/proc/" + pid + "/cwd").toRealPath());
-    } catch (IOException gone) {
-      return Optional.empty();
-    }
-  }
-
-  private static boolean isOf(Path executorDir, String appId) {
-    return executorDir.getParent().getFileName().toString().equals(appId);
   }
 }

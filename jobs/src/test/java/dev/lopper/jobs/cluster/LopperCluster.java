@@ -2,6 +2,7 @@ package dev.lopper.jobs.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,6 +16,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -45,6 +49,8 @@ final class LopperCluster implements AutoCloseable {
    */
   static final String EXECUTOR_OPTIONS = "-XX:+UseSerialGC";
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** StandaloneAppClient's line when the master grants the application an executor. */
+  private static final Pattern EXECUTOR_ADDED = Pattern.compile("Executor added: (app-\\d+-\\d+)/");
 
   private final Path workDir;
   private final StandaloneCluster cluster;
@@ -154,6 +160,61 @@ final class LopperCluster implements AutoCloseable {
     try (Stream<Path> dirs = Files.list(appDir)) {
       return dirs.filter(Files::isDirectory).sorted().collect(Collectors.toList());
     }
+  }
+
+  /** The application's standalone id, from its driver's log of the executors the master granted it. */
+  static String awaitApplicationId(SubmittedApp app) throws InterruptedException {
+    long start = System.nanoTime();
+    while (seconds(start) < APP_TIMEOUT.toSeconds()) {
+      Matcher added = EXECUTOR_ADDED.matcher(app.stderr());
+      if (added.find()) {
+        return added.group(1);
+      }
+      if (!app.isAlive()) {
+        fail("the application exited before it had executors\n" + app.stderr());
+      }
+      Thread.sleep(100);
+    }
+    return fail("the application had no executors within " + APP_TIMEOUT + "\n" + app.stderr());
+  }
+
+  /**
+   * Waits until an executor of {@code appId} has started a task that evaluates the model (it has loaded the
+   * model, which the first such task in a JVM does: ExecutorModels logs it) and returns its PID. An
+   * executor's working directory is its log directory, which is how a PID is matched with its log.
+   *
+   * @param what what the task does, for messages ("sweep", "calibration")
+   */
+  long awaitExecutorWithModel(SubmittedApp app, String appId, String what) throws IOException, InterruptedException {
+    long start = System.nanoTime();
+    while (seconds(start) < APP_TIMEOUT.toSeconds()) {
+      for (long pid : cluster.executorPids()) {
+        Optional<Path> dir = executorDir(pid);
+        if (dir.isPresent() && isOf(dir.get(), appId) && Files.exists(dir.get().resolve("stderr"))
+            && Files.readString(dir.get().resolve("stderr")).contains("ExecutorModels: Loaded")) {
+          return pid;
+        }
+      }
+      if (!app.isAlive()) {
+        fail("the application exited before any executor ran a " + what + " task\n" + app.stderr());
+      }
+      Thread.sleep(50);
+    }
+    return fail("no executor ran a " + what + " task within " + APP_TIMEOUT + "\n" + app.stderr());
+  }
+
+  /** An executor's working directory, {@code worker-<i>/<app-id>/<executor-id>}, which holds its logs. */
+  static Optional<Path> executorDir(long pid) {
+    try {
+      return Optional.of(Path.of("/proc/" + pid + "/cwd").toRealPath());
+    } catch (IOException gone) {
+      return Optional.empty();
+    }
+  }
+
+  /** Whether {@code executorDir} (see {@link #executorDir}) is that of an executor of application {@code appId}. */
+  static boolean isOf(Path executorDir, String appId) {
+    return executorDir.getParent().getFileName().toString().equals(appId);
   }
 
   /** Stops the cluster and deletes the copies of the fat jar that executors fetched (140 MB each). */
