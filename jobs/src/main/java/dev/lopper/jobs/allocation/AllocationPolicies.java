@@ -32,6 +32,8 @@ public final class AllocationPolicies {
       case "tolerance" -> new ToleranceAllocation();
       case "uniform" -> new UniformAllocation();
       case "global-magnitude" -> new GlobalMagnitudeAllocation(globalMagnitudeFractions.get());
+      case "owl" -> throw new IllegalArgumentException("policy owl allocates from calibration statistics, not from "
+          + "curves: the pipeline's CalibratedPruning computes it");
       default -> throw new InvalidInputException("unknown allocation policy '" + name + "'; known policies: "
           + String.join(", ", NAMES));
     };

@@ -147,7 +147,7 @@ class AllocationPoliciesTest {
   void unknownPolicyListsTheKnownOnes() {
     InvalidInputException e = assertThrows(InvalidInputException.class,
         () -> AllocationPolicies.byName("greedy", Map::of));
-    assertEquals("unknown allocation policy 'greedy'; known policies: target, tolerance, uniform, global-magnitude",
+    assertEquals("unknown allocation policy 'greedy'; known policies: target, tolerance, uniform, owl, global-magnitude",
         e.getMessage());
   }
 

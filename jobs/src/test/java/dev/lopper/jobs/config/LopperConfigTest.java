@@ -1,5 +1,6 @@
 package dev.lopper.jobs.config;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -192,9 +193,9 @@ class LopperConfigTest {
     assertEquals("--set metric: unknown name 'acc'; expected one of accuracy, top5, loss, f1, kl, perplexity, cosine",
         error(MINIMAL, "metric=acc"));
     assertEquals("--set allocation.policy: unknown name 'greedy'; expected one of target, tolerance, uniform, "
-        + "global-magnitude", error(MINIMAL, "allocation.policy=greedy"));
+        + "owl, global-magnitude", error(MINIMAL, "allocation.policy=greedy"));
     assertEquals("--set sweep.criterion: unknown name 'random'; expected one of magnitude, global-magnitude, "
-        + "channel-l1, channel-l2, wanda, l1-unstructured", error(MINIMAL, "sweep.criterion=random"));
+        + "channel-l1, channel-l2, wanda, sparsegpt, l1-unstructured", error(MINIMAL, "sweep.criterion=random"));
   }
 
   @Test
@@ -275,7 +276,7 @@ class LopperConfigTest {
   @Test
   void asMapNestsKeysBySectionInSchemaOrder() {
     Map<String, Object> map = parse(MINIMAL).asMap();
-    assertEquals(List.of("model", "data", "sweep", "metric", "allocation", "gate", "output", "runtime", "spark"),
+    assertEquals(List.of("model", "data", "sweep", "calibration", "metric", "allocation", "gate", "output", "runtime", "spark"),
         List.copyOf(map.keySet()));
     assertEquals(256, ((Map<?, ?>) map.get("data")).get("batch-size"));
   }
@@ -342,5 +343,26 @@ class LopperConfigTest {
     String holds = assertThrows(InvalidInputException.class, () -> LopperConfig.load(null,
         inputs(model.toString(), data.toString(), tmp.toString()))).getMessage();
     assertTrue(holds.contains("holds the input model.onnx"), holds);
+  }
+
+  @Test
+  void patternsAndCalibrationKeysAreReadAndCheckedTogether() {
+    LopperConfig c = LopperConfig.parse(MINIMAL, "t.yaml", List.of(ConfigOverride.parse("sweep.pattern=2:4"),
+        ConfigOverride.parse("sweep.criterion=wanda"), ConfigOverride.parse("calibration.rows=64"),
+        ConfigOverride.parse("calibration.sequential=false"), ConfigOverride.parse("allocation.policy=uniform")));
+    assertEquals(new dev.lopper.criteria.SparsityPattern(2, 4), c.sweep().pattern());
+    assertArrayEquals(new double[] {0.5}, c.sweep().grid(), "under N:M the grid is the pattern's sparsity");
+    assertEquals(64, c.calibration().rows());
+    assertFalse(c.calibration().sequential());
+    assertEquals(0.01, c.calibration().dampening());
+    assertEquals("--set sweep.pattern: expected unstructured or N:M with 1 <= N < M (e.g. 2:4, 4:8), found '2-4'",
+        error(MINIMAL, "sweep.pattern=2-4"));
+    assertTrue(error(MINIMAL, "sweep.pattern=2:4", "sweep.criterion=channel-l1").contains("prunes whole channels"));
+    assertTrue(error(MINIMAL, "sweep.pattern=2:4", "allocation.policy=owl").contains("owl's graded sparsities"));
+    assertTrue(error(MINIMAL, "sweep.pattern=2:4", "allocation.policy=global-magnitude")
+        .contains("one global magnitude threshold cannot hold"));
+    assertTrue(error(MINIMAL, "calibration.from=runs/x").startsWith("--set calibration.from: reuses the statistics"));
+    assertTrue(error(MINIMAL, "allocation.policy=owl", "allocation.target=0.95")
+        .startsWith("allocation.owl-lambda: 0.08 around allocation.target 0.95 leaves [0, 1]"));
   }
 }
