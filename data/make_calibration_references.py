@@ -34,9 +34,7 @@ safetensors.
 """
 
 import argparse
-import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -85,23 +83,8 @@ def capture(model, prunable, run):
 
 
 def write_safetensors(path, tensors, metadata):
-    """safetensors by hand (as make_samples.write_safetensors), numpy arrays of float32 or float64."""
-    header = {"__metadata__": metadata}
-    offset, blobs = 0, []
-    for name, array in tensors.items():
-        dtype = {np.dtype("float64"): ("F64", "<f8"), np.dtype("float32"): ("F32", "<f4")}[array.dtype]
-        data = np.ascontiguousarray(array).astype(dtype[1], copy=False).tobytes(order="C")
-        header[name] = {"dtype": dtype[0], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
+    """make_samples.write_safetensors_arrays: the fixture scripts' one writer."""
+    samples.write_safetensors_arrays(path, tensors, metadata)
 
 
 def statistics_file(path, by_input, representative, graph_input, rows):

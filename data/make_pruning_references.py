@@ -34,9 +34,7 @@ the tests exclude it. Everything runs on one thread, float64 for the statistics 
 """
 
 import argparse
-import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -167,24 +165,9 @@ def prune(model, groups, run, method, pattern, sparsity, sequential):
 
 def write_reference(path, tensors):
     """safetensors with BOOL masks and F32 weights."""
-    header = {"__metadata__": {"source": "data/make_pruning_references.py"}}
-    offset = 0
-    blobs = []
-    for name, a in tensors.items():
-        if a.dtype == np.bool_:
-            data, dtype = a.astype(np.uint8).tobytes(order="C"), "BOOL"
-        else:
-            data, dtype = a.astype("<f4").tobytes(order="C"), "F32"
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
+    samples.write_safetensors_arrays(
+        path, {name: a if a.dtype == np.bool_ else a.astype("<f4") for name, a in tensors.items()},
+        {"source": "data/make_pruning_references.py"})
 
 
 def tiny_lm_case():

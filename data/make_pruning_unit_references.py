@@ -36,7 +36,6 @@ Tensors (U8 masks: 1 = PRUNED, 0 = kept; all [rows, cols] unless said):
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -44,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_samples as sample_files  # noqa: E402  (the fixture scripts' one safetensors writer)
 import pruning_reference as ref  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,25 +56,8 @@ OWL_LAMBDA = 0.08
 
 
 def write_safetensors(path, tensors, metadata):
-    """safetensors by hand (as data/make_samples.py writes them), for numpy arrays of any dtype."""
-    dtypes = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64", np.dtype("<i2"): "I16", np.dtype("u1"): "U8"}
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes(order="C")
-        header[name] = {"dtype": dtypes[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
+    """make_samples.write_safetensors_arrays: the fixture scripts' one writer."""
+    sample_files.write_safetensors_arrays(path, tensors, metadata)
 
 
 def statistics(x):

@@ -213,16 +213,23 @@ def float_state(model):
             if v.dtype == torch.float32}
 
 
-def write_safetensors(path, tensors, source="data/make_samples.py"):
-    """safetensors by hand: u64 LE header length, JSON header padded with spaces to 8 bytes, data;
-    `source` names the script in the header's metadata."""
-    header = {"__metadata__": {"format": "pt", "source": source}}
+SAFETENSORS_DTYPES = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64", np.dtype("<i2"): "I16",
+                      np.dtype("<i8"): "I64", np.dtype("u1"): "U8", np.dtype("bool"): "BOOL"}
+
+
+def write_safetensors_arrays(path, arrays, metadata):
+    """safetensors by hand, for numpy arrays of the dtypes of SAFETENSORS_DTYPES: u64 LE header
+    length, JSON header (`metadata` as __metadata__ first, then the tensors in the given order)
+    padded with spaces to 8 bytes, data. The one writer of every fixture script."""
+    header = {"__metadata__": metadata}
     offset = 0
     blobs = []
-    for name, t in tensors.items():
-        data = t.numpy().astype("<f4", copy=False).tobytes(order="C")
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
+    for name, a in arrays.items():
+        a = np.ascontiguousarray(a)
+        dtype = SAFETENSORS_DTYPES[a.dtype]
+        data = (a.astype(np.uint8) if dtype == "BOOL" else a.astype(a.dtype.newbyteorder("<"), copy=False)) \
+            .tobytes(order="C")
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
         offset += len(data)
         blobs.append(data)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -232,6 +239,13 @@ def write_safetensors(path, tensors, source="data/make_samples.py"):
         f.write(text)
         for blob in blobs:
             f.write(blob)
+
+
+def write_safetensors(path, tensors, source="data/make_samples.py"):
+    """A state dict of float torch tensors as F32 safetensors; `source` names the script in the
+    header's metadata."""
+    write_safetensors_arrays(path, {name: t.numpy().astype("<f4", copy=False) for name, t in tensors.items()},
+                             {"format": "pt", "source": source})
 
 
 def read_safetensors(path):

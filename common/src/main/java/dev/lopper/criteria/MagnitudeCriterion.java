@@ -7,10 +7,8 @@ import dev.lopper.model.WeightTensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * Unstructured magnitude pruning: prune the weights of smallest absolute value, with PyTorch's
@@ -85,18 +83,8 @@ public final class MagnitudeCriterion implements PruningCriterion {
   public List<MaskSet> selectGrid(List<WeightTensor> tensors, double[] sparsities,
       CriterionContext context) {
     Objects.requireNonNull(context, "context");
-    for (double sparsity : sparsities) {
-      if (!(sparsity >= 0.0 && sparsity <= 1.0)) {
-        throw new InvalidInputException("sparsity " + sparsity + " for criterion " + name
-            + " is outside [0, 1]");
-      }
-    }
-    Set<String> names = new HashSet<>();
-    for (WeightTensor tensor : tensors) {
-      if (!names.add(tensor.name())) {
-        throw new IllegalArgumentException("tensor " + tensor.name() + " is given twice to criterion " + name);
-      }
-    }
+    CriterionArguments.checkSparsities(sparsities, name);
+    CriterionArguments.checkDistinct(tensors, name);
 
     if (context.pattern().isNm()) {
       return selectNm(tensors, sparsities, context);
