@@ -35,7 +35,7 @@
 #
 # Output: DIR/results.csv (one row per run: id, criterion, policy, target, pattern, sequential,
 # the pruned share of the prunable parameters, verified and dense perplexity, wall seconds, exit
-# code, run directory) and the markdown table on stdout; the log of each run in DIR/logs/<id>.log.
+# code, calibration ("train 64"), --lopper-set, run directory) and the markdown table on stdout; the log of each run in DIR/logs/<id>.log.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,7 +60,7 @@ py=/usr/bin/python3
 mkdir -p "$work/runs" "$work/logs"
 work="$(cd "$work" && pwd)"
 results="$work/results.csv"
-header="id,criterion,policy,target,pattern,sequential,sparsity,perplexity,dense_perplexity,wall_seconds,exit_code,run"
+header="id,criterion,policy,target,pattern,sequential,sparsity,perplexity,dense_perplexity,wall_seconds,exit_code,calibration,extra_settings,run"
 # Maven offline unless the caller says otherwise (bin/lopper builds the jar when it is stale).
 export LOPPER_MVN_OPTS="${LOPPER_MVN_OPTS:--o -ntp}"
 
@@ -104,9 +104,10 @@ run_one() {
   (cd "$root" && bin/lopper prune "${args[@]}") >> "$log" 2>&1 || status=$?
   end="$(date +%s.%N)"
   "$py" - "$id" "$criterion" "$policy" "$target" "$pattern" "$sequential" "$status" \
-      "$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b - a}')" "$out" >> "$results" <<'EOF'
+      "$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b - a}')" "$calibration $rows" "$lopper_set" "$out" \
+      >> "$results" <<'EOF'
 import csv, json, os, sys
-id_, criterion, policy, target, pattern, sequential, status, wall, out = sys.argv[1:]
+id_, criterion, policy, target, pattern, sequential, status, wall, calibration, extra, out = sys.argv[1:]
 sparsity = perplexity = dense = ""
 manifest = os.path.join(out, "manifest.json")
 if status == "0" and os.path.exists(manifest):
@@ -117,10 +118,12 @@ if status == "0" and os.path.exists(manifest):
     perplexity, dense = rows["pruned"]["perplexity"], rows["dense"]["perplexity"]
     assert abs(float(perplexity) - r["pruned"]["perplexity"]) <= 1e-12 * float(perplexity), (id_, perplexity)
 csv.writer(sys.stdout, lineterminator="\n").writerow(
-    [id_, criterion, policy, target, pattern, sequential, sparsity, perplexity, dense, wall, status, out])
+    [id_, criterion, policy, target, pattern, sequential, sparsity, perplexity, dense, wall, status, calibration,
+     extra, out])
 EOF
   if [[ "$status" == 0 ]]; then
-    echo "$id: $(tail -n 1 "$results" | cut -d, -f7-10 | awk -F, '{printf "sparsity %.4f, perplexity %.4f (dense %.4f), %s s", $1, $2, $3, $4}')" >&2
+    echo "$id: $(tail -n 1 "$results" | "$py" -c 'import csv, sys
+r = next(csv.reader(sys.stdin)); print("sparsity %.4f, perplexity %.4f (dense %.4f), %s s" % (float(r[6]), float(r[7]), float(r[8]), r[9]))')" >&2
   else
     echo "$id: FAILED (exit $status); last lines of $log:" >&2
     tail -n 5 "$log" | sed 's/^/  /' >&2
@@ -129,9 +132,9 @@ EOF
 
 # ---------------------------------------------------------------- the table
 table() {
-  "$py" - "$results" "$calibration" "$rows" <<'EOF'
+  "$py" - "$results" <<'EOF'
 import csv, sys
-path, calibration, rows = sys.argv[1:]
+path = sys.argv[1]
 runs = {r["id"]: r for r in csv.DictReader(open(path))}
 dense = sorted({r["dense_perplexity"] for r in runs.values() if r["dense_perplexity"]})
 if len(dense) > 1:
@@ -161,11 +164,17 @@ if dense:
     print("| dense | " + " | ".join(["%.2f" % float(dense[0])] + [""] * (len(head) - 1)) + " |")
 for label, key, nominal in lines:
     print(f"| {label} | " + " | ".join(cell(f"{c}-{key}{s}", nominal) for c, s in columns) + " |")
-where = ("the training part of the text (bench/make_lm_calibration.py)" if calibration == "train"
-         else "the validation file's own first rows")
-print(f"\nVerified perplexity on all 112 rows of data/tiny-lm-val.parquet; calibration on {rows} rows of {where}."
-      " A percentage in brackets is the pruned share of the prunable parameters where it differs from the"
+where = {"train": "the training part of the text (bench/make_lm_calibration.py)",
+         "validation": "the validation file itself (its first rows)"}
+setups = sorted({"%s rows of %s" % (r["calibration"].split()[1], where[r["calibration"].split()[0]])
+                 for r in runs.values()})
+extras = sorted({r["extra_settings"] for r in runs.values() if r["extra_settings"]})
+print(f"\nVerified perplexity on all 112 rows of data/tiny-lm-val.parquet; calibration on {'; '.join(setups)}."
+      + (f" Extra settings: {'; '.join(extras)}." if extras else "")
+      + " A percentage in brackets is the pruned share of the prunable parameters where it differs from the"
       " nominal sparsity; one pass: calibration.sequential=false.")
+if len(setups) > 1 or len(extras) > 1 or (extras and len(extras) < len({r["extra_settings"] for r in runs.values()})):
+    print("warning: the runs of this table differ in calibration or settings (see results.csv)", file=sys.stderr)
 EOF
 }
 
@@ -206,7 +215,7 @@ while read -r id criterion policy target pattern sequential; do
   # shellcheck disable=SC2053
   [[ "$id" == $only ]] || continue
   run_one "$id" "$criterion" "$policy" "$target" "$pattern" "$sequential"
-  [[ "$(tail -n 1 "$results" | awk -F, '{print $11}')" == 0 ]] || failed=1
+  [[ "$(tail -n 1 "$results" | "$py" -c 'import csv, sys; print(next(csv.reader(sys.stdin))[10])')" == 0 ]] || failed=1
 done < <(plan)
 echo "${#ids[@]} runs in $(( $(date +%s) - started )) s; load $(cut -d' ' -f1-3 /proc/loadavg); results in $results" >&2
 table
