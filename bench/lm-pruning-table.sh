@@ -4,7 +4,7 @@
 # `target` allocation beside them. Run by hand (not in CI); the table and the command go in
 # docs/benchmarks.md, "Activation-aware pruning on the sample LM".
 #
-#   bench/lm-pruning-table.sh                         # every run, then the table (about 25 minutes on two cores)
+#   bench/lm-pruning-table.sh                         # every run, then the table (about 20 minutes on two cores)
 #   bench/lm-pruning-table.sh --table                 # the table of what DIR/results.csv holds, no runs
 #   bench/lm-pruning-table.sh --only 'sparsegpt-*'    # only the runs whose id matches the glob (others kept)
 #   bench/lm-pruning-table.sh --calibration validation   # calibrate on the validation file's first rows
