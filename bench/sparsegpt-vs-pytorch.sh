@@ -146,14 +146,15 @@ lopper_run() {
   local t="$1" r="$2" name="lopper-t$1-r$2" extra=() kv
   local out="$work/runs/$name"
   for kv in $lopper_set; do extra+=(--set "$kv"); done
-  rm -rf "$out"
-  mkdir -p "$work/events"
+  rm -rf "$out" "$work/events/$name"
+  mkdir -p "$work/events/$name"
   log "load before Lopper local[$t] (round $r): $(load)"
   if ! time_to "$work/$name.time" "$root/bin/lopper" prune --model "$data/lm.onnx" --data "$data/tokens.parquet" \
       --metric perplexity --set sweep.criterion=sparsegpt --set allocation.policy=uniform \
       --set allocation.target=0.5 --set calibration.sequential=true --set "calibration.rows=$(data_rows)" \
       --set "data.batch-size=$batch" --set gate.max-drop=null --set spark.conf.spark.eventLog.enabled=true \
-      --set "spark.conf.spark.eventLog.dir=$work/events" --master "local[$t]" ${extra[@]+"${extra[@]}"} \
+      --set spark.conf.spark.eventLog.compress=false --set "spark.conf.spark.eventLog.dir=$work/events/$name" \
+      --master "local[$t]" ${extra[@]+"${extra[@]}"} \
       --out "$out" > "$work/$name.log" 2>&1; then
     log "lopper local[$t] round $r FAILED; last lines of $work/$name.log:"
     tail -n 5 "$work/$name.log" | sed 's/^/  /' | tee -a "$results"
@@ -165,6 +166,23 @@ lopper_run() {
   log "  stages (manifest timings_millis): $("$py" -c 'import json, sys
 t = json.load(open(sys.argv[1])).get("timings_millis", {})
 print(", ".join("%s %.1f s" % (k, v / 1000) for k, v in t.items()))' "$out/manifest.json")"
+  # The calibration passes' Spark jobs, from the event log: what each group's pass cost.
+  log "  calibration jobs (Spark event log), one per group: $("$py" -c 'import glob, json, sys
+start, group, out = {}, {}, []
+for path in glob.glob(sys.argv[1] + "/*/events_*") + glob.glob(sys.argv[1] + "/app*"):
+    for line in open(path):
+        e = json.loads(line)
+        if e.get("Event") == "SparkListenerJobStart":
+            start[e["Job ID"]] = e["Submission Time"]
+            group[e["Job ID"]] = e.get("Properties", {}).get("spark.jobGroup.id")
+        elif e.get("Event") == "SparkListenerJobEnd" and group.get(e["Job ID"]) == "lopper-calibration":
+            out.append((e["Completion Time"] - start[e["Job ID"]]) / 1000)
+print(" ".join("%.1f" % v for v in out) + " s, sum %.1f s" % sum(out))' "$work/events/$name")"
+  # The untimed part before the stages: the model's checks (Inspect), from the log's timestamps.
+  log "  model checks before the data stage (log timestamps, data stage included): $("$py" -c 'import re, sys
+times = [l[:8] for l in open(sys.argv[1]) if re.match(r"\d\d:\d\d:\d\d INFO (OnnxModel: Loaded|CalibrationJob: Starting)", l)]
+s = [int(t[:2]) * 3600 + int(t[3:5]) * 60 + int(t[6:8]) for t in times[:2]]
+print("%d s" % (s[1] - s[0]) if len(s) == 2 else "?")' "$work/$name.log")"
 }
 lopper_round() {
   local r="$1" t
