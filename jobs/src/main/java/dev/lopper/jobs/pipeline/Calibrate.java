@@ -9,10 +9,14 @@ import dev.lopper.jobs.calibration.Replacements;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.SequenceSpec;
 import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 
 /**
  * The calibration step of activation-aware criteria and policy {@code owl}: the calibration data
@@ -42,14 +46,59 @@ final class Calibrate implements AutoCloseable {
   /** The statistics of every prunable tensor on the dense model, with Gram matrices when {@code gram}. */
   CalibrationStatistics dense(boolean gram) {
     if (dense == null || (gram && !denseGram)) {
-      dense = pass(model.tensors(), Map.of(), gram);
+      dense = pass(model.tensors(), List.of(), gram);
       denseGram = gram;
     }
     return dense;
   }
 
+  /** Sequential calibration's passes, with Gram matrices when {@code gram}; close it after the last. */
+  Sequence sequence(boolean gram) {
+    return new Sequence(gram);
+  }
+
+  /**
+   * The passes of sequential calibration: each group's statistics on the model whose earlier groups
+   * hold their pruned weights. Each group's pruned weights are broadcast once ({@link #replace}) and
+   * every later pass's tasks read them from that broadcast, so the passes ship O(G) groups' weights
+   * in all rather than the O(G²) of broadcasting every earlier group again for each pass. Closing
+   * it destroys the broadcasts.
+   */
+  final class Sequence implements AutoCloseable {
+    private final boolean gram;
+    private final List<Broadcast<Replacements>> replaced = new ArrayList<>();
+
+    private Sequence(boolean gram) {
+      this.gram = gram;
+    }
+
+    /** The statistics of {@code tensors} with every weight given to {@link #replace} so far in place. */
+    CalibrationStatistics next(List<PrunableTensor> tensors) {
+      return pass(tensors, replaced, gram);
+    }
+
+    /** Puts {@code weights} (a group's pruned weights, none replaced before) in place for the next passes. */
+    void replace(Map<String, WeightTensor> weights) {
+      if (!weights.isEmpty()) {
+        replaced.add(JavaSparkContext.fromSparkContext(spark.session().sparkContext())
+            .broadcast(Replacements.of(weights)));
+      }
+    }
+
+    @Override
+    public void close() {
+      replaced.forEach(Broadcast::destroy);
+      replaced.clear();
+    }
+  }
+
   /** The statistics of {@code tensors} on the model with {@code replacements} in place. */
-  CalibrationStatistics pass(List<PrunableTensor> tensors, Map<String, WeightTensor> replacements, boolean gram) {
+  private CalibrationStatistics pass(List<PrunableTensor> tensors, List<Broadcast<Replacements>> replacements,
+      boolean gram) {
+    if (spark.local()) {
+      // The tasks run in this JVM: they use the driver's model rather than load a second copy.
+      ExecutorModels.share(model.model(), spark.threads());
+    }
     ValidationData rows = data();
     long available = rows.rows();
     Integer cap = config.calibration().rows();
@@ -61,7 +110,7 @@ final class Calibrate implements AutoCloseable {
     CalibrationSpec spec = new CalibrationSpec(model.model().source(), model.model().checksum(), tensors, gram, used,
         chunkRows, Math.max(1, Math.min(tasks, chunks)), spark.threads());
     return run.timings().time("calibration", () -> CalibrationJob.run(spark.session(), model.model(), rows, spec,
-        spark.hadoop(), Replacements.of(replacements)));
+        spark.hadoop(), replacements));
   }
 
   /**

@@ -151,14 +151,19 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
       used.putAll(CalibrationOutput.read(CalibrationOutput.file(from), model, fingerprint, hadoop));
       masks = run.timings().time("masks", () -> prune(model.tensors(), sparsities, used, pruned));
     } else if (statistics && config.calibration().sequential()) {
-      for (CalibrationGroups.Group group : calibrate.groups().groups()) {
-        List<PrunableTensor> tensors = group.tensors().stream().map(this::tensor).toList();
-        CalibrationStatistics stats = calibrate.pass(tensors, pruned, gram);
-        for (PrunableTensor t : tensors) {
-          used.put(t.name(), stats.forTensor(t.name()));
+      try (Calibrate.Sequence passes = calibrate.sequence(gram)) {
+        for (CalibrationGroups.Group group : calibrate.groups().groups()) {
+          List<PrunableTensor> tensors = group.tensors().stream().map(this::tensor).toList();
+          CalibrationStatistics stats = passes.next(tensors);
+          for (PrunableTensor t : tensors) {
+            used.put(t.name(), stats.forTensor(t.name()));
+          }
+          Map<String, WeightTensor> groupWeights = new LinkedHashMap<>();
+          MaskSet groupMasks = run.timings().time("masks", () -> prune(tensors, sparsities, used, groupWeights));
+          masks = masks.merge(groupMasks);
+          pruned.putAll(groupWeights);
+          passes.replace(groupWeights);
         }
-        MaskSet groupMasks = run.timings().time("masks", () -> prune(tensors, sparsities, used, pruned));
-        masks = masks.merge(groupMasks);
       }
     } else {
       if (statistics) {
