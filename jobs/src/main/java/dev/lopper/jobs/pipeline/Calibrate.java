@@ -1,5 +1,6 @@
 package dev.lopper.jobs.pipeline;
 
+import dev.lopper.criteria.SparsityPattern;
 import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.calibration.CalibrationGroups;
 import dev.lopper.jobs.calibration.CalibrationJob;
@@ -9,6 +10,7 @@ import dev.lopper.jobs.calibration.Replacements;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.SequenceSpec;
 import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
@@ -117,10 +119,10 @@ final class Calibrate implements AutoCloseable {
    * What decides this run's calibration statistics for emission by {@code criterion} at {@code
    * sparsities} (see {@link CalibrationFingerprint}).
    */
-  CalibrationFingerprint fingerprint(String criterion, dev.lopper.criteria.SparsityPattern pattern,
+  CalibrationFingerprint fingerprint(String criterion, SparsityPattern pattern,
       Map<String, Double> sparsities) {
     String role = config.calibration().data() != null ? "calibration" : "data";
-    String sha256 = run.input(role).map(dev.lopper.jobs.output.InputFile::sha256).orElse("unknown");
+    String sha256 = run.input(role).map(InputFile::sha256).orElse("unknown");
     Integer cap = config.calibration().rows();
     return CalibrationFingerprint.of(model.model().checksum(), sha256, cap == null ? -1 : cap,
         config.data().batchSize(), config.calibration().sequential(),

@@ -2,6 +2,7 @@ package dev.lopper.jobs.pipeline;
 
 import dev.lopper.InvalidInputException;
 import dev.lopper.calibration.InputStatistics;
+import dev.lopper.io.HadoopFiles;
 import dev.lopper.io.RowSchema;
 import dev.lopper.io.RowSchema.Optional;
 import dev.lopper.io.Safetensors;
@@ -10,10 +11,13 @@ import dev.lopper.model.PrunableTensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 
 /**
  * The calibration statistics a prune used, as outputs of the run: {@code calibration/statistics.safetensors}
@@ -44,7 +48,7 @@ final class CalibrationOutput {
 
   /** The statistics file of the run directory {@code dir}. */
   static String file(String dir) {
-    return new org.apache.hadoop.fs.Path(dir, "calibration/statistics.safetensors").toString();
+    return new Path(dir, "calibration/statistics.safetensors").toString();
   }
 
   static void write(RunContext run, InspectedModel model, Map<String, InputStatistics> byTensor, boolean gram,
@@ -94,14 +98,14 @@ final class CalibrationOutput {
    *     lacks a tensor
    */
   static Map<String, InputStatistics> read(String file, InspectedModel model, CalibrationFingerprint expected,
-      org.apache.hadoop.conf.Configuration conf) {
-    if (!dev.lopper.io.HadoopFiles.exists(file, conf)) {
+      Configuration conf) {
+    if (!HadoopFiles.exists(file, conf)) {
       throw new InvalidInputException("calibration.from: no calibration statistics " + file
           + " (a prune with sweep.criterion wanda or sparsegpt writes them)");
     }
     Safetensors.File f = Safetensors.open(file, conf);
     expected.checkSame(CalibrationFingerprint.fromMetadata(f.metadata()), file);
-    Map<String, double[]> grams = new java.util.HashMap<>();
+    Map<String, double[]> grams = new HashMap<>();
     Map<String, InputStatistics> out = new LinkedHashMap<>();
     for (PrunableTensor t : model.tensors()) {
       double[] count = doubles(f, t.name() + ".count", file);

@@ -1,7 +1,10 @@
 package dev.lopper.jobs.sweep;
 
 import dev.lopper.calibration.InputStatistics;
+import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.CriterionContext;
+import dev.lopper.criteria.PruningCriterion;
+import dev.lopper.criteria.SparseGptCriterion;
 import dev.lopper.criteria.SparsityPattern;
 import dev.lopper.metrics.Scoring;
 import dev.lopper.model.ModelSource;
@@ -52,7 +55,7 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
       double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
       List<ChannelGroup> channelGroups) {
     this(model, checksum, tensors, criterion, sparsities, batchSize, threads, tensorsPerTask, scoring, items,
-        channelGroups, SparsityPattern.UNSTRUCTURED, dev.lopper.criteria.SparseGptCriterion.DEFAULT_DAMPENING, null);
+        channelGroups, SparsityPattern.UNSTRUCTURED, SparseGptCriterion.DEFAULT_DAMPENING, null);
   }
 
   /** A classifier's sweep of {@code items}. */
@@ -76,8 +79,8 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
   }
 
   /** The criterion, with the run's settings. */
-  public dev.lopper.criteria.PruningCriterion criterionInstance() {
-    return dev.lopper.criteria.Criteria.configured(criterion, dampening);
+  public PruningCriterion criterionInstance() {
+    return Criteria.configured(criterion, dampening);
   }
 
   /**
