@@ -20,6 +20,7 @@
 #          OpenBLAS at T threads; Lopper --master local[T] (T tasks of one thread each)
 #          --precisions "float64 float32": the PyTorch variants (bench/sparsegpt_reference.py --precision)
 #          --rounds N (1): torch/lopper/all repeat their runs N times
+#          --later-threads "T ..." (default --threads): the thread counts of rounds 2 and later
 #          --lopper-set "KEY=VALUE ..." (extra --set options for Lopper's runs)
 #
 # Steps:
@@ -52,7 +53,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 step=all
 case "${1:-}" in make|torch|lopper|compare|all) step="$1"; shift ;; esac
 work=/tmp/lopper-sgpt-bench fresh=0 layers=12 width=768 heads=12 mlp_width=3072 sequence=128 rows=32
-train_steps=0 seed=0 batch=8 threads="1 2" precisions="float64 float32" rounds=1 lopper_set=""
+train_steps=0 seed=0 batch=8 threads="1 2" later_threads="" precisions="float64 float32" rounds=1 lopper_set=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
@@ -67,12 +68,15 @@ while [[ $# -gt 0 ]]; do
     --seed) seed="$2"; shift 2 ;;
     --batch) batch="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --later-threads) later_threads="$2"; shift 2 ;;
     --precisions) precisions="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --lopper-set) lopper_set="$2"; shift 2 ;;
     *) echo "unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
 done
+later_threads="${later_threads:-$threads}"
+threads_of() { if [[ "$1" == 1 ]]; then echo "$threads"; else echo "$later_threads"; fi; }
 
 py=/usr/bin/python3
 ref="$root/bench/sparsegpt_reference.py"
@@ -128,7 +132,7 @@ run_torch() {
 }
 torch_round() {
   local r="$1" t p
-  for t in $threads; do
+  for t in $(threads_of "$r"); do
     for p in $precisions; do run_torch "$p" "$t" "$r"; done
   done
 }
@@ -186,7 +190,7 @@ print("%d s" % (s[1] - s[0]) if len(s) == 2 else "?")' "$work/$name.log")"
 }
 lopper_round() {
   local r="$1" t
-  for t in $threads; do lopper_run "$t" "$r" || return 1; done
+  for t in $(threads_of "$r"); do lopper_run "$t" "$r" || return 1; done
 }
 
 # ---------------------------------------------------------------- compare
@@ -235,6 +239,7 @@ for path in glob.glob(os.path.join(work, "lopper-t*-r*.time")):
     wall, cpu = times(path)
     rows.setdefault(int(r), {})[f"lopper-t{t}"] = (wall, cpu)
 print("round | run | times")
+ratios = {}
 for r in sorted(rows):
     for k in sorted(rows[r]):
         v = rows[r][k]
@@ -248,8 +253,15 @@ for r in sorted(rows):
             q = rows[r].get(f"torch-{p}-t{t}")
             if l and q:
                 print(f"{r} | ratio t={t} | Lopper whole run / PyTorch {p} loop: {l[0] / q[0]:.3f}; / loop + evaluations: {l[0] / q[2]:.3f}; / whole process: {l[0] / q[3]:.3f} (target <= 1.2)")
+                ratios.setdefault(f"Lopper local[{t}] / PyTorch {p} t={t} loop", []).append(l[0] / q[0])
+                ratios.setdefault(f"Lopper local[{t}] / PyTorch {p} t={t} loop + evaluations", []).append(l[0] / q[2])
     if rows[r].get("lopper-t1") and rows[r].get("lopper-t2"):
         print(f"{r} | cpu local[2] / local[1] | {rows[r]['lopper-t2'][1] / rows[r]['lopper-t1'][1]:.3f} (target <= 1.15)")
+        ratios.setdefault("Lopper CPU local[2] / local[1]", []).append(rows[r]['lopper-t2'][1] / rows[r]['lopper-t1'][1])
+for k, v in ratios.items():
+    v = sorted(v)
+    median = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    print(f"median of {len(v)} | {k} | {median:.3f} ({', '.join('%.3f' % x for x in v)})")
 EOF
   return "$status"
 }
