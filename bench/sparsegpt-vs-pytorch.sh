@@ -20,7 +20,10 @@
 #          OpenBLAS at T threads; Lopper --master local[T] (T tasks of one thread each)
 #          --precisions "float64 float32": the PyTorch variants (bench/sparsegpt_reference.py --precision)
 #          --rounds N (1): torch/lopper/all repeat their runs N times
+#          --later-threads "T ..." (default --threads): the thread counts of rounds 2 and later
 #          --lopper-set "KEY=VALUE ..." (extra --set options for Lopper's runs)
+#          --quiet-wait MINUTES (60): before each timed run, wait up to this long for the machine's
+#          CPUs to be under 10% busy over 10 s (0: do not wait)
 #
 # Steps:
 #   make    bench/make_lm_bench.py --out DIR/data: lm.onnx, lm.safetensors, tokens.csv, tokens.parquet,
@@ -52,7 +55,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 step=all
 case "${1:-}" in make|torch|lopper|compare|all) step="$1"; shift ;; esac
 work=/tmp/lopper-sgpt-bench fresh=0 layers=12 width=768 heads=12 mlp_width=3072 sequence=128 rows=32
-train_steps=0 seed=0 batch=8 threads="1 2" precisions="float64 float32" rounds=1 lopper_set=""
+train_steps=0 seed=0 batch=8 threads="1 2" later_threads="" precisions="float64 float32" rounds=1 lopper_set=""
+quiet_wait=60
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
@@ -67,12 +71,16 @@ while [[ $# -gt 0 ]]; do
     --seed) seed="$2"; shift 2 ;;
     --batch) batch="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --later-threads) later_threads="$2"; shift 2 ;;
     --precisions) precisions="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --lopper-set) lopper_set="$2"; shift 2 ;;
+    --quiet-wait) quiet_wait="$2"; shift 2 ;;
     *) echo "unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
 done
+later_threads="${later_threads:-$threads}"
+threads_of() { if [[ "$1" == 1 ]]; then echo "$threads"; else echo "$later_threads"; fi; }
 
 py=/usr/bin/python3
 ref="$root/bench/sparsegpt_reference.py"
@@ -84,6 +92,28 @@ log() { echo "$*" | tee -a "$results"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 # Maven offline unless the caller says otherwise (bin/lopper builds the jar when it is stale).
 export LOPPER_MVN_OPTS="${LOPPER_MVN_OPTS:--o -ntp}"
+
+# wait_quiet: before a timed run, wait (up to --quiet-wait minutes) until the machine's CPUs were
+# less than 10% busy over 10 s: other sessions' builds and tests share this machine, and a run
+# beside them measures them too (PyTorch at two threads slowed fivefold beside a Maven build).
+wait_quiet() {
+  local waited=0 busy
+  while :; do
+    busy="$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; sleep 10; awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)"
+    busy="$(echo $busy | awk '{b = $3 - $1; i = $4 - $2; printf "%d", 100 * b / (b + i)}')"
+    if (( busy < 10 )); then
+      (( waited > 0 )) && log "machine quiet again after ${waited} s of waiting"
+      return 0
+    fi
+    if (( waited >= quiet_wait * 60 )); then
+      log "machine still ${busy}% busy after ${quiet_wait} minutes of waiting; running anyway"
+      return 0
+    fi
+    (( waited == 0 )) && log "machine ${busy}% busy (other sessions: $(ps -eo pcpu,comm --sort=-pcpu | sed -n 2,3p | tr -s ' ' | paste -sd ';')); waiting"
+    sleep 50
+    waited=$((waited + 60))
+  done
+}
 
 time_to() {  # time_to FILE CMD...: "wall user sys" of CMD into FILE
   local file="$1"; shift
@@ -120,15 +150,16 @@ data_rows() { "$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["ro
 run_torch() {
   local p="$1" t="$2" r="$3" name="torch-$1-t$2-r$3" out=()
   [[ "$p" == float64 ]] && out=(--out "$work/$name.safetensors")
+  wait_quiet
   log "load before PyTorch $p t=$t (round $r): $(load)"
   time_to "$work/$name.time" "${torch_env[@]}" "$py" "$ref" prune --dir "$data" --rows "$(data_rows)" \
     --threads "$t" --precision "$p" --batch "$batch" --json "$work/$name.json" ${out[@]+"${out[@]}"} \
     > "$work/$name.log"
-  log "$(tail -n 1 "$work/$name.log") (whole process: wall $(wall_of "$work/$name.time") s, cpu $(cpu_of "$work/$name.time") s)"
+  log "$(tail -n 1 "$work/$name.log") (whole process: wall $(wall_of "$work/$name.time") s, cpu $(cpu_of "$work/$name.time") s; load after $(load))"
 }
 torch_round() {
   local r="$1" t p
-  for t in $threads; do
+  for t in $(threads_of "$r"); do
     for p in $precisions; do run_torch "$p" "$t" "$r"; done
   done
 }
@@ -148,6 +179,7 @@ lopper_run() {
   for kv in $lopper_set; do extra+=(--set "$kv"); done
   rm -rf "$out" "$work/events/$name"
   mkdir -p "$work/events/$name"
+  wait_quiet
   log "load before Lopper local[$t] (round $r): $(load)"
   if ! time_to "$work/$name.time" "$root/bin/lopper" prune --model "$data/lm.onnx" --data "$data/tokens.parquet" \
       --metric perplexity --set sweep.criterion=sparsegpt --set allocation.policy=uniform \
@@ -162,7 +194,7 @@ lopper_run() {
     return 1
   fi
   log "lopper local[$t] (round $r): wall $(wall_of "$work/$name.time") s, cpu $(cpu_of "$work/$name.time") s" \
-    "(whole run); $(grep -o 'perplexity [0-9.]* -> [0-9.]*' "$work/$name.log" | tail -n 1)"
+    "(whole run; load after $(load)); $(grep -o 'perplexity [0-9.]* -> [0-9.]*' "$work/$name.log" | tail -n 1)"
   log "  stages (manifest timings_millis): $("$py" -c 'import json, sys
 t = json.load(open(sys.argv[1])).get("timings_millis", {})
 print(", ".join("%s %.1f s" % (k, v / 1000) for k, v in t.items()))' "$out/manifest.json")"
@@ -186,7 +218,7 @@ print("%d s" % (s[1] - s[0]) if len(s) == 2 else "?")' "$work/$name.log")"
 }
 lopper_round() {
   local r="$1" t
-  for t in $threads; do lopper_run "$t" "$r" || return 1; done
+  for t in $(threads_of "$r"); do lopper_run "$t" "$r" || return 1; done
 }
 
 # ---------------------------------------------------------------- compare
@@ -235,6 +267,7 @@ for path in glob.glob(os.path.join(work, "lopper-t*-r*.time")):
     wall, cpu = times(path)
     rows.setdefault(int(r), {})[f"lopper-t{t}"] = (wall, cpu)
 print("round | run | times")
+ratios = {}
 for r in sorted(rows):
     for k in sorted(rows[r]):
         v = rows[r][k]
@@ -248,8 +281,15 @@ for r in sorted(rows):
             q = rows[r].get(f"torch-{p}-t{t}")
             if l and q:
                 print(f"{r} | ratio t={t} | Lopper whole run / PyTorch {p} loop: {l[0] / q[0]:.3f}; / loop + evaluations: {l[0] / q[2]:.3f}; / whole process: {l[0] / q[3]:.3f} (target <= 1.2)")
+                ratios.setdefault(f"Lopper local[{t}] / PyTorch {p} t={t} loop", []).append(l[0] / q[0])
+                ratios.setdefault(f"Lopper local[{t}] / PyTorch {p} t={t} loop + evaluations", []).append(l[0] / q[2])
     if rows[r].get("lopper-t1") and rows[r].get("lopper-t2"):
         print(f"{r} | cpu local[2] / local[1] | {rows[r]['lopper-t2'][1] / rows[r]['lopper-t1'][1]:.3f} (target <= 1.15)")
+        ratios.setdefault("Lopper CPU local[2] / local[1]", []).append(rows[r]['lopper-t2'][1] / rows[r]['lopper-t1'][1])
+for k, v in ratios.items():
+    v = sorted(v)
+    median = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    print(f"median of {len(v)} | {k} | {median:.3f} ({', '.join('%.3f' % x for x in v)})")
 EOF
   return "$status"
 }
