@@ -37,7 +37,11 @@ import onnx.Onnx;
  * }
  * }</pre>
  *
- * <p>Thread-safe for {@link #run}. Close it before its evaluator; it closes its replacement tensors,
+ * <p>A capture can also run a part of the graph that starts from values held from an earlier
+ * session as well as from the batch ({@link #segment}): sequential calibration's steps ({@link
+ * GraphSegments}).
+ *
+ * <p>Thread-safe for {@link #run} and {@link #compute}. Close it before its evaluator; it closes its replacement tensors,
  * never the evaluator's shared dense ones.
  */
 public final class ActivationCapture implements AutoCloseable {
@@ -45,7 +49,7 @@ public final class ActivationCapture implements AutoCloseable {
   private final List<String> values;
   private final Set<String> computed;
   private final Map<String, WeightTensor> replacements;
-  private final OrtSession session; // null when every value is a graph input
+  private final OrtSession session; // null when nothing is computed
   private final OrtSession.SessionOptions sessionOptions;
   private final Set<String> sessionInputs;
   private final List<OnnxTensor> owned = new ArrayList<>();
@@ -61,25 +65,39 @@ public final class ActivationCapture implements AutoCloseable {
    *     names no float initializer of the model or has another shape
    */
   public ActivationCapture(Evaluator evaluator, Collection<String> values, Map<String, WeightTensor> replacements) {
+    this(evaluator, values, computing(evaluator, values), replacements);
+  }
+
+  /**
+   * A capture of {@code values} that runs {@code part} (a part of the evaluator's model, as {@link
+   * GraphSegments} makes them; null: nothing to compute) for its outputs, and takes the other
+   * values from the batch (graph inputs) or from the values held that each run is given.
+   *
+   * @throws IllegalArgumentException when a replacement names no float initializer of the model or
+   *     has another shape
+   */
+  public static ActivationCapture segment(Evaluator evaluator, Collection<String> values, Onnx.ModelProto part,
+      Map<String, WeightTensor> replacements) {
+    return new ActivationCapture(evaluator, values, part, replacements);
+  }
+
+  private ActivationCapture(Evaluator evaluator, Collection<String> values, Onnx.ModelProto part,
+      Map<String, WeightTensor> replacements) {
     evaluator.checkOpen();
     evaluator.checkReplacements(replacements);
     this.evaluator = evaluator;
     this.values = List.copyOf(new LinkedHashSet<>(values));
-    if (this.values.isEmpty()) {
-      throw new IllegalArgumentException("no values to capture");
-    }
-    Set<String> graphInputs = evaluator.inputNames();
-    Set<String> toCompute = new LinkedHashSet<>(this.values);
-    toCompute.removeAll(graphInputs);
-    this.computed = Collections.unmodifiableSet(toCompute);
-    if (computed.isEmpty()) {
+    if (part == null) {
+      this.computed = Set.of();
       this.session = null;
       this.sessionOptions = null;
       this.sessionInputs = Set.of();
       this.replacements = Map.of();
       return;
     }
-    Onnx.ModelProto part = GraphCut.computing(evaluator.model(), computed);
+    Set<String> outputs = new LinkedHashSet<>();
+    part.getGraph().getOutputList().forEach(o -> outputs.add(o.getName()));
+    this.computed = Collections.unmodifiableSet(outputs);
     Map<String, OnnxTensorLike> initializers = new HashMap<>(evaluator.weightsOf(part));
     Map<String, WeightTensor> used = new LinkedHashMap<>();
     this.sessionOptions = new OrtSession.SessionOptions();
@@ -102,6 +120,16 @@ public final class ActivationCapture implements AutoCloseable {
     this.replacements = Collections.unmodifiableMap(used);
   }
 
+  /** The part of the graph computing those of {@code values} that are not graph inputs; null if none. */
+  private static Onnx.ModelProto computing(Evaluator evaluator, Collection<String> values) {
+    if (values.isEmpty()) {
+      throw new IllegalArgumentException("no values to capture");
+    }
+    Set<String> toCompute = new LinkedHashSet<>(values);
+    toCompute.removeAll(evaluator.inputNames());
+    return toCompute.isEmpty() ? null : GraphCut.computing(evaluator.model(), toCompute);
+  }
+
   /** The values captured, in the order asked for. */
   public List<String> values() {
     return values;
@@ -120,36 +148,87 @@ public final class ActivationCapture implements AutoCloseable {
    *     not a float32 tensor
    */
   public Map<String, CapturedValue> run(Batch batch) {
+    return run(batch, Map.of());
+  }
+
+  /**
+   * The captured values for {@code batch}, with the values in {@code held} (those of the part's
+   * inputs and of the captured values that are not graph inputs nor computed) taken from there.
+   *
+   * @throws InvalidInputException when the batch does not fit the model's inputs, or a value is
+   *     not a float32 tensor
+   * @throws IllegalStateException when a value is neither computed, fed nor held
+   */
+  public Map<String, CapturedValue> run(Batch batch, Map<String, HeldValue> held) {
+    Map<String, CapturedValue> out = new LinkedHashMap<>();
+    execute(batch, held, (feed, result) -> {
+      for (String v : values) {
+        CapturedValue c;
+        if (computed.contains(v)) {
+          c = copy(v, result.get(v).orElseThrow(), batch);
+        } else if (held.containsKey(v)) {
+          c = held.get(v).captured();
+        } else if (feed.containsKey(v)) {
+          c = copy(v, feed.get(v), batch);
+        } else {
+          throw new IllegalStateException("value " + v + " is neither computed by " + this + " nor fed nor held");
+        }
+        out.put(v, c);
+      }
+    });
+    return out;
+  }
+
+  /** The part's outputs for {@code batch} and the values {@code held}, of any tensor type. */
+  public Map<String, HeldValue> compute(Batch batch, Map<String, HeldValue> held) {
+    Map<String, HeldValue> out = new LinkedHashMap<>();
+    execute(batch, held, (feed, result) -> {
+      for (String v : computed) {
+        out.put(v, HeldValue.of(v, (OnnxTensor) result.get(v).orElseThrow()));
+      }
+    });
+    return out;
+  }
+
+  /** What a run does with the batch's feed and the session's result (null when nothing is computed). */
+  private interface Reader {
+    void read(Map<String, OnnxTensor> feed, OrtSession.Result result);
+  }
+
+  private void execute(Batch batch, Map<String, HeldValue> held, Reader reader) {
     synchronized (this) {
       if (closed) {
         throw new IllegalStateException("activation capture of " + values + " is closed");
       }
     }
     Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    List<OnnxTensor> heldTensors = new ArrayList<>();
     try {
-      Map<String, CapturedValue> out = new LinkedHashMap<>();
+      if (session == null) {
+        reader.read(feed, null);
+        return;
+      }
       Map<String, OnnxTensor> sessionFeed = new HashMap<>();
-      feed.forEach((name, tensor) -> {
-        if (sessionInputs.contains(name)) {
-          sessionFeed.put(name, tensor);
-        }
-      });
-      Map<String, CapturedValue> computedValues = new HashMap<>();
-      if (session != null) {
-        try (OrtSession.Result result = session.run(sessionFeed, computed)) {
-          for (String v : computed) {
-            computedValues.put(v, copy(v, result.get(v).orElseThrow(), batch));
+      for (String name : sessionInputs) {
+        OnnxTensor t = feed.get(name);
+        if (t == null) {
+          HeldValue h = held.get(name);
+          if (h == null) {
+            throw new IllegalStateException(this + " reads " + name + ", which is neither fed nor held");
           }
-        } catch (OrtException e) {
-          throw new IllegalStateException(evaluator.model().source().onnxPath()
-              + ": ONNX Runtime failed capturing " + computed + " on " + batch + ": " + e.getMessage(), e);
+          t = h.tensor(evaluator.env());
+          heldTensors.add(t);
         }
+        sessionFeed.put(name, t);
       }
-      for (String v : values) {
-        out.put(v, computed.contains(v) ? computedValues.get(v) : copy(v, feed.get(v), batch));
+      try (OrtSession.Result result = session.run(sessionFeed, computed)) {
+        reader.read(feed, result);
+      } catch (OrtException e) {
+        throw new IllegalStateException(evaluator.model().source().onnxPath()
+            + ": ONNX Runtime failed capturing " + computed + " on " + batch + ": " + e.getMessage(), e);
       }
-      return out;
     } finally {
+      heldTensors.forEach(OnnxTensor::close);
       feed.values().forEach(OnnxTensor::close);
     }
   }

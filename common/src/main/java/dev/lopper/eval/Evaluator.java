@@ -576,9 +576,15 @@ public final class Evaluator implements AutoCloseable {
       throw new IllegalStateException("cut value " + name + " is " + info.getInfo()
           + "; Lopper cuts graphs only at tensors");
     }
+    return typeProto(name, tensor.onnxType, tensor.getShape(), tensor.getDimensionNames());
+  }
+
+  /**
+   * A tensor type: {@code onnxType} elements, dimensions {@code dims} (-1: the name in {@code
+   * names} at that index if there is one, else open).
+   */
+  static Onnx.TypeProto typeProto(String name, TensorInfo.OnnxTensorType onnxType, long[] dims, String[] names) {
     Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
-    long[] dims = tensor.getShape();
-    String[] names = tensor.getDimensionNames();
     for (int i = 0; i < dims.length; i++) {
       Onnx.TensorShapeProto.Dimension.Builder d = Onnx.TensorShapeProto.Dimension.newBuilder();
       if (dims[i] >= 0) {
@@ -589,7 +595,7 @@ public final class Evaluator implements AutoCloseable {
       shape.addDim(d);
     }
     // The Java enum numbers types its own way; ONNX's enum has the same names.
-    String elem = tensor.onnxType.name().substring("ONNX_TENSOR_ELEMENT_DATA_TYPE_".length());
+    String elem = onnxType.name().substring("ONNX_TENSOR_ELEMENT_DATA_TYPE_".length());
     Onnx.TensorProto.DataType type;
     try {
       type = Onnx.TensorProto.DataType.valueOf(elem);

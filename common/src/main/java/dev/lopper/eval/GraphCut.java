@@ -155,7 +155,7 @@ public final class GraphCut {
    * Which nodes compute constants: nodes without subgraphs whose every input is an initializer or
    * a constant node's output (a Constant node has none).
    */
-  private static boolean[] constants(List<Onnx.NodeProto> nodes, Set<String> initializers) {
+  static boolean[] constants(List<Onnx.NodeProto> nodes, Set<String> initializers) {
     boolean[] constant = new boolean[nodes.size()];
     Set<String> known = new HashSet<>(initializers);
     for (int n = 0; n < nodes.size(); n++) {
@@ -344,7 +344,7 @@ public final class GraphCut {
   }
 
   /** Adds nodes of {@code model}, the initializers they read and the value infos of what they produce. */
-  private static void addPart(OnnxModel model, Onnx.GraphProto.Builder g, List<Onnx.NodeProto> nodes,
+  static void addPart(OnnxModel model, Onnx.GraphProto.Builder g, List<Onnx.NodeProto> nodes,
       Set<String> read) {
     Set<String> produced = new HashSet<>();
     for (Onnx.NodeProto node : nodes) {
@@ -369,7 +369,7 @@ public final class GraphCut {
   }
 
   /** Which nodes the given values depend on (a backward walk over the sorted nodes). */
-  private static boolean[] neededFor(List<Onnx.NodeProto> nodes, Set<String> values) {
+  static boolean[] neededFor(List<Onnx.NodeProto> nodes, Set<String> values) {
     Set<String> wanted = new HashSet<>(values);
     boolean[] needed = new boolean[nodes.size()];
     for (int n = nodes.size() - 1; n >= 0; n--) {

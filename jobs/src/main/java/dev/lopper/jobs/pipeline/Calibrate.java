@@ -15,6 +15,7 @@ import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -60,23 +61,36 @@ final class Calibrate implements AutoCloseable {
   }
 
   /**
-   * The passes of sequential calibration: each group's statistics on the model whose earlier groups
-   * hold their pruned weights. Each group's pruned weights are broadcast once ({@link #replace}) and
-   * every later pass's tasks read them from that broadcast, so the passes ship O(G) groups' weights
-   * in all rather than the O(G²) of broadcasting every earlier group again for each pass. Closing
-   * it destroys the broadcasts.
+   * The passes of sequential calibration, one per group of {@link #groups()} in order: each group's
+   * statistics on the model whose earlier groups hold their pruned weights ({@link
+   * CalibrationJob.Chain}: from the values held at the previous group's frontier, so the model is
+   * evaluated about twice in all). Each group's pruned weights are broadcast once ({@link
+   * #replace}) and every later pass's tasks read them from that broadcast. Closing it releases the
+   * held values and destroys the broadcasts.
    */
   final class Sequence implements AutoCloseable {
     private final boolean gram;
     private final List<Broadcast<Replacements>> replaced = new ArrayList<>();
+    private CalibrationJob.Chain chain;
 
     private Sequence(boolean gram) {
       this.gram = gram;
     }
 
-    /** The statistics of {@code tensors} with every weight given to {@link #replace} so far in place. */
+    /**
+     * The statistics of {@code tensors}, the next group's, with every weight given to {@link
+     * #replace} so far in place.
+     */
     CalibrationStatistics next(List<PrunableTensor> tensors) {
-      return pass(tensors, replaced, gram);
+      CalibrationSpec spec = spec(tensors, gram);
+      if (chain == null) {
+        Map<String, PrunableTensor> byName = new HashMap<>();
+        model.tensors().forEach(t -> byName.put(t.name(), t));
+        List<List<PrunableTensor>> groups = groups().groups().stream()
+            .map(g -> g.tensors().stream().map(byName::get).toList()).toList();
+        chain = new CalibrationJob.Chain(spark.session(), model.model(), data(), spark.hadoop(), groups);
+      }
+      return run.timings().time("calibration", () -> chain.next(spec, replaced));
     }
 
     /** Puts {@code weights} (a group's pruned weights, none replaced before) in place for the next passes. */
@@ -89,6 +103,9 @@ final class Calibrate implements AutoCloseable {
 
     @Override
     public void close() {
+      if (chain != null) {
+        chain.close();
+      }
       replaced.forEach(Broadcast::destroy);
       replaced.clear();
     }
@@ -97,6 +114,13 @@ final class Calibrate implements AutoCloseable {
   /** The statistics of {@code tensors} on the model with {@code replacements} in place. */
   private CalibrationStatistics pass(List<PrunableTensor> tensors, List<Broadcast<Replacements>> replacements,
       boolean gram) {
+    CalibrationSpec spec = spec(tensors, gram);
+    return run.timings().time("calibration", () -> CalibrationJob.run(spark.session(), model.model(), data(), spec,
+        spark.hadoop(), replacements));
+  }
+
+  /** A pass over the calibration rows for {@code tensors}. */
+  private CalibrationSpec spec(List<PrunableTensor> tensors, boolean gram) {
     if (spark.local()) {
       // The tasks run in this JVM: they use the driver's model rather than load a second copy.
       ExecutorModels.share(model.model(), spark.threads());
@@ -109,10 +133,8 @@ final class Calibrate implements AutoCloseable {
     int chunks = Math.toIntExact((used + chunkRows - 1) / chunkRows);
     int tasks = config.data().partitions() > 0 ? config.data().partitions()
         : spark.session().sparkContext().defaultParallelism();
-    CalibrationSpec spec = new CalibrationSpec(model.model().source(), model.model().checksum(), tensors, gram, used,
+    return new CalibrationSpec(model.model().source(), model.model().checksum(), tensors, gram, used,
         chunkRows, Math.max(1, Math.min(tasks, chunks)), spark.threads());
-    return run.timings().time("calibration", () -> CalibrationJob.run(spark.session(), model.model(), rows, spec,
-        spark.hadoop(), replacements));
   }
 
   /**
