@@ -156,6 +156,107 @@ public final class GraphSegments {
     return new GraphSegments(model, List.copyOf(wanted), List.copyOf(frontiers), Set.copyOf(graphInputs));
   }
 
+  /**
+   * Where a sequence of weights can be split at a single value of the graph: for each {@code i} in
+   * {@code 1..weights.size()-1}, the value that carries everything the weights from {@code i} on
+   * receive from the weights before {@code i}, or null when no single value does. For a pre-norm
+   * decoder these are the residual stream after each attention and each MLP block; inside a block
+   * (between q and k, or v and the output projection) there is none.
+   *
+   * <p>The value is the latest one that lies on every path from the earlier weights, or from where
+   * the data enters the graph (float inputs, embedding lookups), to the values the later weights'
+   * part of the graph reads from outside itself: a dominator of those values in the graph of values
+   * depending on the earlier weights or the data.
+   *
+   * @param weights float initializer names in the order their consumers appear
+   * @return a list as long as {@code weights}; entry 0 is null
+   */
+  public static List<String> singleValueCuts(OnnxModel model, List<String> weights) {
+    List<Onnx.NodeProto> nodes = model.nodes();
+    Map<String, Integer> index = new HashMap<>();
+    for (Onnx.NodeProto node : nodes) {
+      for (String out : node.getOutputList()) {
+        index.putIfAbsent(out, index.size());
+      }
+    }
+    // Where the data enters: float graph inputs and embedding lookups (a Gather from a float
+    // initializer). Shape and mask computations from token ids are not data: they do not join the cut.
+    Set<String> entries = new HashSet<>();
+    for (Onnx.ValueInfoProto input : model.graph().getGraph().getInputList()) {
+      if (input.getType().getTensorType().getElemType() == Onnx.TensorProto.DataType.FLOAT_VALUE) {
+        entries.add(input.getName());
+      }
+    }
+    for (Onnx.NodeProto node : nodes) {
+      if (node.getOpType().equals("Gather") && model.weights().containsKey(node.getInput(0))) {
+        entries.add(node.getInput(0));
+      }
+    }
+    List<String> cuts = new ArrayList<>();
+    cuts.add(null);
+    for (int i = 1; i < weights.size(); i++) {
+      Set<String> before = new HashSet<>(weights.subList(0, i));
+      before.addAll(entries);
+      Set<String> after = new HashSet<>(weights.subList(i, weights.size()));
+      // Dominators, among values depending on the earlier weights, of each such value.
+      Map<String, BitSet> dominators = new HashMap<>();
+      // The later weights' part: nodes downstream of them; what it reads from outside itself.
+      Set<String> downstream = new HashSet<>(after);
+      BitSet common = null;
+      for (Onnx.NodeProto node : nodes) {
+        List<String> reads = GraphCut.reads(node);
+        boolean later = reads.stream().anyMatch(downstream::contains);
+        if (later) {
+          for (String read : reads) {
+            BitSet d = dominators.get(read);
+            if (d != null && !downstream.contains(read)) {
+              if (common == null) {
+                common = (BitSet) d.clone();
+              } else {
+                common.and(d);
+              }
+            }
+          }
+          downstream.addAll(node.getOutputList());
+        }
+        BitSet d = null;
+        boolean dependent = false;
+        boolean direct = false;
+        for (String read : reads) {
+          if (before.contains(read)) {
+            direct = true;
+            dependent = true;
+          } else if (dominators.containsKey(read)) {
+            dependent = true;
+            if (d == null) {
+              d = (BitSet) dominators.get(read).clone();
+            } else {
+              d.and(dominators.get(read));
+            }
+          }
+        }
+        if (dependent) {
+          for (String out : node.getOutputList()) {
+            BitSet own = direct || d == null ? new BitSet() : (BitSet) d.clone();
+            own.set(index.get(out));
+            dominators.put(out, own);
+          }
+        }
+      }
+      String cut = null;
+      if (common != null && !common.isEmpty()) {
+        int last = common.length() - 1;
+        for (Map.Entry<String, Integer> e : index.entrySet()) {
+          if (e.getValue() == last) {
+            cut = e.getKey();
+          }
+        }
+      }
+      cuts.add(cut);
+    }
+    return cuts;
+  }
+
   /** The number of steps (groups). */
   public int steps() {
     return targets.size();

@@ -1,6 +1,7 @@
 package dev.lopper.jobs.calibration;
 
 import dev.lopper.InvalidInputException;
+import dev.lopper.eval.GraphSegments;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.PrunableTensors;
@@ -48,12 +49,7 @@ public record CalibrationGroups(List<Group> groups) {
    * @throws InvalidInputException when a glob matches no tensor
    */
   public static CalibrationGroups of(OnnxModel model, List<PrunableTensor> tensors, List<String> globs) {
-    Map<String, Integer> position = new HashMap<>();
-    for (int i = 0; i < model.nodes().size(); i++) {
-      position.putIfAbsent(model.nodes().get(i).getName(), i);
-    }
-    List<PrunableTensor> ordered = new ArrayList<>(tensors);
-    ordered.sort(Comparator.comparingInt(t -> position.getOrDefault(t.nodeName(), Integer.MAX_VALUE)));
+    List<PrunableTensor> ordered = inGraphOrder(model, tensors);
     Map<String, List<String>> byName = new LinkedHashMap<>();
     Map<String, Boolean> globUsed = new LinkedHashMap<>();
     globs.forEach(g -> globUsed.put(g, false));
@@ -79,6 +75,41 @@ public record CalibrationGroups(List<Group> groups) {
     List<Group> out = new ArrayList<>();
     byName.forEach((name, members) -> out.add(new Group(name, members)));
     return new CalibrationGroups(out);
+  }
+
+  /**
+   * The groups of {@code calibration.sequential=cut}: a group of the tensors between every two
+   * consecutive single-value cuts ({@link GraphSegments#singleValueCuts}), finer than blocks (a
+   * decoder block's attention and its MLP are groups of their own). A group is named after the value
+   * it starts from ({@code after /blocks.0/Add_output_0}); the first is {@code start}.
+   */
+  public static CalibrationGroups cuts(OnnxModel model, List<PrunableTensor> tensors) {
+    List<PrunableTensor> ordered = inGraphOrder(model, tensors);
+    List<String> cuts = GraphSegments.singleValueCuts(model, ordered.stream().map(PrunableTensor::name).toList());
+    List<Group> out = new ArrayList<>();
+    String name = "start";
+    List<String> members = new ArrayList<>();
+    for (int i = 0; i < ordered.size(); i++) {
+      if (cuts.get(i) != null) {
+        out.add(new Group(name, members));
+        name = "after " + cuts.get(i);
+        members = new ArrayList<>();
+      }
+      members.add(ordered.get(i).name());
+    }
+    out.add(new Group(name, members));
+    return new CalibrationGroups(out);
+  }
+
+  /** The tensors ordered by their consumer's position in the graph. */
+  private static List<PrunableTensor> inGraphOrder(OnnxModel model, List<PrunableTensor> tensors) {
+    Map<String, Integer> position = new HashMap<>();
+    for (int i = 0; i < model.nodes().size(); i++) {
+      position.putIfAbsent(model.nodes().get(i).getName(), i);
+    }
+    List<PrunableTensor> ordered = new ArrayList<>(tensors);
+    ordered.sort(Comparator.comparingInt(t -> position.getOrDefault(t.nodeName(), Integer.MAX_VALUE)));
+    return ordered;
   }
 
   /** The tensor's decoder block, or null. */

@@ -8,14 +8,16 @@ import java.util.List;
  *
  * @param data the calibration data (columns as {@code data.*} names them), or null for {@code data.path}
  * @param rows the first rows in file order to calibrate on, or null for all
- * @param sequential {@code true}: groups of tensors calibrated in graph order, each on activations of
- *     the model with the earlier groups already pruned; {@code false}: one pass over the dense model
+ * @param sequential {@code true}: groups of tensors (decoder blocks, or {@code groups}) calibrated in
+ *     graph order, each on activations of the model with the earlier groups already pruned; {@code cut}:
+ *     the same with a group between every two consecutive single-value cuts; {@code false}: one pass
+ *     over the dense model
  * @param groups globs over tensor names, one per group, or empty for the decoder blocks found from the
  *     consumers' node paths
  * @param dampening SparseGPT's dampening, a fraction of the mean diagonal of the Gram matrix
  * @param from a run directory whose {@code calibration/} statistics to reuse, or null
  */
-public record CalibrationConfig(String data, Integer rows, boolean sequential, List<String> groups, double dampening,
+public record CalibrationConfig(String data, Integer rows, String sequential, List<String> groups, double dampening,
     String from) {
 
   /** SparseGPT's dampening unless configured: 1% of the mean diagonal, as the reference. */
@@ -23,6 +25,16 @@ public record CalibrationConfig(String data, Integer rows, boolean sequential, L
 
   public CalibrationConfig {
     groups = List.copyOf(groups);
+  }
+
+  /** Whether groups are calibrated one after another ({@code true} or {@code cut}). */
+  public boolean isSequential() {
+    return !"false".equals(sequential);
+  }
+
+  /** Whether the groups are those between single-value cuts ({@code cut}). */
+  public boolean byCuts() {
+    return "cut".equals(sequential);
   }
 
   /** The calibration data's path: {@link #data()}, or the validation data's. */

@@ -162,13 +162,14 @@ public final class ConfigKeys {
       .doc("Calibrate on the first rows of the calibration data in file order; null uses every row.")
       .valueIn(c -> c.calibration().rows())
       .optional(null);
-  static final Key<Boolean> CALIBRATION_SEQUENTIAL = Key.builder("calibration.sequential", Type.BOOLEAN,
-          Parsers.BOOLEAN)
-      .doc("true: the prunable tensors are calibrated group by group in graph order, each group on the activations "
-          + "of the model with the earlier groups already pruned (and, for sparsegpt, reconstructed), as the "
-          + "reference implementations do; false: one pass over the dense model gives every statistic.")
+  static final Key<String> CALIBRATION_SEQUENTIAL = name("calibration.sequential", List.of("true", "false", "cut"))
+      .doc("true: the prunable tensors are calibrated group by group in graph order (decoder blocks, or "
+          + "`calibration.groups`), each group on the activations of the model with the earlier groups already pruned "
+          + "(and, for sparsegpt, reconstructed), as the reference implementations do; cut: the same with a group "
+          + "between every two consecutive single-value cuts of the graph (for a decoder, each block's attention and "
+          + "its MLP); false: one pass over the dense model gives every statistic.")
       .valueIn(c -> c.calibration().sequential())
-      .withDefault(true);
+      .withDefault("true");
   static final Key<List<String>> CALIBRATION_GROUPS = strings("calibration.groups")
       .doc("Groups of sequential calibration as globs over tensor names, one glob per group (a tensor joins the first "
           + "group it matches; tensors matching none are groups of their own); empty: the decoder blocks found "

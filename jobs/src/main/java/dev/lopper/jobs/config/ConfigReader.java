@@ -248,6 +248,11 @@ final class ConfigReader {
     }
     // With channel groups the target is a fraction of the whole model, reached through calibration,
     // so the cap on each group's sparsity does not bound it this simply.
+    if (calibration.byCuts() && !calibration.groups().isEmpty()) {
+      throw new InvalidInputException(label(ConfigKeys.CALIBRATION_GROUPS) + ": calibration.sequential cut makes the "
+          + "groups from the graph's single-value cuts; give calibration.groups with calibration.sequential true, or "
+          + "leave it empty");
+    }
     if (calibration.from() != null && !sweep.criterion().equals("wanda") && !sweep.criterion().equals("sparsegpt")) {
       throw new InvalidInputException(label(ConfigKeys.CALIBRATION_FROM) + ": reuses the statistics of "
           + "sweep.criterion wanda or sparsegpt, but this run's criterion is " + sweep.criterion()

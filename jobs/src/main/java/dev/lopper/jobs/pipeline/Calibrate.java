@@ -148,12 +148,16 @@ final class Calibrate implements AutoCloseable {
     Integer cap = config.calibration().rows();
     return CalibrationFingerprint.of(model.model().checksum(), sha256, cap == null ? -1 : cap,
         config.data().batchSize(), config.calibration().sequential(),
-        config.calibration().groups().isEmpty() ? "blocks" : config.calibration().groups().toString(), criterion,
+        config.calibration().byCuts() ? "cuts"
+            : config.calibration().groups().isEmpty() ? "blocks" : config.calibration().groups().toString(), criterion,
         pattern.toString(), config.calibration().dampening(), sparsities);
   }
 
   /** The groups of sequential calibration. */
   CalibrationGroups groups() {
+    if (config.calibration().byCuts()) {
+      return CalibrationGroups.cuts(model.model(), model.tensors());
+    }
     return CalibrationGroups.of(model.model(), model.tensors(), config.calibration().groups());
   }
 

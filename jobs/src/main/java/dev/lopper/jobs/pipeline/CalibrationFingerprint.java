@@ -25,17 +25,17 @@ record CalibrationFingerprint(Map<String, String> fields) {
 
   /** The fingerprint of statistics gathered with these settings. */
   static CalibrationFingerprint of(String modelChecksum, String dataSha256, long rows, int chunkRows,
-      boolean sequential, String groups, String criterion, String pattern, double dampening,
+      String sequential, String groups, String criterion, String pattern, double dampening,
       Map<String, Double> sparsities) {
     Map<String, String> f = new LinkedHashMap<>();
     f.put("model", modelChecksum);
     f.put("data", dataSha256);
     f.put("rows", String.valueOf(rows));
     f.put("chunk-rows", String.valueOf(chunkRows));
-    f.put("sequential", String.valueOf(sequential));
+    f.put("sequential", sequential);
     f.put("groups", groups);
     f.put("gram", String.valueOf(criterion.equals("sparsegpt")));
-    if (sequential) {
+    if (!sequential.equals("false")) {
       f.put("criterion", criterion);
       f.put("pattern", pattern);
       f.put("dampening", String.valueOf(dampening));

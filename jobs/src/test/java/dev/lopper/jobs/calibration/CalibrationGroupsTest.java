@@ -10,7 +10,9 @@ import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.PrunableTensors;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +34,30 @@ class CalibrationGroupsTest {
     assertEquals(List.of("blocks.0.attn.q_proj.weight", "blocks.0.attn.k_proj.weight", "blocks.0.attn.v_proj.weight",
         "blocks.0.attn.out_proj.weight", "blocks.0.mlp.up.weight", "blocks.0.mlp.down.weight"),
         groups.groups().get(0).tensors());
+  }
+
+  @Test
+  void cutsSplitEachBlockIntoItsAttentionAndItsMlpAtTheResidualStream() {
+    OnnxModel model = tinyLm();
+    CalibrationGroups groups = CalibrationGroups.cuts(model, PrunableTensors.find(model));
+    assertEquals(List.of(
+        List.of("blocks.0.attn.q_proj.weight", "blocks.0.attn.k_proj.weight", "blocks.0.attn.v_proj.weight",
+            "blocks.0.attn.out_proj.weight"),
+        List.of("blocks.0.mlp.up.weight", "blocks.0.mlp.down.weight"),
+        List.of("blocks.1.attn.q_proj.weight", "blocks.1.attn.k_proj.weight", "blocks.1.attn.v_proj.weight",
+            "blocks.1.attn.out_proj.weight"),
+        List.of("blocks.1.mlp.up.weight", "blocks.1.mlp.down.weight"),
+        List.of("lm_head.weight")), groups.groups().stream().map(CalibrationGroups.Group::tensors).toList());
+    // Each later group starts from a residual Add's output: the sum that every later path goes through.
+    Map<String, String> producer = new HashMap<>();
+    model.nodes().forEach(n -> n.getOutputList().forEach(o -> producer.put(o, n.getOpType())));
+    assertEquals("start", groups.groups().get(0).name());
+    for (CalibrationGroups.Group g : groups.groups().subList(1, 4)) {
+      String value = g.name().substring("after ".length());
+      assertEquals("Add", producer.get(value), g.name());
+    }
+    // The head reads the final LayerNorm's input through it: its cut is the last block's output.
+    assertTrue(groups.groups().get(4).name().startsWith("after "), groups.groups().get(4).name());
   }
 
   @Test

@@ -353,7 +353,7 @@ class LopperConfigTest {
     assertEquals(new dev.lopper.criteria.SparsityPattern(2, 4), c.sweep().pattern());
     assertArrayEquals(new double[] {0.5}, c.sweep().grid(), "under N:M the grid is the pattern's sparsity");
     assertEquals(64, c.calibration().rows());
-    assertFalse(c.calibration().sequential());
+    assertFalse(c.calibration().isSequential());
     assertEquals(0.01, c.calibration().dampening());
     assertEquals("--set sweep.pattern: expected unstructured or N:M with 1 <= N < M (e.g. 2:4, 4:8), found '2-4'",
         error(MINIMAL, "sweep.pattern=2-4"));
