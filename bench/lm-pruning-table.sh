@@ -31,7 +31,9 @@
 #   target     allocation.policy=target at 50% and 70% on curves swept under the criterion
 #              (sweep.sparsities=[--grid], allocation.max-sparsity its largest)
 # wanda and sparsegpt each twice: calibration.sequential=true (the default, as the references do)
-# and false (one pass over the dense model); magnitude reads no statistics, so once.
+# and false (one pass over the dense model), and their uniform runs also with
+# calibration.sequential=cut (id suffix -cut: groups between single-value cuts, each block's
+# attention and MLP); magnitude reads no statistics, so once.
 #
 # Output: DIR/results.csv (one row per run: id, criterion, policy, target, pattern, sequential,
 # the pruned share of the prunable parameters, verified and dense perplexity, wall seconds, exit
@@ -69,13 +71,14 @@ export LOPPER_MVN_OPTS="${LOPPER_MVN_OPTS:--o -ntp}"
 plan() {
   local c seq suffix
   for c in magnitude wanda sparsegpt; do
-    for seq in true false; do
-      [[ "$c" == magnitude && "$seq" == false ]] && continue
-      suffix=""; [[ "$seq" == false ]] && suffix="-onepass"
+    for seq in true false cut; do
+      [[ "$c" == magnitude && "$seq" != true ]] && continue
+      suffix=""; [[ "$seq" == false ]] && suffix="-onepass"; [[ "$seq" == cut ]] && suffix="-cut"
       echo "$c-uniform-50$suffix $c uniform 0.5 unstructured $seq"
       echo "$c-uniform-2of4$suffix $c uniform 0.5 2:4 $seq"
       echo "$c-uniform-4of8$suffix $c uniform 0.5 4:8 $seq"
       echo "$c-uniform-70$suffix $c uniform 0.7 unstructured $seq"
+      [[ "$seq" == cut ]] && continue  # cut groups: uniform only, against blocks
       echo "$c-owl-50$suffix $c owl 0.5 unstructured $seq"
       echo "$c-owl-70$suffix $c owl 0.7 unstructured $seq"
       echo "$c-target-50$suffix $c target 0.5 unstructured $seq"
@@ -140,8 +143,11 @@ dense = sorted({r["dense_perplexity"] for r in runs.values() if r["dense_perplex
 if len(dense) > 1:
     print(f"warning: the runs' dense perplexities differ: {dense}", file=sys.stderr)
 columns = [("magnitude", ""), ("wanda", ""), ("sparsegpt", ""), ("wanda", "-onepass"), ("sparsegpt", "-onepass")]
+if any(i.endswith("-cut") for i in runs):
+    columns += [("wanda", "-cut"), ("sparsegpt", "-cut")]
 names = {"magnitude": "magnitude", "wanda": "Wanda", "sparsegpt": "SparseGPT"}
-head = [names[c] + (", one pass" if s else "") for c, s in columns]
+modes = {"": "", "-onepass": ", one pass", "-cut": ", cut groups"}
+head = [names[c] + modes[s] for c, s in columns]
 lines = [("50%, uniform", "uniform-50", 0.5), ("2:4, uniform", "uniform-2of4", 0.5),
          ("4:8, uniform", "uniform-4of8", 0.5), ("70%, uniform", "uniform-70", 0.7),
          ("50%, OWL", "owl-50", 0.5), ("70%, OWL", "owl-70", 0.7),
@@ -150,7 +156,7 @@ lines = [("50%, uniform", "uniform-50", 0.5), ("2:4, uniform", "uniform-2of4", 0
 def cell(run_id, nominal):
     r = runs.get(run_id)
     if r is None:
-        return "—" if run_id.startswith("magnitude-") and run_id.endswith("-onepass") else ""
+        return "—" if run_id.startswith("magnitude-") and (run_id.endswith("-onepass") or run_id.endswith("-cut")) else ""
     if r["exit_code"] != "0":
         return f"failed ({r['exit_code']})"
     text = "%.2f" % float(r["perplexity"])
@@ -172,7 +178,8 @@ extras = sorted({r["extra_settings"] for r in runs.values() if r["extra_settings
 print(f"\nVerified perplexity on all 112 rows of data/tiny-lm-val.parquet; calibration on {'; '.join(setups)}."
       + (f" Extra settings: {'; '.join(extras)}." if extras else "")
       + " A percentage in brackets is the pruned share of the prunable parameters where it differs from the"
-      " nominal sparsity; one pass: calibration.sequential=false.")
+      " nominal sparsity; one pass: calibration.sequential=false; cut groups: calibration.sequential=cut"
+      " (a group per attention and per MLP, uniform allocation only).")
 if len(setups) > 1 or len(extras) > 1 or (extras and len(extras) < len({r["extra_settings"] for r in runs.values()})):
     print("warning: the runs of this table differ in calibration or settings (see results.csv)", file=sys.stderr)
 EOF
