@@ -287,14 +287,15 @@ public final class Evaluator implements AutoCloseable {
    * dense pass on the probe batch yields the cut values, and the tensors, in groups consecutive in
    * graph order ({@link ProbeGroups}), are zeroed on the suffix of their group's joint cut and
    * compared bit for bit with the dense suffix of the same graph fed the same values (not with the
-   * whole model's logits, which a suffix need not reproduce: docs/design.md, "Prefix reuse"). What
-   * it costs is that of building the sessions, about the suffixes' nodes: on a 12-block width-768
-   * GPT decoder (73 tensors), about half the whole-model probe it replaced (docs/design.md,
-   * "Evaluating a variant").
+   * whole model's logits, which a suffix need not reproduce: docs/design.md, "Prefix reuse"). It
+   * costs about what building those sessions costs, in proportion to their nodes: on a 12-block
+   * width-768 GPT decoder (73 tensors), 34 s where zeroing each tensor in the whole model took
+   * 57 s; a few milliseconds more on the sample models (docs/design.md, "Evaluating a variant").
    *
    * @return the dense model's output on the probe batch, for checks of the output's shape
-   * @throws InvalidInputException naming the first tensor, in graph order, whose zeroing changed
-   *     nothing, or that the output does not depend on
+   * @throws InvalidInputException naming a tensor the output does not depend on (checked before
+   *     any session is built), or else the first tensor, in graph order, whose zeroing changed
+   *     nothing
    */
   public Logits checkReplacementsTakeEffect(List<PrunableTensor> tensors) {
     Map<String, PrunableTensor> byName = new HashMap<>();
