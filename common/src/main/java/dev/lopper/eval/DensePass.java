@@ -64,13 +64,24 @@ final class DensePass implements AutoCloseable {
 
   /** The batch's logits, and the values named in {@code keep} held in direct buffers. */
   Result run(Batch batch, Set<String> keep) {
-    long rows = batch.rows();
+    Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    try {
+      return run(feed, batch.rows(), batch.toString(), keep);
+    } finally {
+      feed.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  /**
+   * Like {@link #run(Batch, Set)} for {@code feed}, tensors of the model's inputs with {@code rows}
+   * rows described as {@code what} (the evaluator's probe batch); the caller closes them.
+   */
+  Result run(Map<String, OnnxTensor> feed, int rows, String what, Set<String> keep) {
     String outputName = evaluator.outputName();
     Map<String, Activation> held = new HashMap<>();
     Map<String, OnnxValue> pinned = new HashMap<>();
     Set<String> requested = new HashSet<>();
     requested.add(outputName);
-    Map<String, OnnxTensor> feed = evaluator.feed(batch);
     try {
       for (String v : keep) {
         TensorInfo info = infos.get(v);
@@ -91,7 +102,7 @@ final class DensePass implements AutoCloseable {
       try (OrtSession.Result result =
           session.run(feed, requested, pinned)) {
         Logits logits = evaluator.toLogits(result.get(outputName).orElseThrow(), rows,
-            "a dense pass on " + batch);
+            "a dense pass on " + what);
         for (String v : requested) {
           if (!v.equals(outputName)) {
             held.put(v, Activation.copyOf((OnnxTensor) result.get(v).orElseThrow()));
@@ -101,10 +112,9 @@ final class DensePass implements AutoCloseable {
       }
     } catch (OrtException e) {
       throw new IllegalStateException(evaluator.model().source().onnxPath()
-          + ": ONNX Runtime failed on " + batch + ": " + e.getMessage(), e);
+          + ": ONNX Runtime failed on " + what + ": " + e.getMessage(), e);
     } finally {
       pinned.values().forEach(OnnxValue::close);
-      feed.values().forEach(OnnxTensor::close);
     }
   }
 

@@ -7,6 +7,7 @@ import dev.lopper.InvalidInputException;
 import dev.lopper.data.Batch;
 import dev.lopper.model.WeightTensor;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -146,32 +147,54 @@ public final class PreparedCut implements AutoCloseable {
    */
   CutActivations activations(Batch batch, Map<String, Activation> held) {
     checkCutOpen();
-    List<OnnxTensor> owned = new ArrayList<>(prefixOutputs.size() + 1);
+    Map<String, OnnxTensor> feed = fedInputs.isEmpty() ? Map.of() : evaluator.feed(batch);
+    try {
+      return fromHeld(held, feed, feed.values(), batch.rows(), batch.toString());
+    } catch (RuntimeException e) {
+      feed.values().forEach(OnnxTensor::close);
+      throw e;
+    }
+  }
+
+  /**
+   * Like {@link #activations(Batch, Map)} for {@code feed}, tensors of the model's inputs with
+   * {@code rows} rows described as {@code what} (the evaluator's probe batch), which the
+   * activations read in place and the caller closes after them.
+   */
+  CutActivations activations(Map<String, OnnxTensor> feed, int rows, String what,
+      Map<String, Activation> held) {
+    checkCutOpen();
+    return fromHeld(held, feed, List.of(), rows, what);
+  }
+
+  /**
+   * The held activations wrapped, and the fed cut values from {@code feed}; closing the result
+   * closes {@code ownedFeed} too.
+   */
+  private CutActivations fromHeld(Map<String, Activation> held, Map<String, OnnxTensor> feed,
+      Collection<OnnxTensor> ownedFeed, int rows, String what) {
+    List<OnnxTensor> wrapped = new ArrayList<>(prefixOutputs.size());
     try {
       Map<String, OnnxTensor> values = new HashMap<>();
       long bytes = 0;
       for (String v : prefixOutputs) {
         Activation a = held.get(v);
         if (a == null) {
-          throw new IllegalArgumentException("no activation of " + v + " held for " + batch);
+          throw new IllegalArgumentException("no activation of " + v + " held for " + what);
         }
         OnnxTensor t = a.wrap(evaluator.env());
-        owned.add(t);
+        wrapped.add(t);
         values.put(v, t);
         bytes += a.bytes();
       }
-      if (!fedInputs.isEmpty()) {
-        Map<String, OnnxTensor> feed = evaluator.feed(batch);
-        for (Map.Entry<String, OnnxTensor> e : feed.entrySet()) {
-          owned.add(e.getValue());
-          if (fedInputs.contains(e.getKey())) {
-            values.put(e.getKey(), e.getValue());
-          }
-        }
+      for (String input : fedInputs) {
+        values.put(input, feed.get(input));
       }
-      return new CutActivations(this, batch.rows(), values, bytes, null, owned);
+      List<OnnxTensor> owned = new ArrayList<>(wrapped);
+      owned.addAll(ownedFeed);
+      return new CutActivations(this, rows, values, bytes, null, owned);
     } catch (RuntimeException e) {
-      owned.forEach(OnnxTensor::close);
+      wrapped.forEach(OnnxTensor::close);
       throw e;
     }
   }

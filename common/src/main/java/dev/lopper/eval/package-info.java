@@ -6,7 +6,8 @@
  * ({@link dev.lopper.eval.Logits}); graph cuts for prefix reuse ({@link dev.lopper.eval.GraphCut}),
  * made ready to evaluate ({@link dev.lopper.eval.PreparedCut}) with their activations computed by a
  * prefix session or by the dense pass ({@link dev.lopper.eval.CutActivations}; package-private
- * {@code DensePass} and {@code Activation}); one sweep unit
+ * {@code DensePass} and {@code Activation}), and grouped for the evaluator's replacement probe
+ * (package-private {@code ProbeGroups}); one sweep unit
  * ({@link dev.lopper.eval.TensorSweep}); and the capture of inner values for calibration
  * ({@link dev.lopper.eval.ActivationCapture}).
  */

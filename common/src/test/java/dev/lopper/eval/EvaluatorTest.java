@@ -242,6 +242,21 @@ class EvaluatorTest {
   }
 
   @Test
+  void probeRefusesATensorTheOutputDoesNotDependOn() {
+    OnnxModel model = SmallOnnxModels.branches(dir);
+    List<PrunableTensor> tensors = PrunableTensors.find(model);
+    assertTrue(tensors.stream().anyMatch(t -> t.name().equals("d.weight")), tensors.toString());
+    try (Evaluator e = new Evaluator(model)) {
+      InvalidInputException ex = assertThrows(InvalidInputException.class,
+          () -> e.checkReplacementsTakeEffect(tensors));
+      assertTrue(ex.getMessage().contains("zeroing weight tensor d.weight"), ex.getMessage());
+      assertTrue(ex.getMessage().contains("no effect on it"), ex.getMessage());
+      assertDoesNotThrow(() -> e.checkReplacementsTakeEffect(
+          tensors.stream().filter(t -> !t.name().equals("d.weight")).toList()));
+    }
+  }
+
+  @Test
   void refusesABatchWhoseRowShapeDoesNotFitTheInput() {
     OnnxModel cnn = SmallOnnxModels.cnn(dir);
     try (Evaluator e = new Evaluator(cnn); VariantSession s = e.dense();
