@@ -5,6 +5,7 @@ import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.config.DecisionMetric;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.jobs.verify.Verification;
 import dev.lopper.jobs.verify.VerificationRow;
 import dev.lopper.metrics.MetricValues;
@@ -38,6 +39,11 @@ public final class Verify {
       Emission emission, RunContext run) {
     Configuration hadoop = run.directory().conf();
     OnnxModel emitted = OnnxModel.load(ModelSource.onnx(emission.prunedOnnx()).qualified(hadoop), hadoop);
+    if (spark.local()) {
+      // The tasks run in this JVM: they use the driver's copies rather than load both models again.
+      ExecutorModels.share(model.model(), spark.threads());
+      ExecutorModels.share(emitted, spark.threads());
+    }
     Verification.Spec spec = new Verification.Spec(model.model().source(), model.model().checksum(),
         emitted.source(), emitted.checksum(), config.data().batchSize(), spark.threads(), model.scoring());
     Verification.Result result = run.timings().time("verification",
