@@ -161,28 +161,46 @@ public final class ActivationCapture implements AutoCloseable {
    */
   public Map<String, CapturedValue> run(Batch batch, Map<String, HeldValue> held) {
     Map<String, CapturedValue> out = new LinkedHashMap<>();
-    execute(batch, held, (feed, result) -> {
-      for (String v : values) {
-        CapturedValue c;
-        if (computed.contains(v)) {
-          c = copy(v, result.get(v).orElseThrow(), batch);
-        } else if (held.containsKey(v)) {
-          c = held.get(v).captured();
-        } else if (feed.containsKey(v)) {
-          c = copy(v, feed.get(v), batch);
-        } else {
-          throw new IllegalStateException("value " + v + " is neither computed by " + this + " nor fed nor held");
+    Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    try {
+      execute(feed, batch.toString(), held, result -> {
+        for (String v : values) {
+          CapturedValue c;
+          if (computed.contains(v)) {
+            c = copy(v, result.get(v).orElseThrow(), batch);
+          } else if (held.containsKey(v)) {
+            c = held.get(v).captured();
+          } else if (feed.containsKey(v)) {
+            c = copy(v, feed.get(v), batch);
+          } else {
+            throw new IllegalStateException("value " + v + " is neither computed by " + this + " nor fed nor held");
+          }
+          out.put(v, c);
         }
-        out.put(v, c);
-      }
-    });
+      });
+    } finally {
+      feed.values().forEach(OnnxTensor::close);
+    }
     return out;
   }
 
   /** The part's outputs for {@code batch} and the values {@code held}, of any tensor type. */
   public Map<String, HeldValue> compute(Batch batch, Map<String, HeldValue> held) {
+    Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    try {
+      return compute(feed, batch.toString(), held);
+    } finally {
+      feed.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  /**
+   * The part's outputs for the graph inputs {@code feed} (the caller's, left open) and the values
+   * {@code held}, of any tensor type; {@code what} names the feed in messages.
+   */
+  Map<String, HeldValue> compute(Map<String, OnnxTensor> feed, String what, Map<String, HeldValue> held) {
     Map<String, HeldValue> out = new LinkedHashMap<>();
-    execute(batch, held, (feed, result) -> {
+    execute(feed, what, held, result -> {
       for (String v : computed) {
         out.put(v, HeldValue.of(v, (OnnxTensor) result.get(v).orElseThrow()));
       }
@@ -190,22 +208,22 @@ public final class ActivationCapture implements AutoCloseable {
     return out;
   }
 
-  /** What a run does with the batch's feed and the session's result (null when nothing is computed). */
+  /** What a run does with the session's result (null when nothing is computed). */
   private interface Reader {
-    void read(Map<String, OnnxTensor> feed, OrtSession.Result result);
+    void read(OrtSession.Result result);
   }
 
-  private void execute(Batch batch, Map<String, HeldValue> held, Reader reader) {
+  /** Runs the session on the graph inputs {@code feed} (left open) and the values held. */
+  private void execute(Map<String, OnnxTensor> feed, String what, Map<String, HeldValue> held, Reader reader) {
     synchronized (this) {
       if (closed) {
         throw new IllegalStateException("activation capture of " + values + " is closed");
       }
     }
-    Map<String, OnnxTensor> feed = evaluator.feed(batch);
     List<OnnxTensor> heldTensors = new ArrayList<>();
     try {
       if (session == null) {
-        reader.read(feed, null);
+        reader.read(null);
         return;
       }
       Map<String, OnnxTensor> sessionFeed = new HashMap<>();
@@ -222,14 +240,13 @@ public final class ActivationCapture implements AutoCloseable {
         sessionFeed.put(name, t);
       }
       try (OrtSession.Result result = session.run(sessionFeed, computed)) {
-        reader.read(feed, result);
+        reader.read(result);
       } catch (OrtException e) {
         throw new IllegalStateException(evaluator.model().source().onnxPath()
-            + ": ONNX Runtime failed capturing " + computed + " on " + batch + ": " + e.getMessage(), e);
+            + ": ONNX Runtime failed capturing " + computed + " on " + what + ": " + e.getMessage(), e);
       }
     } finally {
       heldTensors.forEach(OnnxTensor::close);
-      feed.values().forEach(OnnxTensor::close);
     }
   }
 

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -279,18 +280,20 @@ public final class Evaluator implements AutoCloseable {
 
   /**
    * Checks that ONNX Runtime evaluates replaced weights: for each tensor, the model with that
-   * tensor zeroed must give different logits than the dense model on a deterministic
+   * tensor zeroed must compute something other than the dense model on a deterministic
    * pseudo-random probe batch ({@link #probe()}). Run once when a model is loaded.
    *
    * <p>Each tensor is zeroed alone, through the same external initializers and at the same
-   * optimisation as every variant, but evaluated on a suffix rather than on the whole model: one
-   * dense pass on the probe batch yields the cut values, and the tensors, in groups consecutive in
-   * graph order ({@link ProbeGroups}), are zeroed on the suffix of their group's joint cut and
-   * compared bit for bit with the dense suffix of the same graph fed the same values (not with the
-   * whole model's logits, which a suffix need not reproduce: docs/design.md, "Prefix reuse"). It
-   * costs about what building those sessions costs, in proportion to their nodes: on a 12-block
-   * width-768 GPT decoder (73 tensors), 34 s where zeroing each tensor in the whole model took
-   * 57 s; a few milliseconds more on the sample models (docs/design.md, "Evaluating a variant").
+   * optimisation as every variant, but evaluated only up to the next value that carries all of its
+   * effect: the tensors in graph order are cut into runs at single-value cuts ({@link
+   * GraphSegments#singleValueCuts}: for a decoder, the residual stream after each attention and
+   * each MLP), and each run's tensors are zeroed on the part of the graph from the run's start to
+   * the next cut (the output for the last run), fed the dense values held at its start, and compared
+   * bit for bit with the dense part fed the same values. Every path from such a tensor to the output
+   * goes through that next cut, so a cut value left unchanged means an output left unchanged. The
+   * sessions are the size of half a block, not of the model: on a 12-block width-768 GPT decoder
+   * (73 tensors) the probe takes about 6 s where zeroing each tensor in the whole model took 57 s
+   * (docs/design.md, "Evaluating a variant").
    *
    * @return the dense model's output on the probe batch, for checks of the output's shape
    * @throws InvalidInputException naming a tensor the output does not depend on (checked before
@@ -298,50 +301,81 @@ public final class Evaluator implements AutoCloseable {
    *     nothing
    */
   public Logits checkReplacementsTakeEffect(List<PrunableTensor> tensors) {
+    Map<String, Integer> position = new HashMap<>();
+    for (int n = 0; n < model.nodes().size(); n++) {
+      position.putIfAbsent(model.nodes().get(n).getName(), n);
+    }
+    List<PrunableTensor> ordered = new ArrayList<>(tensors);
+    ordered.sort(Comparator.comparingInt(t -> position.getOrDefault(t.nodeName(), Integer.MAX_VALUE)));
     Map<String, PrunableTensor> byName = new HashMap<>();
-    List<GraphCut> single = new ArrayList<>(tensors.size());
-    for (PrunableTensor t : tensors) {
-      GraphCut cut = GraphCut.of(model, Set.of(t.name()));
-      if (!cut.affectsOutput()) {
+    for (PrunableTensor t : ordered) {
+      if (!GraphCut.of(model, Set.of(t.name())).affectsOutput()) {
         throw new InvalidInputException(zeroing(t) + " cannot change the output " + outputName
             + ": no path leads from the tensor to the output, so it has no effect on it");
       }
       byName.put(t.name(), t);
-      single.add(cut);
     }
-    List<GraphCut> cuts = new ArrayList<>();
-    Set<String> values = new LinkedHashSet<>();
-    for (List<GraphCut> group : ProbeGroups.of(single)) {
-      GraphCut cut = GraphCut.of(model, group.stream().flatMap(c -> c.weights().stream()).toList());
-      cuts.add(cut);
-      values.addAll(cut.computedValues());
+    // Runs of tensors between single-value cuts; each run is compared at the next cut, the last at the output.
+    List<String> names = ordered.stream().map(PrunableTensor::name).toList();
+    List<String> cuts = GraphSegments.singleValueCuts(model, names);
+    List<List<String>> runs = new ArrayList<>();
+    List<String> at = new ArrayList<>();
+    for (int i = 0; i < names.size(); i++) {
+      if (i == 0 || cuts.get(i) != null) {
+        if (i > 0) {
+          at.add(cuts.get(i));
+        }
+        runs.add(new ArrayList<>());
+      }
+      runs.get(runs.size() - 1).add(names.get(i));
     }
+    at.add(outputName);
+    Logits dense;
     Map<String, OnnxTensor> probe = probe();
     String what = "a probe batch";
-    try (DensePass pass = densePass(values)) {
-      DensePass.Result dense = pass.run(probe, probeRows(), what, values);
-      for (GraphCut cut : cuts) {
-        try (PreparedCut prepared = cut(cut, pass.types());
-            CutActivations activations = prepared.activations(probe, probeRows(), what, dense.values())) {
-          Logits denseSuffix;
-          try (VariantSession s = prepared.variant(Map.of())) {
-            denseSuffix = s.logits(activations);
+    try {
+      try (VariantSession s = dense()) {
+        dense = s.run(probe, probeRows(), what);
+      }
+      if (runs.isEmpty()) {
+        return dense;
+      }
+      GraphSegments segments = GraphSegments.of(model, runs, at.stream().map(List::of).toList());
+      Set<String> frontier = new LinkedHashSet<>();
+      for (int g = 0; g < segments.steps(); g++) {
+        frontier.addAll(segments.frontier(g));
+      }
+      Map<String, HeldValue> held = Map.of();
+      if (!frontier.isEmpty()) {
+        try (ActivationCapture values = ActivationCapture.segment(this, frontier,
+            GraphCut.computing(model, frontier), Map.of())) {
+          held = values.compute(probe, what, Map.of());
+        }
+      }
+      for (int g = 0; g < segments.steps(); g++) {
+        Onnx.ModelProto part = segments.capture(g, held);
+        String target = at.get(g);
+        HeldValue reference;
+        try (ActivationCapture c = ActivationCapture.segment(this, List.of(target), part, Map.of())) {
+          reference = c.compute(probe, what, held).get(target);
+        }
+        for (String name : runs.get(g)) {
+          WeightTensor zeros = WeightTensor.zeros(name, model.weight(name).shape());
+          HeldValue zeroed;
+          try (ActivationCapture c = ActivationCapture.segment(this, List.of(target), part, Map.of(name, zeros))) {
+            if (!c.replacements().containsKey(name)) {
+              throw new IllegalStateException("the probe's part for " + runs.get(g) + " does not read " + name);
+            }
+            zeroed = c.compute(probe, what, held).get(target);
           }
-          for (String name : cut.weights()) {
-            WeightTensor zeros = WeightTensor.zeros(name, model.weight(name).shape());
-            Logits zeroed;
-            try (VariantSession s = prepared.variant(Map.of(name, zeros))) {
-              zeroed = s.logits(activations);
-            }
-            if (zeroed.equals(denseSuffix)) {
-              throw new InvalidInputException(zeroing(byName.get(name)) + " left the output "
-                  + outputName + " bitwise unchanged on a probe batch: ONNX Runtime did not"
-                  + " evaluate the replaced weights, or the tensor has no effect on the output");
-            }
+          if (zeroed.bitwiseEquals(reference)) {
+            throw new InvalidInputException(zeroing(byName.get(name)) + " left the output "
+                + outputName + " bitwise unchanged on a probe batch: ONNX Runtime did not"
+                + " evaluate the replaced weights, or the tensor has no effect on the output");
           }
         }
       }
-      return dense.logits();
+      return dense;
     } finally {
       probe.values().forEach(OnnxTensor::close);
     }

@@ -99,6 +99,11 @@ public final class HeldValue implements Serializable {
     return new CapturedValue(name, shape, ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer());
   }
 
+  /** Whether {@code other} has this value's type, shape and bytes. */
+  public boolean bitwiseEquals(HeldValue other) {
+    return type == other.type && Arrays.equals(shape, other.shape) && Arrays.equals(bytes, other.bytes);
+  }
+
   @Override
   public String toString() {
     return name + " " + type.name().substring("ONNX_TENSOR_ELEMENT_DATA_TYPE_".length()) + Arrays.toString(shape);
