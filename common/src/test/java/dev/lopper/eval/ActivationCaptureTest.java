@@ -151,7 +151,7 @@ class ActivationCaptureTest {
   }
 
   /** Within float32 rounding of a float64 computation: 1e-5 relative to the value's scale. */
-  private static void assertClose(float[] expected, float[] actual, String what) {
+  static void assertClose(float[] expected, float[] actual, String what) {
     assertEquals(expected.length, actual.length, what);
     double scale = 0;
     for (float v : expected) {

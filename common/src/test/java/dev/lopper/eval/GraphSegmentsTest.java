@@ -118,7 +118,7 @@ class GraphSegmentsTest {
             Map<String, CapturedValue> a = fromSegments.run(batch, frontier);
             Map<String, CapturedValue> b = whole.run(batch);
             for (String v : targets) {
-              assertClose(b.get(v).toArray(), a.get(v).toArray(), "step " + g + ", " + v);
+              ActivationCaptureTest.assertClose(b.get(v).toArray(), a.get(v).toArray(), "step " + g + ", " + v);
             }
           }
           // Prune the group (every third weight zeroed) for the steps after it.
@@ -162,16 +162,5 @@ class GraphSegmentsTest {
       }
     }
     return out;
-  }
-
-  private static void assertClose(float[] expected, float[] actual, String what) {
-    assertEquals(expected.length, actual.length, what);
-    double scale = 0;
-    for (float e : expected) {
-      scale = Math.max(scale, Math.abs(e));
-    }
-    for (int i = 0; i < expected.length; i++) {
-      assertEquals(expected[i], actual[i], 1e-5 * scale, what + " at " + i);
-    }
   }
 }
