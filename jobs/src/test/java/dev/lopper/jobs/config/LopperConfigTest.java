@@ -364,5 +364,13 @@ class LopperConfigTest {
     assertTrue(error(MINIMAL, "calibration.from=runs/x").startsWith("--set calibration.from: reuses the statistics"));
     assertTrue(error(MINIMAL, "allocation.policy=owl", "allocation.target=0.95")
         .startsWith("allocation.owl-lambda: 0.08 around allocation.target 0.95 leaves [0, 1]"));
+    LopperConfig cut = LopperConfig.parse(MINIMAL, "t.yaml", List.of(ConfigOverride.parse("calibration.sequential=cut")));
+    assertTrue(cut.calibration().isSequential());
+    assertTrue(cut.calibration().byCuts());
+    assertTrue(LopperConfig.parse(MINIMAL, "t.yaml", List.of()).calibration().isSequential(), "true by default");
+    assertEquals("--set calibration.sequential: unknown name 'blocks'; expected one of true, false, cut",
+        error(MINIMAL, "calibration.sequential=blocks"));
+    assertTrue(error(MINIMAL, "calibration.sequential=cut", "calibration.groups=[blocks.*]")
+        .startsWith("--set calibration.groups: calibration.sequential cut makes the groups"));
   }
 }
