@@ -23,7 +23,8 @@ and for every method, pattern and calibration mode of VARIANTS:
 For the tiny LM also OWL (luuyin/OWL's prune_wanda_outlier, port in data/pruning_reference.py): each
 group's sparsity around 70% from the dense model's Wanda scores (pruning-tiny-lm-owl.csv), then Wanda
 sequentially at those sparsities (variant owl-wanda-70-seq). The groups are Lopper's: the decoder
-blocks, then lm_head as a group of its own.
+blocks, then lm_head as a group of its own. And the tiny LM with calibration.sequential=cut's
+groups (CUT_VARIANTS, "-cut"): each block's attention and its MLP sequentially as groups of their own.
 
 Outputs, in --out: pruning-<model>.safetensors (per variant "<variant>/<tensor>": Wanda's masks as
 BOOL, true where a weight is kept as in PyTorch's weight_mask and Lopper's masks.safetensors, and
@@ -64,6 +65,14 @@ VARIANTS = [
     ("sparsegpt-2of4-dense", "sparsegpt", "2:4", 0.5, False),
     ("sparsegpt-4of8-seq", "sparsegpt", "4:8", 0.5, True),
     ("sparsegpt-4of8-dense", "sparsegpt", "4:8", 0.5, False),
+]
+
+# The sample LM calibrated with calibration.sequential=cut: each block's attention and its MLP are
+# groups of their own (the tensors between two single-value cuts of the residual stream).
+CUT_VARIANTS = [
+    ("wanda-50-cut", "wanda", "unstructured", 0.5),
+    ("sparsegpt-50-cut", "sparsegpt", "unstructured", 0.5),
+    ("sparsegpt-2of4-cut", "sparsegpt", "2:4", 0.5),
 ]
 
 
@@ -230,6 +239,15 @@ def main():
             rows.append(dict(variant=variant, **metrics(model)))
             print(f"{name} {variant}: " + ", ".join(f"{k} {v:.6f}" for k, v in rows[-1].items() if k != "variant"))
         if name == "tiny-lm":
+            for variant, method, pattern, sparsity in CUT_VARIANTS:
+                model = load()
+                cut_groups = [[(t, m) for t, m in group if part in t] for group in groups(model)
+                              for part in (".attn.", ".mlp.", "lm_head")]
+                results = prune(model, [g for g in cut_groups if g], run, method, pattern, sparsity, True)
+                for tensor, value in results.items():
+                    tensors[f"{variant}/{tensor}"] = value
+                rows.append(dict(variant=variant, **metrics(model)))
+                print(f"{name} {variant}: " + ", ".join(f"{k} {v:.6f}" for k, v in rows[-1].items() if k != "variant"))
             model = load()
             sparsities = owl_sparsities(model, groups(model), run, OWL_TARGET)
             owl_rows = [dict(group=i, tensor=t, sparsity=float(sparsities[i]))

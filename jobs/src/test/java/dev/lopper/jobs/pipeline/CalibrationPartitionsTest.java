@@ -72,7 +72,8 @@ class CalibrationPartitionsTest {
     int chunks = (ROWS + CHUNK_ROWS - 1) / CHUNK_ROWS;
     for (int partitions : PARTITIONS) {
       Path out = dir.resolve(model + "-" + partitions);
-      Observed observed = run(ActivationAwarePruneTest.args(model, method, pattern, sequential, out, partitions));
+      Observed observed = run(ActivationAwarePruneTest.args(model, method, pattern, String.valueOf(sequential), out,
+          partitions));
       int tasks = Math.min(partitions, chunks);
       List<Integer> perPass = observed.calibrationTasks();
       assertTrue(!perPass.isEmpty() && perPass.stream().allMatch(n -> n == tasks),
@@ -83,8 +84,8 @@ class CalibrationPartitionsTest {
     Path split = dir.resolve(model + "-row-groups.parquet");
     int groups = copyInRowGroups(Path.of(SampleData.path(data)), split, ROWS_PER_GROUP);
     Path out = dir.resolve(model + "-split");
-    List<String> args = new ArrayList<>(List.of(ActivationAwarePruneTest.args(model, method, pattern, sequential,
-        out, 3)));
+    List<String> args = new ArrayList<>(List.of(ActivationAwarePruneTest.args(model, method, pattern,
+        String.valueOf(sequential), out, 3)));
     args.addAll(List.of("--set", "calibration.data=" + split,
         "--set", "spark.conf.spark.sql.files.maxPartitionBytes=1024"));
     Observed observed = run(args.toArray(String[]::new));
