@@ -43,6 +43,7 @@ class DataChecksumsTest {
         "--set", "spark.conf.spark.hadoop.fs.counted.impl.disable.cache=true");
 
     assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
+    Manifest m = Manifest.read(dir.resolve("out/manifest.json").toString(), new Configuration());
     List<CountingFileSystem.Open> dataOpens = CountingFileSystem.OPENS.stream()
         .filter(o -> o.path().startsWith(data.toString())).toList();
     assertTrue(dataOpens.stream().anyMatch(o -> o.path().endsWith("part-1.parquet")), dataOpens.toString());
@@ -58,7 +59,6 @@ class DataChecksumsTest {
     System.out.println("driver read " + driverBytes + " of " + 2 * fileBytes + " data bytes; opens: "
         + onDriver.size() + " on the driver, " + (dataOpens.size() - onDriver.size()) + " in tasks");
 
-    Manifest m = Manifest.read(dir.resolve("out/manifest.json").toString(), new Configuration());
     InputFile input = m.inputs().stream().filter(i -> i.role().equals("data")).findFirst().orElseThrow();
     String lines = "part-0.parquet\t" + sha256(Files.readAllBytes(data.resolve("part-0.parquet"))) + "\n"
         + "part-1.parquet\t" + sha256(Files.readAllBytes(data.resolve("part-1.parquet"))) + "\n";
