@@ -35,8 +35,9 @@ final class PipelineRun {
 
   /**
    * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one;
-   * named by date and compared with the previous dated run when configured), checksums, while Spark
-   * starts alongside ({@link SparkStart}); then the stages with progress on stderr, the report, the
+   * named by date and compared with the previous dated run when configured), the model's checksums
+   * and the data's listing, while Spark starts alongside ({@link SparkStart}); then, with progress on
+   * stderr, the data's checksums in Spark tasks ({@link DataChecksums}) and the stages; the report, the
    * manifest, the commit. Bad input and internal errors propagate as exceptions after the temporary
    * directory is deleted and a session started for the run is stopped.
    */
@@ -84,11 +85,11 @@ final class PipelineRun {
       List<InputFile> inputs = new ArrayList<>(timings.time("checksums", () -> modelInputs(config, hadoop)));
       List<InputFile.Listing> data = timings.time("checksums", () -> listData(config, hadoop));
       spark = starting.take(timings);
+      manifest.sparkApplicationId(spark.sparkContext().applicationId()).versions(Versions.collect(spark.version()));
+      progress = line.quiet() ? null : ConsoleProgress.attach(spark.sparkContext(), err, timings::current);
       SparkSession started = spark;
       timings.time("checksums", () -> data.forEach(d -> inputs.add(DataChecksums.of(started, d, hadoop))));
       inputs.forEach(manifest::input);
-      manifest.sparkApplicationId(spark.sparkContext().applicationId()).versions(Versions.collect(spark.version()));
-      progress = line.quiet() ? null : ConsoleProgress.attach(spark.sparkContext(), err, timings::current);
       RunContext context = new RunContext(dir, timings, inputs);
       SparkSession session = spark;
       RunOutcome outcome = command == Command.PRUNE ? stages.prune(session, config, inspected, context)
