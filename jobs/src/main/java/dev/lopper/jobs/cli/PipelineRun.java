@@ -4,6 +4,7 @@ import dev.lopper.jobs.RunContext;
 import dev.lopper.jobs.RunOutcome;
 import dev.lopper.jobs.RunStages;
 import dev.lopper.jobs.config.LopperConfig;
+import dev.lopper.jobs.data.DataChecksums;
 import dev.lopper.jobs.output.DatedRuns;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
@@ -34,8 +35,9 @@ final class PipelineRun {
 
   /**
    * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one;
-   * named by date and compared with the previous dated run when configured), checksums, while Spark
-   * starts alongside ({@link SparkStart}); then the stages with progress on stderr, the report, the
+   * named by date and compared with the previous dated run when configured), the model's checksums
+   * and the data's listing, while Spark starts alongside ({@link SparkStart}); then, with progress on
+   * stderr, the data's checksums in Spark tasks ({@link DataChecksums}) and the stages; the report, the
    * manifest, the commit. Bad input and internal errors propagate as exceptions after the temporary
    * directory is deleted and a session started for the run is stopped.
    */
@@ -80,11 +82,14 @@ final class PipelineRun {
     boolean committing = false;
     PrintStream human = line.format() == OutputFormat.JSON ? err : out;
     try {
-      List<InputFile> inputs = timings.time("checksums", () -> inputsOf(config, hadoop));
-      inputs.forEach(manifest::input);
+      List<InputFile> inputs = new ArrayList<>(timings.time("checksums", () -> modelInputs(config, hadoop)));
+      List<InputFile.Listing> data = timings.time("checksums", () -> listData(config, hadoop));
       spark = starting.take(timings);
       manifest.sparkApplicationId(spark.sparkContext().applicationId()).versions(Versions.collect(spark.version()));
       progress = line.quiet() ? null : ConsoleProgress.attach(spark.sparkContext(), err, timings::current);
+      SparkSession started = spark;
+      timings.time("checksums", () -> data.forEach(d -> inputs.add(DataChecksums.of(started, d, hadoop))));
+      inputs.forEach(manifest::input);
       RunContext context = new RunContext(dir, timings, inputs);
       SparkSession session = spark;
       RunOutcome outcome = command == Command.PRUNE ? stages.prune(session, config, inspected, context)
@@ -142,16 +147,26 @@ final class PipelineRun {
         : config.output().dir();
   }
 
-  private static List<InputFile> inputsOf(LopperConfig config, Configuration hadoop) {
+  /** The model and its weights with their checksums, read on the driver while Spark starts. */
+  private static List<InputFile> modelInputs(LopperConfig config, Configuration hadoop) {
     List<InputFile> inputs = new ArrayList<>();
     inputs.add(InputFile.of("model", config.model().onnx(), hadoop));
     if (config.model().weights() != null) {
       inputs.add(InputFile.of("weights", config.model().weights(), hadoop));
     }
-    inputs.add(InputFile.of("data", config.data().path(), hadoop));
-    if (config.calibration().data() != null) {
-      inputs.add(InputFile.of("calibration", config.calibration().data(), hadoop));
-    }
     return inputs;
+  }
+
+  /**
+   * The data sets' files, listed before Spark starts so that a missing one fails before any Spark job;
+   * their checksums are computed in Spark tasks ({@link DataChecksums}), so the driver reads no data file.
+   */
+  private static List<InputFile.Listing> listData(LopperConfig config, Configuration hadoop) {
+    List<InputFile.Listing> data = new ArrayList<>();
+    data.add(InputFile.list("data", config.data().path(), hadoop));
+    if (config.calibration().data() != null) {
+      data.add(InputFile.list("calibration", config.calibration().data(), hadoop));
+    }
+    return data;
   }
 }
