@@ -51,7 +51,6 @@ import ctypes
 import json
 import math
 import os
-import struct
 import sys
 import time
 
@@ -64,6 +63,7 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, os.path.join(ROOT, "data"))
 import make_lm_sample as lm  # noqa: E402  (the decoder, its loading and metrics)
 import pruning_reference as ref  # noqa: E402  (float64 fasterprune)
+import make_samples as samples  # noqa: E402  (the safetensors reader and writer)
 
 
 # ----------------------------------------------------------------------------- threads
@@ -267,63 +267,23 @@ def sequential_prune(model, ids, stats_class, sparsity, batch, clock):
 
 def write_safetensors(path, tensors):
     """F32 for float arrays, BOOL for bool arrays, in the given order."""
-    header = {"__metadata__": {"source": "bench/sparsegpt_reference.py"}}
-    blobs, offset = [], 0
-    for name, a in tensors.items():
-        if a.dtype == np.bool_:
-            data, dtype = a.astype(np.uint8).tobytes(order="C"), "BOOL"
-        else:
-            data, dtype = a.astype("<f4").tobytes(order="C"), "F32"
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
+    samples.write_safetensors_arrays(path, {name: a if a.dtype == np.bool_ else a.astype("<f4")
+                                            for name, a in tensors.items()},
+                                     {"source": "bench/sparsegpt_reference.py"})
 
 
 def read_safetensors(path):
-    """{name: numpy array} of F32, BOOL and U8 tensors."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
-    data = raw[8 + n:]
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = e["data_offsets"]
-        dtype = {"F32": "<f4", "BOOL": np.uint8, "U8": np.uint8}[e["dtype"]]
-        a = np.frombuffer(data[begin:end], dtype=dtype).reshape(e["shape"])
-        out[name] = a.astype(bool) if e["dtype"] != "F32" else a.copy()
-    return out
+    """{name: numpy array}: F32 as float32, BOOL and U8 (masks) as bool."""
+    arrays, _ = samples.read_safetensors_arrays(path)
+    return {name: a if a.dtype == np.float32 else a.astype(bool) for name, a in arrays.items()}
 
 
 # ----------------------------------------------------------------------------- commands
 
 def read_statistics(run):
     """{tensor: float64 Gram} from a Lopper run's calibration/statistics.safetensors."""
-    path = os.path.join(run, "calibration", "statistics.safetensors")
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
-    data = raw[8 + n:]
-    grams, out = {}, {}
-    for key, entry in header["__metadata__"].items():
-        if key.startswith("gram."):
-            tensor = key[len("gram."):]
-            if entry not in grams:
-                e = header[entry]
-                begin, end = e["data_offsets"]
-                grams[entry] = np.frombuffer(data[begin:end], dtype="<f8").reshape(e["shape"])
-            out[tensor] = grams[entry]
-    return out
+    arrays, metadata = samples.read_safetensors_arrays(os.path.join(run, "calibration", "statistics.safetensors"))
+    return {key[len("gram."):]: arrays[entry] for key, entry in metadata.items() if key.startswith("gram.")}
 
 
 def check_command(args):

@@ -248,20 +248,32 @@ def write_safetensors(path, tensors, source="data/make_samples.py"):
                              {"format": "pt", "source": source})
 
 
-def read_safetensors(path):
+def read_safetensors_arrays(path):
+    """The tensors ({name: numpy array}, BOOL as bool) and the __metadata__ of a safetensors file of the
+    dtypes of SAFETENSORS_DTYPES. The one reader of every fixture and benchmark script."""
     with open(path, "rb") as f:
         raw = f.read()
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8:8 + n].decode("utf-8"))
     data = raw[8 + n:]
-    tensors = {}
+    dtypes = {name: dtype for dtype, name in SAFETENSORS_DTYPES.items()}
+    arrays = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
-        assert entry["dtype"] == "F32", (path, name, entry["dtype"])
         begin, end = entry["data_offsets"]
-        array = np.frombuffer(data[begin:end], dtype="<f4").reshape(entry["shape"])
-        tensors[name] = torch.from_numpy(array.copy())
+        dtype = dtypes[entry["dtype"]]
+        array = np.frombuffer(data[begin:end], dtype=np.uint8 if dtype == np.bool_ else dtype)
+        arrays[name] = (array.astype(bool) if dtype == np.bool_ else array.copy()).reshape(entry["shape"])
+    return arrays, header.get("__metadata__", {})
+
+
+def read_safetensors(path):
+    """A state dict of F32 safetensors as float torch tensors."""
+    tensors = {}
+    for name, array in read_safetensors_arrays(path)[0].items():
+        assert array.dtype == np.float32, (path, name, array.dtype)
+        tensors[name] = torch.from_numpy(array)
     return tensors
 
 
