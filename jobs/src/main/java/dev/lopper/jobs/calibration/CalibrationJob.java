@@ -204,23 +204,47 @@ public final class CalibrationJob {
       return GraphSegments.of(model, weights, targets);
     }
 
+    /**
+     * What a task of a step starts from: its chunks, the frontier values the previous step left for
+     * them (null when there are none), the executor's model and the segments; null when the task has
+     * no chunks.
+     */
+    private record TaskStart(List<Chunk> chunks, Frontier frontier, ExecutorModels.Loaded loaded,
+        GraphSegments segments) {
+
+      static TaskStart of(CalibrationSpec spec, SerializableConfiguration conf, List<List<PrunableTensor>> groups,
+          Iterator<Frontier> frontiers, Iterator<Tuple2<Integer, Iterable<Piece>>> it) {
+        List<Chunk> chunks = CalibrationJob.chunks(it);
+        if (chunks.isEmpty()) {
+          return null;
+        }
+        ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
+        return new TaskStart(chunks, frontiers == null ? null : frontiers.next(), loaded,
+            Chain.segments(loaded.model(), groups));
+      }
+
+      /** The values held for the first batch of the first chunk, whose types the step's part takes. */
+      Map<String, HeldValue> first() {
+        return frontier == null ? Map.of() : frontier.of(0, chunks.get(0).index(), 0);
+      }
+    }
+
     /** A task of step {@code g}: its chunks' frontier values, from step {@code g - 1}'s ({@code null} at step 1). */
     private static Iterator<Frontier> advance(CalibrationSpec spec, ValidationData.Spec dataSpec,
         SerializableConfiguration conf, List<List<PrunableTensor>> groups, int g, List<Broadcast<Replacements>> pruned,
         Iterator<Frontier> previous, Iterator<Tuple2<Integer, Iterable<Piece>>> it) {
-      List<Chunk> mine = chunks(it);
-      if (mine.isEmpty()) {
+      TaskStart start = TaskStart.of(spec, conf, groups, previous, it);
+      if (start == null) {
         return Collections.emptyIterator();
       }
-      Frontier from = previous == null ? null : previous.next();
-      ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
-      GraphSegments segments = segments(loaded.model(), groups);
-      Map<String, HeldValue> first = from == null ? Map.of() : from.of(0, mine.get(0).index(), 0);
+      List<Chunk> mine = start.chunks();
+      Frontier from = start.frontier();
+      GraphSegments segments = start.segments();
       List<String> frontier = segments.frontier(g);
       List<Integer> indices = new ArrayList<>();
       List<List<Map<String, HeldValue>>> values = new ArrayList<>();
-      try (ActivationCapture step = ActivationCapture.segment(loaded.evaluator(), segments.advanced(g),
-              segments.advance(g, first), Replacements.merged(pruned));
+      try (ActivationCapture step = ActivationCapture.segment(start.loaded().evaluator(), segments.advanced(g),
+              segments.advance(g, start.first()), Replacements.merged(pruned));
           BufferAllocator allocator = ExecutorModels.taskAllocator("calibration step " + g)) {
         for (int i = 0; i < mine.size(); i++) {
           Chunk chunk = mine.get(i);
@@ -254,18 +278,14 @@ public final class CalibrationJob {
     private static Iterator<TaskNodes> capture(CalibrationSpec spec, ValidationData.Spec dataSpec,
         SerializableConfiguration conf, List<List<PrunableTensor>> groups, int g, List<Broadcast<Replacements>> pruned,
         Iterator<Frontier> held, Iterator<Tuple2<Integer, Iterable<Piece>>> it) {
-      List<Chunk> mine = chunks(it);
-      if (mine.isEmpty()) {
+      TaskStart start = TaskStart.of(spec, conf, groups, held, it);
+      if (start == null) {
         return Collections.emptyIterator();
       }
-      Frontier frontier = held == null ? null : held.next();
-      ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
-      GraphSegments segments = segments(loaded.model(), groups);
-      ConsumerInputs inputs = ConsumerInputs.of(loaded.model(), spec.tensors());
-      Map<String, HeldValue> first = frontier == null ? Map.of() : frontier.of(0, mine.get(0).index(), 0);
-      try (ActivationCapture capture = ActivationCapture.segment(loaded.evaluator(), inputs.values(),
-          segments.capture(g, first), Replacements.merged(pruned))) {
-        return statistics(spec, dataSpec, mine, inputs, capture, frontier);
+      ConsumerInputs inputs = ConsumerInputs.of(start.loaded().model(), spec.tensors());
+      try (ActivationCapture capture = ActivationCapture.segment(start.loaded().evaluator(), inputs.values(),
+          start.segments().capture(g, start.first()), Replacements.merged(pruned))) {
+        return statistics(spec, dataSpec, start.chunks(), inputs, capture, start.frontier());
       }
     }
   }
