@@ -110,7 +110,7 @@ public final class ActivationCapture implements AutoCloseable {
           used.put(e.getKey(), e.getValue());
         }
       }
-      this.session = evaluator.createSession(part.toByteArray(), initializers, sessionOptions);
+      this.session = evaluator.createSession(part.toByteArray(), initializers, sessionOptions, true);
       this.sessionInputs = Set.copyOf(session.getInputNames());
     } catch (RuntimeException e) {
       owned.forEach(OnnxTensor::close);
@@ -161,7 +161,7 @@ public final class ActivationCapture implements AutoCloseable {
    */
   public Map<String, CapturedValue> run(Batch batch, Map<String, HeldValue> held) {
     Map<String, CapturedValue> out = new LinkedHashMap<>();
-    Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    Map<String, OnnxTensor> feed = evaluator.feedUnpadded(batch);
     try {
       execute(feed, batch.toString(), held, result -> {
         for (String v : values) {
@@ -186,7 +186,7 @@ public final class ActivationCapture implements AutoCloseable {
 
   /** The part's outputs for {@code batch} and the values {@code held}, of any tensor type. */
   public Map<String, HeldValue> compute(Batch batch, Map<String, HeldValue> held) {
-    Map<String, OnnxTensor> feed = evaluator.feed(batch);
+    Map<String, OnnxTensor> feed = evaluator.feedUnpadded(batch);
     try {
       return compute(feed, batch.toString(), held);
     } finally {

@@ -91,7 +91,7 @@ final class DensePass implements AutoCloseable {
           pinnable &= shape[i] >= 0;
         }
         if (pinnable) {
-          shape[0] = rows;
+          shape[0] = evaluator.fedRows(rows); // a single row is fed twice (Evaluator#feed)
           Activation a = Activation.allocate(shape, info.type);
           held.put(v, a);
           pinned.put(v, a.wrap(evaluator.env()));

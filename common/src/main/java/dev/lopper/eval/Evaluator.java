@@ -16,7 +16,11 @@ import dev.lopper.model.ModelInputs;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -77,12 +81,16 @@ public final class Evaluator implements AutoCloseable {
   private final ModelInputs inputs;
   private final String outputName;
   private final Map<String, OnnxTensor> denseTensors;
+  private final boolean freeBatchDimension; // every input's first dimension is free: see fedRows
   private final Set<VariantSession> open = ConcurrentHashMap.newKeySet();
   private final Set<PreparedCut> openCuts = ConcurrentHashMap.newKeySet();
   private final Map<CutKey, Boolean> cutVerdicts = new ConcurrentHashMap<>();
 
-  /** A cut, by its weights, with its activations held from a dense pass or from its prefix. */
-  private record CutKey(Set<String> weights, boolean held) {}
+  /**
+   * A cut, by its weights, with its activations held from a dense pass or from its prefix, its
+   * weights fed as inputs of one suffix session or constant in sessions of their own.
+   */
+  private record CutKey(Set<String> weights, boolean held, boolean fed) {}
   private volatile boolean closed;
 
   /**
@@ -95,6 +103,7 @@ public final class Evaluator implements AutoCloseable {
     this.options = options;
     String path = model.source().onnxPath();
     this.inputs = ModelInputs.of(model);
+    this.freeBatchDimension = inputs.inputs().stream().allMatch(i -> i.dims().length > 0 && i.dims()[0] < 0);
     if (inputs.inputs().isEmpty()) {
       throw new InvalidInputException(path + ": the model has no inputs to feed");
     }
@@ -237,13 +246,35 @@ public final class Evaluator implements AutoCloseable {
     }
   }
 
-  /** A session on {@code graphBytes} with {@code initializers}, built with this evaluator's options. */
+  /**
+   * A session on {@code graphBytes} with {@code initializers}, built with this evaluator's options,
+   * that computes outputs ({@link VariantSession}, {@link PreparedCut}, {@link DensePass}): it does
+   * not pre-pack constant weights, so that a weight fed as a graph input is multiplied by the same
+   * kernel, with the same bits, as a constant one ({@link PreparedCut#fedLogits}: one session for
+   * all of a tensor's variants), and so that no session holds a packed copy of its weights. The
+   * unpacked GEMM takes another kernel for a product of one row, which {@link #feed} avoids.
+   */
   OrtSession createSession(byte[] graphBytes, Map<String, OnnxTensorLike> initializers,
       OrtSession.SessionOptions sessionOptions) {
+    return createSession(graphBytes, initializers, sessionOptions, false);
+  }
+
+  /**
+   * A session like {@link #createSession(byte[], Map, OrtSession.SessionOptions)}, pre-packing
+   * constant weights when {@code prepack} (ONNX Runtime's default kernels: {@link
+   * ActivationCapture}'s sessions, fed batches of any size, one row included). Pre-packed and
+   * unpacked products differ in the last bits (the packed GEMM sums K in other blocks), so values
+   * of the two kinds are never compared with each other.
+   */
+  OrtSession createSession(byte[] graphBytes, Map<String, OnnxTensorLike> initializers,
+      OrtSession.SessionOptions sessionOptions, boolean prepack) {
     try {
       sessionOptions.setIntraOpNumThreads(options.intraOpThreads());
       sessionOptions.setInterOpNumThreads(1);
       sessionOptions.setOptimizationLevel(options.optimisation());
+      if (!prepack) {
+        sessionOptions.addConfigEntry("session.disable_prepacking", "1");
+      }
       sessionOptions.addExternalInitializers(initializers);
       return env.createSession(graphBytes, sessionOptions);
     } catch (OrtException e) {
@@ -452,11 +483,14 @@ public final class Evaluator implements AutoCloseable {
 
   /**
    * Whether the cut at {@code weights} (its activations held from a dense pass, or from its prefix
-   * session) reproduces the whole model bit for bit: {@code check}'s answer, asked once per cut and
-   * kept, shared by every sweep on this evaluator (every task of an executor).
+   * session; its weights fed to one suffix session, or constant in a session per variant)
+   * reproduces the whole model bit for bit: {@code check}'s answer, asked once per cut and kept,
+   * shared by every sweep on this evaluator (every task of an executor).
    */
-  boolean cutVerdict(Set<String> weights, boolean held, Function<Set<String>, Boolean> check) {
-    return cutVerdicts.computeIfAbsent(new CutKey(Set.copyOf(weights), held), k -> check.apply(k.weights()));
+  boolean cutVerdict(Set<String> weights, boolean held, boolean fed,
+      Function<Set<String>, Boolean> check) {
+    return cutVerdicts.computeIfAbsent(new CutKey(Set.copyOf(weights), held, fed),
+        k -> check.apply(k.weights()));
   }
 
   /** Closes open sessions and cuts, then the shared dense weight tensors. Idempotent. */
@@ -533,7 +567,28 @@ public final class Evaluator implements AutoCloseable {
    * @throws InvalidInputException when a model input has no batch input, or a batch input's shape
    *     does not fit the model input's fixed dimensions
    */
+  Map<String, OnnxTensor> feedUnpadded(Batch batch) {
+    return feed(batch, false);
+  }
+
+  /**
+   * Like {@link #feedUnpadded} for the sessions that compute outputs, which do not pre-pack: a
+   * batch of one row is fed as two copies of the row when every input's first dimension is free
+   * ({@link #fedRows}). ONNX Runtime's unpacked GEMM multiplies a single row by a kernel of its
+   * own, whose sums round differently; fed twice, the row takes the kernel of every other batch,
+   * so a row's outputs do not depend on the batch it lands in. The outputs' first row is the
+   * row's ({@link #toLogits} reads only it).
+   */
   Map<String, OnnxTensor> feed(Batch batch) {
+    return feed(batch, fedRows(batch.rows()) != batch.rows());
+  }
+
+  /** Rows fed for a batch of {@code rows}: 2 for a single row when the inputs allow it. */
+  int fedRows(int rows) {
+    return rows == 1 && freeBatchDimension ? 2 : rows;
+  }
+
+  private Map<String, OnnxTensor> feed(Batch batch, boolean twice) {
     List<BatchInput> given = batch.inputs();
     Map<String, OnnxTensor> out = new LinkedHashMap<>();
     try {
@@ -545,13 +600,41 @@ public final class Evaluator implements AutoCloseable {
               + " has no column in the batch; the batch has " + given);
         }
         checkFits(batch, b, input);
-        out.put(input.name(), tensor(b.buffer(), b.shape()));
+        if (twice) {
+          long[] shape = b.shape().clone();
+          shape[0] = 2;
+          out.put(input.name(), tensor(twice(b.buffer()), shape));
+        } else {
+          out.put(input.name(), tensor(b.buffer(), b.shape()));
+        }
       }
       return out;
     } catch (RuntimeException e) {
       out.values().forEach(OnnxTensor::close);
       throw e;
     }
+  }
+
+  /** A direct buffer holding {@code row}'s elements twice, one copy after the other. */
+  private static java.nio.Buffer twice(java.nio.Buffer row) {
+    int n = row.remaining();
+    if (row instanceof FloatBuffer f) {
+      FloatBuffer out = ByteBuffer.allocateDirect(2 * n * Float.BYTES).order(ByteOrder.nativeOrder())
+          .asFloatBuffer();
+      out.put(f.duplicate()).put(f.duplicate()).flip();
+      return out;
+    } else if (row instanceof LongBuffer l) {
+      LongBuffer out = ByteBuffer.allocateDirect(2 * n * Long.BYTES).order(ByteOrder.nativeOrder())
+          .asLongBuffer();
+      out.put(l.duplicate()).put(l.duplicate()).flip();
+      return out;
+    } else if (row instanceof IntBuffer i) {
+      IntBuffer out = ByteBuffer.allocateDirect(2 * n * Integer.BYTES).order(ByteOrder.nativeOrder())
+          .asIntBuffer();
+      out.put(i.duplicate()).put(i.duplicate()).flip();
+      return out;
+    }
+    throw new IllegalArgumentException("no tensor of " + row);
   }
 
   /** The names of the model inputs the batches feed. */
@@ -633,7 +716,7 @@ public final class Evaluator implements AutoCloseable {
     if (!(value instanceof OnnxTensor out)
         || out.getInfo().type != OnnxJavaType.FLOAT
         || (shape.length != 2 && shape.length != 3)
-        || shape[0] != rows
+        || (shape[0] != rows && shape[0] != fedRows((int) rows))
         || shape[shape.length - 1] < 1 || (shape.length == 3 && shape[1] < 1)) {
       throw new InvalidInputException(model.source().onnxPath() + ": output " + outputName
           + " is " + value.getInfo() + " for " + what + "; Lopper needs a float output of shape ["

@@ -271,6 +271,37 @@ public final class GraphCut {
   }
 
   /**
+   * Like {@link #suffix(Map)}, with the initializers named in {@code fed} declared as graph inputs
+   * of their element type and shape instead: one session on it evaluates any values of those
+   * tensors, each run fed its own (see {@link PreparedCut#fedLogits}).
+   *
+   * @throws IllegalArgumentException when a name in {@code fed} is no initializer the suffix reads
+   */
+  public Onnx.ModelProto suffix(Map<String, Onnx.TypeProto> types, Collection<String> fed) {
+    Onnx.ModelProto part = suffix(types);
+    Onnx.GraphProto.Builder g = part.getGraph().toBuilder();
+    Set<String> left = new LinkedHashSet<>(fed);
+    for (int i = g.getInitializerCount() - 1; i >= 0; i--) {
+      Onnx.TensorProto t = g.getInitializer(i);
+      if (left.remove(t.getName())) {
+        Onnx.TensorShapeProto.Builder shape = Onnx.TensorShapeProto.newBuilder();
+        for (long d : t.getDimsList()) {
+          shape.addDim(Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+        }
+        g.removeInitializer(i);
+        g.addInput(Onnx.ValueInfoProto.newBuilder().setName(t.getName()).setType(Onnx.TypeProto
+            .newBuilder().setTensorType(Onnx.TypeProto.Tensor.newBuilder()
+                .setElemType(t.getDataType()).setShape(shape))));
+      }
+    }
+    if (!left.isEmpty()) {
+      throw new IllegalArgumentException("the suffix of " + this + " reads no initializer named "
+          + left);
+    }
+    return part.toBuilder().setGraph(g).build();
+  }
+
+  /**
    * The whole model with {@code values} (values nodes produce) added to its outputs, name
    * only: one dense run then yields the cut values of several cuts with the logits.
    */

@@ -1,6 +1,7 @@
 package dev.lopper.eval;
 
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.lopper.InvalidInputException;
@@ -40,6 +41,9 @@ public final class PreparedCut implements AutoCloseable {
   private final Set<String> fedInputs;
   private final byte[] suffix;
   private final Map<String, OnnxTensor> suffixWeights;
+  private final Map<String, Onnx.TypeProto> types;
+  private OrtSession fed; // the suffix reading the cut's weights as inputs, built on first use
+  private OrtSession.SessionOptions fedOptions;
   private boolean cutClosed;
 
   /**
@@ -82,6 +86,7 @@ public final class PreparedCut implements AutoCloseable {
         throw e;
       }
     }
+    this.types = Map.copyOf(types);
     Onnx.ModelProto part = graphCut.suffix(types);
     this.suffix = part.toByteArray();
     this.suffixWeights = evaluator.weightsOf(part);
@@ -219,13 +224,101 @@ public final class PreparedCut implements AutoCloseable {
     return evaluator.build(suffix, suffixWeights, replacements, this);
   }
 
-  /** Closes the prefix session. Idempotent. */
+  /**
+   * The model's first output for the rows whose cut values are {@code activations}, with {@code
+   * weights} fed in place of the cut's weights (the dense ones where a weight is not given). One
+   * session on the suffix, which reads the cut's weights as graph inputs, serves every call: a
+   * variant costs its runs, not a session of its own (whose building, for large weights, costs
+   * more than the runs). The weights are read in place; the session is built on first use and
+   * closed with the cut.
+   *
+   * <p>The logits are bitwise those of {@link #variant} only when a weight fed as an input is
+   * multiplied by the same kernel as a constant one: true of Gemm and MatMul when the evaluator
+   * does not pre-pack ({@link EvaluatorOptions#prepacking()}), not of convolutions that ONNX
+   * Runtime rewrites to its blocked layout only for constant weights. The caller checks it
+   * ({@link TensorSweep} does, once per cut).
+   *
+   * @throws IllegalArgumentException when the activations are of another cut, or a weight is not
+   *     one of the cut's or has another shape than the initializer
+   */
+  public Logits fedLogits(CutActivations activations, Map<String, WeightTensor> weights) {
+    checkCutOpen();
+    if (activations.cut() != this) {
+      throw new IllegalArgumentException("activations of " + activations.cut() + " fed to " + this);
+    }
+    evaluator.checkReplacements(weights);
+    for (String name : weights.keySet()) {
+      if (!graphCut.weights().contains(name)) {
+        throw new IllegalArgumentException("weight " + name + " is not one of the weights "
+            + graphCut.weights() + " the cut was made for");
+      }
+    }
+    OrtSession session = fedSession();
+    Map<String, OnnxTensorLike> feed = new HashMap<>(activations.values());
+    List<OnnxTensor> wrapped = new ArrayList<>(weights.size());
+    String what = "the activations of " + graphCut;
+    try {
+      for (String name : graphCut.weights()) {
+        WeightTensor w = weights.get(name);
+        if (w == null) {
+          feed.put(name, evaluator.denseTensors().get(name));
+        } else {
+          OnnxTensor t = evaluator.wrap(w);
+          wrapped.add(t);
+          feed.put(name, t);
+        }
+      }
+      try (OrtSession.Result result = session.run(feed, Set.of(evaluator.outputName()))) {
+        return evaluator.toLogits(result.get(0), activations.rows(), what);
+      }
+    } catch (OrtException e) {
+      throw new IllegalStateException(evaluator.model().source().onnxPath()
+          + ": ONNX Runtime failed on " + what + ": " + e.getMessage(), e);
+    } finally {
+      wrapped.forEach(OnnxTensor::close);
+    }
+  }
+
+  private synchronized OrtSession fedSession() {
+    if (fed == null) {
+      Onnx.ModelProto part = graphCut.suffix(types, graphCut.weights());
+      OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+      try {
+        fed = evaluator.createSession(part.toByteArray(), new HashMap<>(evaluator.weightsOf(part)),
+            options);
+      } catch (RuntimeException e) {
+        options.close();
+        throw e;
+      }
+      fedOptions = options;
+    }
+    return fed;
+  }
+
+  /** Closes the prefix session and the fed suffix session. Idempotent. */
   @Override
   public synchronized void close() {
     if (!cutClosed) {
       cutClosed = true;
       evaluator.closed(this);
-      closePrefix();
+      try {
+        closePrefix();
+      } finally {
+        closeFed();
+      }
+    }
+  }
+
+  private void closeFed() {
+    if (fed == null) {
+      return;
+    }
+    try {
+      fed.close();
+    } catch (OrtException e) {
+      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
+    } finally {
+      fedOptions.close();
     }
   }
 

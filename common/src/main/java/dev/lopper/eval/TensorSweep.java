@@ -19,6 +19,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import onnx.Onnx;
 
@@ -60,6 +61,40 @@ public final class TensorSweep {
   private final Map<String, Onnx.TypeProto> heldTypes;
   private final Set<String> kept;
   private final List<Map<String, Activation>> held;
+  private final List<ItemCost> costs = new ArrayList<>();
+
+  /** How an item's variants were evaluated, fastest first. */
+  public enum Route {
+    /** By one suffix session reading the item's weights as inputs ({@link PreparedCut#fedLogits}). */
+    FED_SUFFIX,
+    /** By a suffix session per variant, the variant's weights constant in it. */
+    SUFFIX_SESSIONS,
+    /** By a session of the whole model per variant, from the batches. */
+    WHOLE_MODEL
+  }
+
+  /**
+   * Where one {@link #sweep}'s time went.
+   *
+   * @param item the item's weights
+   * @param route how its variants were evaluated
+   * @param variants how many
+   * @param rows rows each variant was evaluated on
+   * @param weightNanos choosing and writing the variants' weights (selection over the whole grid,
+   *     masked copies, or a reconstructing criterion's solves)
+   * @param evaluationNanos the rest: building sessions, the cut's checks, the runs, the tallies
+   */
+  public record ItemCost(List<String> item, Route route, int variants, long rows, long weightNanos,
+      long evaluationNanos) {
+
+    /** One line for the log. */
+    public String describe() {
+      return String.format(java.util.Locale.ROOT, "%s: %d variants on %d rows, %s, %.2f s"
+          + " (weights %.2f s, evaluation %.2f s)", item.size() == 1 ? item.get(0) : item, variants,
+          rows, route.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '),
+          (weightNanos + evaluationNanos) / 1e9, weightNanos / 1e9, evaluationNanos / 1e9);
+    }
+  }
 
   /**
    * How variants are evaluated.
@@ -244,6 +279,7 @@ public final class TensorSweep {
    */
   public Tally[] sweep(List<WeightTensor> weights, PruningCriterion criterion, double[] sparsities,
       CriterionContext context) {
+    long start = System.nanoTime();
     Map<String, WeightTensor> byName = new LinkedHashMap<>();
     weights.forEach(w -> byName.put(w.name(), w));
     List<Supplier<Map<String, WeightTensor>>> variants = new ArrayList<>(sparsities.length);
@@ -252,7 +288,7 @@ public final class TensorSweep {
       for (ReconstructingCriterion.PrunedWeights pruned : reconstructing.pruneGrid(weights, sparsities, context)) {
         variants.add(pruned::weights);
       }
-      return evaluateAll(byName.keySet(), variants);
+      return evaluateAll(byName.keySet(), variants, System.nanoTime() - start);
     }
     List<MaskSet> masks = criterion.selectGrid(weights, sparsities, context);
     // Masked copies are made when their variant runs, into one buffer per tensor: a variant's
@@ -261,7 +297,12 @@ public final class TensorSweep {
     for (MaskSet mask : masks) {
       variants.add(() -> mask.apply(byName, buffers));
     }
-    return evaluateAll(byName.keySet(), variants);
+    return evaluateAll(byName.keySet(), variants, System.nanoTime() - start);
+  }
+
+  /** Where each {@link #sweep} (and {@link #evaluate}) of this object spent its time, in order. */
+  public List<ItemCost> costs() {
+    return List.copyOf(costs);
   }
 
   /** The tally of the model with {@code replacements} in place of the dense weights. */
@@ -269,68 +310,104 @@ public final class TensorSweep {
     if (replacements.isEmpty()) {
       return baseline();
     }
-    return evaluateAll(replacements.keySet(), List.of(() -> replacements))[0];
+    return evaluateAll(replacements.keySet(), List.of(() -> replacements), 0)[0];
   }
 
-  /** Tallies of variants that all replace {@code weights} (some of them, at least). */
+  /**
+   * Tallies of variants that all replace {@code weights} (some of them, at least); {@code
+   * weightNanos} were spent choosing them, and their cost is added to {@link #costs()}.
+   */
   private Tally[] evaluateAll(Collection<String> weights,
-      List<Supplier<Map<String, WeightTensor>>> variants) {
+      List<Supplier<Map<String, WeightTensor>>> variants, long weightNanos) {
+    long start = System.nanoTime();
+    long[] making = {weightNanos};
+    // A variant's weights, timed: masked copies or a criterion's solved weights.
+    IntFunction<Map<String, WeightTensor>> weightsOf = v -> {
+      long t = System.nanoTime();
+      Map<String, WeightTensor> w = variants.get(v).get();
+      making[0] += System.nanoTime() - t;
+      return w;
+    };
+    long rows = batches.stream().mapToLong(Batch::rows).sum();
+    Route route = Route.WHOLE_MODEL;
+    Tally[] out = new Tally[variants.size()];
     GraphCut cut = options.prefixReuse() ? GraphCut.of(evaluator.model(), weights) : null;
-    if (cut == null || !cut.affectsOutput()) {
-      Tally[] out = new Tally[variants.size()];
-      for (int v = 0; v < out.length; v++) {
-        out[v] = evaluateFull(variants.get(v).get());
+    if (cut != null && cut.affectsOutput()) {
+      boolean fromHeld = kept.containsAll(cut.computedValues());
+      try (PreparedCut prepared = fromHeld ? evaluator.cut(cut, heldTypes) : evaluator.cut(cut)) {
+        if (fedReproducesDense(prepared, fromHeld)) {
+          route = Route.FED_SUFFIX;
+        } else if (suffixReproducesDense(prepared, fromHeld)) {
+          route = Route.SUFFIX_SESSIONS;
+        }
+        if (route != Route.WHOLE_MODEL) {
+          evaluateOnSuffix(prepared, fromHeld, route == Route.FED_SUFFIX, weightsOf, out);
+        }
       }
-      return out;
     }
-    Accumulator[] acc = new Accumulator[variants.size()];
+    if (route == Route.WHOLE_MODEL) {
+      for (int v = 0; v < out.length; v++) {
+        out[v] = evaluateFull(weightsOf.apply(v));
+      }
+    }
+    long total = System.nanoTime() - start + weightNanos;
+    costs.add(new ItemCost(List.copyOf(weights), route, out.length, rows, making[0],
+        total - making[0]));
+    return out;
+  }
+
+  /**
+   * Evaluates every variant on the suffix of {@code prepared}: by its one fed session ({@code
+   * fed}), or by a session per variant. The cut's activations are those the dense pass holds, or
+   * come from its prefix in chunks of at most {@link Options#activationBytes()}, every variant
+   * evaluated on a chunk before the next is computed.
+   */
+  private void evaluateOnSuffix(PreparedCut prepared, boolean fromHeld, boolean fed,
+      IntFunction<Map<String, WeightTensor>> weightsOf, Tally[] out) {
+    Accumulator[] acc = new Accumulator[out.length];
     for (int v = 0; v < acc.length; v++) {
       acc[v] = scoring.accumulator();
     }
-    boolean fromHeld = kept.containsAll(cut.computedValues());
-    try (PreparedCut prepared = fromHeld ? evaluator.cut(cut, heldTypes) : evaluator.cut(cut)) {
-      if (!suffixReproducesDense(prepared, fromHeld)) {
-        Tally[] out = new Tally[variants.size()];
-        for (int v = 0; v < out.length; v++) {
-          out[v] = evaluateFull(variants.get(v).get());
-        }
-        return out;
-      }
-      int next = 0;
-      while (next < batches.size()) {
-        int first = next;
-        List<CutActivations> chunk = new ArrayList<>();
-        try {
-          long bytes = 0;
-          long last = 0;
-          do {
-            Batch batch = batches.get(next);
-            CutActivations a = fromHeld
-                ? prepared.activations(batch, held.get(next))
-                : prepared.activations(batch);
-            next++;
-            chunk.add(a);
-            last = fromHeld ? 0 : a.bytes();
-            bytes += last;
-          } while (next < batches.size() && bytes + last <= options.activationBytes());
-          for (int v = 0; v < acc.length; v++) {
-            try (VariantSession session = prepared.variant(variants.get(v).get())) {
-              for (int i = 0; i < chunk.size(); i++) {
-                int b = first + i;
-                acc[v].add(session.logits(chunk.get(i)), batches.get(b), dense.get(b));
-              }
+    int next = 0;
+    while (next < batches.size()) {
+      int first = next;
+      List<CutActivations> chunk = new ArrayList<>();
+      try {
+        long bytes = 0;
+        long last = 0;
+        do {
+          Batch batch = batches.get(next);
+          CutActivations a = fromHeld
+              ? prepared.activations(batch, held.get(next))
+              : prepared.activations(batch);
+          next++;
+          chunk.add(a);
+          last = fromHeld ? 0 : a.bytes();
+          bytes += last;
+        } while (next < batches.size() && bytes + last <= options.activationBytes());
+        for (int v = 0; v < acc.length; v++) {
+          if (fed) {
+            Map<String, WeightTensor> weights = weightsOf.apply(v);
+            for (int i = 0; i < chunk.size(); i++) {
+              int b = first + i;
+              acc[v].add(prepared.fedLogits(chunk.get(i), weights), batches.get(b), dense.get(b));
+            }
+            continue;
+          }
+          try (VariantSession session = prepared.variant(weightsOf.apply(v))) {
+            for (int i = 0; i < chunk.size(); i++) {
+              int b = first + i;
+              acc[v].add(session.logits(chunk.get(i)), batches.get(b), dense.get(b));
             }
           }
-        } finally {
-          chunk.forEach(CutActivations::close);
         }
+      } finally {
+        chunk.forEach(CutActivations::close);
       }
     }
-    Tally[] out = new Tally[acc.length];
     for (int v = 0; v < out.length; v++) {
       out[v] = acc[v].toTally();
     }
-    return out;
   }
 
   /**
@@ -344,11 +421,35 @@ public final class TensorSweep {
    * an executor, by whichever task gets there first.
    */
   private boolean suffixReproducesDense(PreparedCut prepared, boolean fromHeld) {
-    return evaluator.cutVerdict(prepared.graph().weights(), fromHeld, w -> {
+    return evaluator.cutVerdict(prepared.graph().weights(), fromHeld, false, w -> {
       CutActivations first = fromHeld ? prepared.activations(batches.get(0), held.get(0))
           : prepared.activations(batches.get(0));
       try (VariantSession session = prepared.variant(Map.of())) {
         return session.logits(first).equals(dense.get(0));
+      } finally {
+        first.close();
+      }
+    });
+  }
+
+  /**
+   * Whether the suffix session that reads the cut's weights as inputs ({@link
+   * PreparedCut#fedLogits}), fed the dense weights and the first batch's cut activations, gives
+   * that batch's dense logits bit for bit: then every variant of the cut is evaluated by that one
+   * session. Gemm and MatMul pass (without pre-packing a fed weight runs the same kernel as a
+   * constant one); a convolution that ONNX Runtime puts in its blocked layout only for constant
+   * weights does not, and its variants get sessions of their own. A suffix ONNX Runtime cannot
+   * build with the weights as inputs does not pass either. Kept by the evaluator like {@link
+   * #suffixReproducesDense}'s verdict.
+   */
+  private boolean fedReproducesDense(PreparedCut prepared, boolean fromHeld) {
+    return evaluator.cutVerdict(prepared.graph().weights(), fromHeld, true, w -> {
+      CutActivations first = fromHeld ? prepared.activations(batches.get(0), held.get(0))
+          : prepared.activations(batches.get(0));
+      try {
+        return prepared.fedLogits(first, Map.of()).equals(dense.get(0));
+      } catch (IllegalStateException e) {
+        return false; // ONNX Runtime could not build or run the suffix with the weights as inputs
       } finally {
         first.close();
       }

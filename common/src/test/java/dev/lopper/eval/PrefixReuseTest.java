@@ -38,6 +38,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class PrefixReuseTest {
   private static final double[] GRID = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+  /** Operators whose weight, fed as a graph input, runs the kernel of a constant one. */
+  private static final Set<String> READ_BY_GEMM = Set.of("Gemm", "MatMul");
 
   /**
    * Where the dense suffix reproduces the dense logits, every variant's suffix logits are the full
@@ -92,6 +94,11 @@ class PrefixReuseTest {
                     Logits expected = full.logits(batches.get(b));
                     assertEquals(expected, suffix.logits(activations.get(b)),
                         name + " " + t.name() + " at " + GRID[g] + ", batch " + b);
+                    if (READ_BY_GEMM.contains(t.opType())) {
+                      // One session for every variant, the weight fed as an input: the same bits.
+                      assertEquals(expected, cut.fedLogits(activations.get(b), pruned),
+                          name + " " + t.name() + " fed at " + GRID[g] + ", batch " + b);
+                    }
                     changed |= !expected.equals(dense.get(b));
                     compared++;
                   }
@@ -151,6 +158,15 @@ class PrefixReuseTest {
             }
           }
           assertNotEquals(full.baseline(), expected[GRID.length - 1], t.name() + " at 0.9");
+          if (READ_BY_GEMM.contains(t.opType())) {
+            // The fast route was taken: one session for all of the tensor's variants.
+            for (TensorSweep s : List.of(reuse, chunked, held, partly)) {
+              TensorSweep.ItemCost cost = s.costs().get(s.costs().size() - 1);
+              assertEquals(List.of(t.name()), cost.item());
+              assertEquals(TensorSweep.Route.FED_SUFFIX, cost.route(), name + " " + t.name());
+            }
+          }
+          assertEquals(TensorSweep.Route.WHOLE_MODEL, full.costs().get(full.costs().size() - 1).route());
         }
         // Several tensors replaced at once (global pruning): cut at the first consumer.
         List<WeightTensor> weights = tensors.stream().map(t -> model.weight(t.name())).toList();
@@ -183,6 +199,9 @@ class PrefixReuseTest {
         assertThrows(IllegalArgumentException.class, () -> whole.logits(a3));
         // fc1 lies before the cut at fc2: replacing it there would be silently ignored.
         assertThrows(IllegalArgumentException.class, () -> fc2.variant(
+            Map.of("fc1.weight", WeightTensor.zeros("fc1.weight", model.weight("fc1.weight").shape()))));
+        assertThrows(IllegalArgumentException.class, () -> fc2.fedLogits(a3, Map.of()));
+        assertThrows(IllegalArgumentException.class, () -> fc3.fedLogits(a3,
             Map.of("fc1.weight", WeightTensor.zeros("fc1.weight", model.weight("fc1.weight").shape()))));
         // fc3's one cut value is its input, [360 rows, fc3's in-features] floats.
         assertEquals(360L * model.weight("fc3.weight").shape()[1] * Float.BYTES, a3.bytes());

@@ -50,12 +50,19 @@ class LatencyProbeTest {
     ShrunkModel half = ModelShrinker.shrink(structure,
         ChannelCriterion.l1().selection(structure.groups(), Map.of(conv1.id(), 0.5), model.weights()));
     // The in-memory bytes are the file the shrunk model writes.
-    java.nio.file.Path file = Files.createTempFile("lopper-probe", ".onnx");
+    // In a directory of its own: the Hadoop local file system writes a .crc file beside it.
+    java.nio.file.Path dir = Files.createTempDirectory("lopper-probe");
+    java.nio.file.Path file = dir.resolve("half.onnx");
     try {
       half.writeOnnx(file.toString(), CONF);
       assertArrayEquals(Files.readAllBytes(file), half.onnxBytes());
     } finally {
-      Files.deleteIfExists(file);
+      try (java.util.stream.Stream<java.nio.file.Path> files = Files.list(dir)) {
+        for (java.nio.file.Path f : files.toList()) {
+          Files.delete(f);
+        }
+      }
+      Files.delete(dir);
     }
     LatencyProbe.Budget budget = new LatencyProbe.Budget(3, 1_000_000L, 4);
     try (LatencyProbe probe = LatencyProbe.open(dense.onnxBytes(), new long[] {1, 8, 8}, 16, budget)) {

@@ -95,6 +95,9 @@ public final class SensitivitySweep {
             out.add(new VariantTally(i, s, unit.slice(), tallies[s]));
           }
         }
+        for (TensorSweep.ItemCost cost : sweep.costs()) {
+          LOG.info("Sweep slice {}: {}", unit.slice(), cost.describe());
+        }
       } finally {
         batches.forEach(Batch::close);
       }
