@@ -38,9 +38,11 @@ final class PipelineRun {
    * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one;
    * named by date and compared with the previous dated run when configured), the model's checksums
    * and the data's listing, while Spark starts alongside ({@link SparkStart}); then, with progress on
-   * stderr, the data's checksums in Spark tasks ({@link DataChecksums}) and the stages; the report, the
-   * manifest, the commit. Bad input and internal errors propagate as exceptions after the temporary
-   * directory is deleted and a session started for the run is stopped.
+   * stderr, the data's checksums in Spark tasks ({@link DataChecksums}) and the stages, which commit
+   * their finished units to the run's {@link Checkpoint} (and reuse an interrupted run's, see {@link
+   * #checkpointMode}); the report, the manifest, the commit, and the checkpoint deleted. Bad input and
+   * internal errors propagate as exceptions after the temporary directory is deleted (the checkpoint
+   * is kept, so the run can be resumed) and a session started for the run is stopped.
    */
   static <I> ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages<I> stages, Clock clock,
       PrintStream out, PrintStream err) {

@@ -41,7 +41,7 @@ import org.apache.hadoop.fs.Path;
  * unit only when its header names that fingerprint's digest.
  *
  * <pre>{@code
- * Checkpoint checkpoint = Checkpoint.of("runs/x", Checkpoint.Mode.RESUME, runId, conf, err::println);
+ * Checkpoint checkpoint = Checkpoint.of("runs/x", Checkpoint.Mode.RESUME, conf, err::println);
  * Checkpoint.Step sweep = checkpoint.open("sweep", fingerprint, Map.of("cores", "4"));
  * for (int unit : plan) { if (!sweep.committed().contains(unit)) { ... sweep.commit(unit, bytes); } }
  * checkpoint.delete();   // after the run's commit

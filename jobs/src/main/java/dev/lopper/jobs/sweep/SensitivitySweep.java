@@ -119,7 +119,7 @@ public final class SensitivitySweep {
       jsc.clearJobGroup();
     }
     LOG.info("Sweep done: {} units computed, {} reused from the checkpoint", missing.size(), reusedUnits);
-    return SweepResult.merge(spec, tallies, plan.slices());
+    return SweepResult.merge(spec, tallies, plan.slices(), new SweepResult.Units(plan.units().size(), reusedUnits));
   }
 
   private static SweepPlan plan(ValidationData data, SweepSpec spec, int cores) {

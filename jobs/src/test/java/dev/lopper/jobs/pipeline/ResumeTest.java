@@ -7,9 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lopper.fixtures.SampleData;
 import dev.lopper.jobs.cli.ExitCode;
 import dev.lopper.jobs.output.Checkpoint;
+import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.output.RunResults;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,5 +52,9 @@ class ResumeTest {
     assertTrue(fresh.stderr().contains("lopper: warning: discarding the sweep checkpoint in " + checkpoint),
         fresh.stderr());
     assertFalse(Files.exists(checkpoint), "a committed run deletes its checkpoint");
+    Manifest manifest = Manifest.read(dir.resolve("out/manifest.json").toString(), new Configuration());
+    RunResults.SweepUnits units = RunResults.read(manifest.results(), RunResults.SweepUnits.class).orElseThrow();
+    assertTrue(units.sweepUnits() > 0, units.toString());
+    assertEquals(0, units.sweepUnitsReused());
   }
 }

@@ -83,6 +83,7 @@ class SweepCheckpointTest {
       assertSame(uninterrupted, resumed, tensors.size());
       assertEquals(List.of("lopper: sweep: " + kept + " of " + units.size() + " units reused from the checkpoint "
           + Checkpoint.pathOf(output) + "/sweep, " + (units.size() - kept) + " to compute"), console);
+      assertEquals(new SweepResult.Units(units.size(), kept), resumed.units());
       assertEquals(units.size(), units().size(), "the computed units are committed too");
     } finally {
       data.release();
