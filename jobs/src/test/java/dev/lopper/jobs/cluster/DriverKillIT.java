@@ -1,9 +1,11 @@
 package dev.lopper.jobs.cluster;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.lopper.jobs.output.Checkpoint;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -103,7 +105,8 @@ class DriverKillIT {
     assertTrue(console.contains("took over the lock of " + killed), "the killed run's lock:\n" + console);
 
     LopperCluster.assertRanOnCluster(undisturbed);
-    LopperCluster.assertRanOnCluster(killed);
+    JsonNode manifest = LopperCluster.assertRanOnCluster(killed);
+    assertEquals(reusedUnits, manifest.path("results").path("sweep_units_reused").asInt(), "the manifest's results");
     for (String file : OUTPUTS) {
       byte[] expected = Files.readAllBytes(undisturbed.resolve(file));
       byte[] actual = Files.readAllBytes(killed.resolve(file));
