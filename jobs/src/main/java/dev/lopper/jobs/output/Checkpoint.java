@@ -3,8 +3,13 @@ package dev.lopper.jobs.output;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.lopper.InvalidInputException;
 import dev.lopper.io.HadoopFiles;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -288,6 +293,41 @@ public final class Checkpoint {
         out.write(head);
         out.write(content);
       });
+    }
+
+    /**
+     * Commits unit {@code unit} as the Java serialization of {@code value}, the form Spark ships task
+     * results in: exact for {@code Tally} and {@code ExactSum}, and for the doubles of calibration statistics.
+     */
+    public void commitObject(int unit, Serializable value) {
+      if (dir == null) {
+        return;
+      }
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+        out.writeObject(value);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot serialise unit " + unit + " for the checkpoint " + dir, e);
+      }
+      commit(unit, bytes.toByteArray());
+    }
+
+    /**
+     * Committed unit {@code unit} as written by {@link #commitObject}, or null when it is missing, not of
+     * this fingerprint or unreadable (then it is computed again).
+     */
+    public <T> T readObject(int unit, Class<T> type) {
+      byte[] bytes = read(unit);
+      if (bytes == null) {
+        return null;
+      }
+      try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes))) {
+        return type.cast(in.readObject());
+      } catch (IOException | ClassNotFoundException | ClassCastException e) {
+        say.accept("lopper: warning: unit " + unit + " of the checkpoint " + dir + " is unreadable (" + e
+            + "); it is computed again");
+        return null;
+      }
     }
 
     /** Prints a line on the console. */

@@ -82,7 +82,7 @@ public final class Sweep {
   static Fingerprint fingerprint(LopperConfig config, SweepSpec spec, ValidationData data, RunContext run) {
     Fingerprint.Builder f = Fingerprint.builder().put("lopper", Versions.lopper());
     for (InputFile input : run.inputs()) {
-      f.put(input.role(), input.sha256());
+      f.put(input.role() + " sha256", input.sha256());
     }
     f.put("model checksum", spec.checksum())
         .put("data settings", settingsBut(config, "data", "path"))

@@ -12,13 +12,7 @@ import dev.lopper.metrics.Tally;
 import dev.lopper.model.WeightTensor;
 import dev.lopper.jobs.output.Checkpoint;
 import dev.lopper.jobs.output.Fingerprint;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.ObjectInputStream;
-import java.io.ObjectOutputStream;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -155,7 +149,7 @@ public final class SensitivitySweep {
       @Override
       public BoxedUnit apply(Object index, ArrayList<VariantTally> tallies) {
         int u = missing.get((Integer) index);
-        step.commit(u, serialize(tallies));
+        step.commitObject(u, tallies);
         byUnit[(Integer) index] = tallies;
         LOG.debug("Committed sweep unit {} ({} of {} to compute)", u, ++done, missing.size());
         return BoxedUnit.UNIT;
@@ -170,19 +164,16 @@ public final class SensitivitySweep {
 
   /** Unit {@code u}'s tallies from the checkpoint, or null when they cannot be read or are not the unit's. */
   private static List<VariantTally> reused(Checkpoint.Step step, int u, SweepPlan.Unit unit, SweepSpec spec) {
-    byte[] bytes = step.read(u);
-    if (bytes == null) {
+    List<?> read = step.readObject(u, ArrayList.class);
+    if (read == null) {
       return null;
     }
-    List<VariantTally> tallies;
-    try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes))) {
-      tallies = new ArrayList<>();
-      for (Object o : (List<?>) in.readObject()) {
-        tallies.add((VariantTally) o);
+    List<VariantTally> tallies = new ArrayList<>();
+    for (Object o : read) {
+      if (!(o instanceof VariantTally t)) {
+        return null;
       }
-    } catch (IOException | ClassNotFoundException | ClassCastException e) {
-      LOG.warn("Sweep unit {} of the checkpoint {} is unreadable ({}); computing it again", u, step.path(), e.toString());
-      return null;
+      tallies.add(t);
     }
     int expected = (unit.baseline() ? 1 : 0) + unit.items().size() * spec.sparsities().length;
     for (VariantTally t : tallies) {
@@ -192,16 +183,6 @@ public final class SensitivitySweep {
       }
     }
     return tallies.size() == expected ? tallies : null;
-  }
-
-  private static byte[] serialize(ArrayList<VariantTally> tallies) {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
-      out.writeObject(tallies);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot serialise a sweep unit's tallies", e);
-    }
-    return bytes.toByteArray();
   }
 
   private static List<VariantTally> evaluateUnit(SweepSpec spec, ValidationData.Spec dataSpec,
