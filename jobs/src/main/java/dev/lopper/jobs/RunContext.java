@@ -3,6 +3,7 @@ package dev.lopper.jobs;
 import dev.lopper.io.CsvTables;
 import dev.lopper.io.ParquetTables;
 import dev.lopper.io.Table;
+import dev.lopper.jobs.output.Checkpoint;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.RunDirectory;
 import dev.lopper.jobs.output.StageTimings;
@@ -15,11 +16,18 @@ import java.util.Optional;
  * @param directory where to write outputs ({@link RunDirectory#file})
  * @param timings record each stage's duration here; they go into the manifest
  * @param inputs the model, weights and data with their checksums (e.g. for an executor-side cache key)
+ * @param checkpoint where steps commit their finished units and find those of an interrupted run
  */
-public record RunContext(RunDirectory directory, StageTimings timings, List<InputFile> inputs) {
+public record RunContext(RunDirectory directory, StageTimings timings, List<InputFile> inputs,
+    Checkpoint checkpoint) {
 
   public RunContext {
     inputs = List.copyOf(inputs);
+  }
+
+  /** A run context without a checkpoint. */
+  public RunContext(RunDirectory directory, StageTimings timings, List<InputFile> inputs) {
+    this(directory, timings, inputs, Checkpoint.off());
   }
 
   /** The input with role {@code model}, {@code weights} or {@code data}, if present. */

@@ -149,6 +149,39 @@ public final class CalibrationJob {
      * @throws IllegalArgumentException when {@code spec} names other tensors than the next group's
      */
     public CalibrationStatistics next(CalibrationSpec spec, List<Broadcast<Replacements>> replacements) {
+      int g = step;
+      JavaRDD<Frontier> previous = frontier;
+      JavaRDD<Frontier> held = advance(spec, replacements);
+      List<List<PrunableTensor>> all = groups;
+      ValidationData.Spec dataSpec = data.spec();
+      Broadcast<SerializableConfiguration> hadoop = conf;
+      List<Broadcast<Replacements>> pruned = List.copyOf(replacements);
+      CalibrationStatistics statistics = pass(spark, model, spec, replacements, () -> held == null
+          ? chunks.mapPartitions(c -> capture(spec, dataSpec, hadoop.value(), all, g, pruned, null, c))
+          : held.zipPartitions(chunks, (f, c) -> capture(spec, dataSpec, hadoop.value(), all, g, pruned, f, c)));
+      finish(previous, held);
+      return statistics;
+    }
+
+    /**
+     * Passes over the next group, whose statistics the caller has already (from a checkpoint of an
+     * interrupted run): only the frontier values are carried forward, as {@link #next} computes them,
+     * so that later steps start from the same values.
+     *
+     * @throws IllegalArgumentException when {@code spec} names other tensors than the next group's
+     */
+    public void skip(CalibrationSpec spec, List<Broadcast<Replacements>> replacements) {
+      JavaRDD<Frontier> previous = frontier;
+      JavaRDD<Frontier> held = advance(spec, replacements);
+      if (held != null) {
+        // Materialised now, as next's capture would, before the previous values are released.
+        held.count();
+      }
+      finish(previous, held);
+    }
+
+    /** Step {@code step}'s frontier values from the previous step's (null at step 0), persisted. */
+    private JavaRDD<Frontier> advance(CalibrationSpec spec, List<Broadcast<Replacements>> replacements) {
       if (step >= groups.size() || !spec.tensors().equals(groups.get(step))) {
         throw new IllegalArgumentException("step " + step + " of sequential calibration calibrates "
             + (step < groups.size() ? groups.get(step) : "nothing") + ", not " + spec.tensors());
@@ -169,16 +202,16 @@ public final class CalibrationJob {
             : previous.zipPartitions(chunks, (f, c) -> advance(spec, dataSpec, hadoop.value(), all, g, pruned, f, c));
         current.setName("frontier values of sequential calibration step " + g).persist(StorageLevel.MEMORY_AND_DISK());
       }
-      JavaRDD<Frontier> held = current;
-      CalibrationStatistics statistics = pass(spark, model, spec, replacements, () -> held == null
-          ? chunks.mapPartitions(c -> capture(spec, dataSpec, hadoop.value(), all, g, pruned, null, c))
-          : held.zipPartitions(chunks, (f, c) -> capture(spec, dataSpec, hadoop.value(), all, g, pruned, f, c)));
+      return current;
+    }
+
+    /** Releases the previous step's values and moves to the next step. */
+    private void finish(JavaRDD<Frontier> previous, JavaRDD<Frontier> current) {
       if (previous != null) {
         previous.unpersist(false);
       }
       frontier = current;
       step++;
-      return statistics;
     }
 
     /** Releases the held values and the chunks. */

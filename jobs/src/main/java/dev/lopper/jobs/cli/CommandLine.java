@@ -24,13 +24,15 @@ import java.util.Map;
  * @param overrides {@code --set} and flag values, in order
  * @param verbose true with {@code --verbose}: stack traces for bad input too
  * @param quiet true with {@code --quiet}: no progress lines on stderr
+ * @param resume true with {@code --resume}: reuse the checkpoint of an interrupted run of the same
+ *     configuration and inputs, refusing one of another ({@link dev.lopper.jobs.output.Checkpoint})
  * @param format what to print on stdout at the end ({@code --format text|json})
  * @param args the arguments as given, for the manifest
  * @param options the options of a command that takes no configuration ({@code tokenize}), by name
  *     with their values as typed, e.g. {@code --text -> text.parquet}; empty for other commands
  */
 public record CommandLine(Command command, String topic, String configPath, List<ConfigOverride> overrides,
-    boolean verbose, boolean quiet, OutputFormat format, List<String> args, Map<String, String> options) {
+    boolean verbose, boolean quiet, boolean resume, OutputFormat format, List<String> args, Map<String, String> options) {
 
   public CommandLine {
     overrides = List.copyOf(overrides);
@@ -39,7 +41,8 @@ public record CommandLine(Command command, String topic, String configPath, List
   }
 
   /** Options that are not configuration flags. */
-  static final List<String> OWN_OPTIONS = List.of("--config", "--set", "--verbose", "--quiet", "--format", "--help");
+  static final List<String> OWN_OPTIONS = List.of("--config", "--set", "--verbose", "--quiet", "--resume", "--format",
+      "--help");
 
   /**
    * Parses {@code args}.
@@ -52,6 +55,7 @@ public record CommandLine(Command command, String topic, String configPath, List
     String configPath = null;
     boolean verbose = false;
     boolean quiet = false;
+    boolean resume = false;
     OutputFormat format = OutputFormat.TEXT;
     boolean help = false;
     List<ConfigOverride> overrides = new ArrayList<>();
@@ -64,6 +68,8 @@ public record CommandLine(Command command, String topic, String configPath, List
         verbose = true;
       } else if (arg.equals("-q") || arg.equals("--quiet")) {
         quiet = true;
+      } else if (arg.equals("--resume")) {
+        resume = true;
       } else if (arg.startsWith("--")) {
         int eq = arg.indexOf('=');
         String name = eq < 0 ? arg : arg.substring(0, eq);
@@ -123,7 +129,7 @@ public record CommandLine(Command command, String topic, String configPath, List
       throw new InvalidInputException("option " + options.keySet().iterator().next()
           + " belongs to 'lopper tokenize', not to " + command.word());
     }
-    return new CommandLine(command, topic, configPath, overrides, verbose, quiet, format, Arrays.asList(args),
+    return new CommandLine(command, topic, configPath, overrides, verbose, quiet, resume, format, Arrays.asList(args),
         options);
   }
 

@@ -172,6 +172,8 @@ public final class Lopper {
       }
     }
     s.append(String.format("  %-22s %s%n", "--quiet", "no progress lines on stderr"));
+    s.append(String.format("  %-22s %s%n", "--resume", "reuse the units an interrupted run of the same configuration"));
+    s.append(String.format("  %-22s %s%n", "", "and inputs committed to <output.dir>.checkpoint; refuse another's"));
     s.append(String.format("  %-22s %s%n", "--format text|json", "json: one JSON summary on stdout for scripts"));
     s.append(String.format("  %-22s %s%n", "--verbose", "stack traces for errors in the input too"));
     s.append(String.format("  %-22s %s%n", "--help", "this help"));

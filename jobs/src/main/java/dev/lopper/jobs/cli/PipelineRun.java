@@ -5,6 +5,7 @@ import dev.lopper.jobs.RunOutcome;
 import dev.lopper.jobs.RunStages;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.DataChecksums;
+import dev.lopper.jobs.output.Checkpoint;
 import dev.lopper.jobs.output.DatedRuns;
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
@@ -37,9 +38,11 @@ final class PipelineRun {
    * Runs {@code command}. Order: deeper input checks, the run directory (refusing an existing one;
    * named by date and compared with the previous dated run when configured), the model's checksums
    * and the data's listing, while Spark starts alongside ({@link SparkStart}); then, with progress on
-   * stderr, the data's checksums in Spark tasks ({@link DataChecksums}) and the stages; the report, the
-   * manifest, the commit. Bad input and internal errors propagate as exceptions after the temporary
-   * directory is deleted and a session started for the run is stopped.
+   * stderr, the data's checksums in Spark tasks ({@link DataChecksums}) and the stages, which commit
+   * their finished units to the run's {@link Checkpoint} (and reuse an interrupted run's, see {@link
+   * #checkpointMode}); the report, the manifest, the commit, and the checkpoint deleted. Bad input and
+   * internal errors propagate as exceptions after the temporary directory is deleted (the checkpoint
+   * is kept, so the run can be resumed) and a session started for the run is stopped.
    */
   static <I> ExitCode run(Command command, CommandLine line, LopperConfig config, RunStages<I> stages, Clock clock,
       PrintStream out, PrintStream err) {
@@ -71,6 +74,7 @@ final class PipelineRun {
       err.println("lopper: warning: " + leftover + " is left from an interrupted run; delete it when done");
     }
     StageTimings timings = new StageTimings();
+    Checkpoint checkpoint = Checkpoint.of(config.output().dir(), checkpointMode(line, config), hadoop, err::println);
     RunDirectory dir = RunDirectory.create(output, config.output().overwrite(), runId, hadoop);
     Manifest.Builder manifest = Manifest.builder(dir.runId(), command.word())
         .commandLine(line.args())
@@ -90,7 +94,7 @@ final class PipelineRun {
       SparkSession started = spark;
       timings.time("checksums", () -> data.forEach(d -> inputs.add(DataChecksums.of(started, d, hadoop))));
       inputs.forEach(manifest::input);
-      RunContext context = new RunContext(dir, timings, inputs);
+      RunContext context = new RunContext(dir, timings, inputs, checkpoint);
       SparkSession session = spark;
       RunOutcome outcome = command == Command.PRUNE ? stages.prune(session, config, inspected, context)
           : stages.sensitivity(session, config, inspected, context);
@@ -101,6 +105,7 @@ final class PipelineRun {
       timings.time("report", () -> RunReport.write(dir, manifest, previousRun, err));
       committing = true;
       Manifest written = dir.commit(manifest.build());
+      checkpoint.delete();
       double seconds = (System.nanoTime() - start) / 1e9;
       if (written.gate() != null) {
         (written.gate().passed() ? human : err).println("lopper: quality gate " + (written.gate().passed()
@@ -134,6 +139,17 @@ final class PipelineRun {
         spark.stop();
       }
     }
+  }
+
+  /**
+   * What the run does with a checkpoint of an interrupted run: reuse it or refuse with {@code --resume};
+   * for runs named by date (scheduled) reuse a matching one and discard another; else start afresh.
+   */
+  static Checkpoint.Mode checkpointMode(CommandLine line, LopperConfig config) {
+    if (line.resume()) {
+      return Checkpoint.Mode.RESUME;
+    }
+    return config.output().nameByDate() ? Checkpoint.Mode.REUSE_IF_MATCHING : Checkpoint.Mode.FRESH;
   }
 
   /**

@@ -18,10 +18,11 @@ import java.util.Optional;
  * by one from the same object. A run reports the sections that apply to it, in this order:
  *
  * <ul>
- *   <li>{@code sensitivity}: {@link Data}, {@link Sweep};
- *   <li>{@code prune}, element masks: {@link Data}, {@link Masks}, {@link Verified};
- *   <li>{@code prune}, channel groups: {@link Data}, {@link Channels}, {@link Latency} (with {@code
- *       allocation.min-speedup}), {@link Verified}.
+ *   <li>{@code sensitivity}: {@link Data}, {@link Sweep}, {@link SweepUnits};
+ *   <li>{@code prune}, element masks: {@link Data}, {@link SweepUnits} (when it swept), {@link Masks},
+ *       {@link Verified};
+ *   <li>{@code prune}, channel groups: {@link Data}, {@link SweepUnits}, {@link Channels}, {@link Latency}
+ *       (with {@code allocation.min-speedup}), {@link Verified}.
  * </ul>
  *
  * <pre>{@code
@@ -94,6 +95,15 @@ public final class RunResults {
    * @param dense the dense baseline's metrics
    */
   public record Sweep(long variants, Metrics dense) {}
+
+  /**
+   * The sweep's units (Spark tasks), of a run that swept.
+   *
+   * @param sweepUnits the units of the sweep's plan
+   * @param sweepUnitsReused those reused from the checkpoint of an interrupted run ({@code --resume})
+   *     rather than computed
+   */
+  public record SweepUnits(int sweepUnits, int sweepUnitsReused) {}
 
   /**
    * A prune with element masks.

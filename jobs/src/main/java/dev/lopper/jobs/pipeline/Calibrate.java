@@ -10,7 +10,10 @@ import dev.lopper.jobs.calibration.Replacements;
 import dev.lopper.jobs.config.LopperConfig;
 import dev.lopper.jobs.data.SequenceSpec;
 import dev.lopper.jobs.data.ValidationData;
+import dev.lopper.jobs.output.Checkpoint;
+import dev.lopper.jobs.output.Fingerprint;
 import dev.lopper.jobs.output.InputFile;
+import dev.lopper.jobs.output.Versions;
 import dev.lopper.jobs.spark.ExecutorModels;
 import dev.lopper.model.PrunableTensor;
 import dev.lopper.model.WeightTensor;
@@ -30,6 +33,9 @@ import org.apache.spark.broadcast.Broadcast;
  * calibration}.
  */
 final class Calibrate implements AutoCloseable {
+
+  /** Sequential calibration's step name in a run's {@link Checkpoint}: one unit per group. */
+  static final String CHECKPOINT_STEP = "calibration";
 
   private final SparkRun spark;
   private final LopperConfig config;
@@ -55,9 +61,20 @@ final class Calibrate implements AutoCloseable {
     return dense;
   }
 
-  /** Sequential calibration's passes, with Gram matrices when {@code gram}; close it after the last. */
-  Sequence sequence(boolean gram) {
-    return new Sequence(gram);
+  /**
+   * Sequential calibration's passes, with Gram matrices when {@code gram}; close it after the last.
+   * Each group's statistics are committed to the run's checkpoint, keyed by {@code fingerprint} (what
+   * decides them) and the run's inputs, and a group a matching checkpoint holds is not gathered again.
+   */
+  Sequence sequence(boolean gram, CalibrationFingerprint fingerprint) {
+    Fingerprint.Builder f = Fingerprint.builder().put("lopper", Versions.lopper());
+    for (InputFile input : run.inputs()) {
+      f.put(input.role() + " sha256", input.sha256());
+    }
+    fingerprint.fields().forEach((k, v) -> f.put("calibration " + k, v));
+    f.put("group tensors", groups().groups().stream().map(CalibrationGroups.Group::tensors).toList())
+        .put("threads", spark.threads());
+    return new Sequence(gram, f.build());
   }
 
   /**
@@ -71,10 +88,19 @@ final class Calibrate implements AutoCloseable {
   final class Sequence implements AutoCloseable {
     private final boolean gram;
     private final List<Broadcast<Replacements>> replaced = new ArrayList<>();
+    private final Checkpoint.Step checkpoint;
     private CalibrationJob.Chain chain;
+    private int group;
 
-    private Sequence(boolean gram) {
+    private Sequence(boolean gram, Fingerprint fingerprint) {
       this.gram = gram;
+      int groups = groups().groups().size();
+      this.checkpoint = run.checkpoint().open(CHECKPOINT_STEP, fingerprint, Map.of("groups", String.valueOf(groups)));
+      if (checkpoint.resumed()) {
+        checkpoint.say("lopper: calibration: " + checkpoint.committed().size() + " of " + groups
+            + " groups reused from the checkpoint " + checkpoint.path() + ", "
+            + (groups - checkpoint.committed().size()) + " to compute");
+      }
     }
 
     /**
@@ -90,7 +116,18 @@ final class Calibrate implements AutoCloseable {
             .map(g -> g.tensors().stream().map(byName::get).toList()).toList();
         chain = new CalibrationJob.Chain(spark.session(), model.model(), data(), spark.hadoop(), groups);
       }
-      return run.timings().time("calibration", () -> chain.next(spec, replaced));
+      int g = group++;
+      CalibrationStatistics committed = checkpoint.committed().contains(g)
+          ? checkpoint.readObject(g, CalibrationStatistics.class) : null;
+      if (committed != null && committed.byTensor().keySet().containsAll(
+          tensors.stream().map(PrunableTensor::name).toList())) {
+        // Only the held values move on, so that the next groups start where the interrupted run's did.
+        run.timings().time("calibration", () -> chain.skip(spec, replaced));
+        return committed;
+      }
+      CalibrationStatistics statistics = run.timings().time("calibration", () -> chain.next(spec, replaced));
+      checkpoint.commitObject(g, statistics);
+      return statistics;
     }
 
     /** Puts {@code weights} (a group's pruned weights, none replaced before) in place for the next passes. */

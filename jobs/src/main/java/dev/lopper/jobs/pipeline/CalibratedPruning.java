@@ -151,7 +151,7 @@ final class CalibratedPruning implements PruneMethod<Allocation> {
       used.putAll(CalibrationOutput.read(CalibrationOutput.file(from), model, fingerprint, hadoop));
       masks = run.timings().time("masks", () -> prune(model.tensors(), sparsities, used, pruned));
     } else if (statistics && config.calibration().isSequential()) {
-      try (Calibrate.Sequence passes = calibrate.sequence(gram)) {
+      try (Calibrate.Sequence passes = calibrate.sequence(gram, fingerprint)) {
         for (CalibrationGroups.Group group : calibrate.groups().groups()) {
           List<PrunableTensor> tensors = group.tensors().stream().map(this::tensor).toList();
           CalibrationStatistics stats = passes.next(tensors);

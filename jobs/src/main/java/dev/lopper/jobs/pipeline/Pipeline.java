@@ -53,7 +53,7 @@ public final class Pipeline implements RunStages<InspectedModel> {
       Emission emission = allocateAndEmit(PruneMethod.of(config, model, calibrate), sweep, run);
       Verify.Verified verified = Verify.run(spark, config, model, data, emission, run);
       GateVerdict gate = Gate.judge(config, verified, emission);
-      return RecordResults.prune(config, model, data, emission, verified, gate);
+      return RecordResults.prune(config, model, data, sweep, emission, verified, gate);
     } finally {
       data.release();
     }

@@ -20,19 +20,31 @@ public final class RecordResults {
   /** A sensitivity run's outcome: the data, the sweep's size and the dense baseline. */
   public static RunOutcome sensitivity(LopperConfig config, InspectedModel model, ValidationData data,
       SweepResult sweep) {
-    return RunOutcome.of(data(model, data), new RunResults.Sweep(
-        (long) model.items().size() * config.sweep().grid().length, RunResults.Metrics.of(sweep.baseline())));
+    List<Record> results = new ArrayList<>();
+    results.add(data(model, data));
+    results.add(new RunResults.Sweep((long) model.items().size() * config.sweep().grid().length,
+        RunResults.Metrics.of(sweep.baseline())));
+    units(sweep, results);
+    return new RunOutcome(null, results);
   }
 
   /** A prune's outcome: the data, the method's figures, the verification and the gate. */
-  public static RunOutcome prune(LopperConfig config, InspectedModel model, ValidationData data, Emission emission,
-      Verify.Verified verified, GateVerdict gate) {
+  public static RunOutcome prune(LopperConfig config, InspectedModel model, ValidationData data, SweepResult sweep,
+      Emission emission, Verify.Verified verified, GateVerdict gate) {
     List<Record> results = new ArrayList<>();
     results.add(data(model, data));
+    units(sweep, results);
     results.addAll(emission.results());
     results.add(new RunResults.Verified(config.metric().configName(), verified.predictedDrop(),
         verified.measuredDrop(), RunResults.Metrics.of(verified.dense()), RunResults.Metrics.of(verified.pruned())));
     return new RunOutcome(gate, results);
+  }
+
+  /** The sweep's units, when there was a sweep that recorded them. */
+  private static void units(SweepResult sweep, List<Record> results) {
+    if (sweep != null && sweep.units() != null) {
+      results.add(new RunResults.SweepUnits(sweep.units().total(), sweep.units().reused()));
+    }
   }
 
   private static RunResults.Data data(InspectedModel model, ValidationData data) {

@@ -10,9 +10,15 @@ import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.jobs.sweep.SweepSpec;
 import dev.lopper.model.PrunableTensors;
 import dev.lopper.calibration.InputStatistics;
+import dev.lopper.jobs.output.Fingerprint;
+import dev.lopper.jobs.output.InputFile;
+import dev.lopper.jobs.output.Versions;
+import dev.lopper.jobs.sweep.SweepItem;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 
@@ -55,13 +61,56 @@ public final class Sweep {
       // The tasks run in this JVM: they use the driver's model rather than load a second copy.
       ExecutorModels.share(model.model(), spec.threads());
     }
+    Fingerprint fingerprint = fingerprint(config, spec, data, run);
     SweepResult sweep = run.timings().time("sweep",
-        () -> SensitivitySweep.run(spark.session(), data, spec, spark.hadoop()));
+        () -> SensitivitySweep.run(spark.session(), data, spec, spark.hadoop(), run.checkpoint(), fingerprint));
     run.writeTable("tensors", PrunableTensors.listing(model.tensors()));
     if (model.structured()) {
       run.writeTable("structure", model.structure().report().table());
     }
     run.writeTable("sensitivity", SensitivityTable.of(sweep, model.cost()));
     return sweep;
+  }
+
+  /**
+   * Everything that decides the sweep's tallies, for its checkpoint: Lopper's version, the inputs'
+   * SHA-256 (model, weights, data, calibration data), the data's settings but its path and how its rows
+   * fall into partitions, the swept items, criterion, pattern, grid, batch size, ONNX Runtime threads,
+   * items per task and scoring, and for an activation-aware criterion the calibration's settings. The
+   * cores the units were planned for are recorded beside it, not compared: a resumed run plans for them.
+   */
+  static Fingerprint fingerprint(LopperConfig config, SweepSpec spec, ValidationData data, RunContext run) {
+    Fingerprint.Builder f = Fingerprint.builder().put("lopper", Versions.lopper());
+    for (InputFile input : run.inputs()) {
+      f.put(input.role() + " sha256", input.sha256());
+    }
+    f.put("model checksum", spec.checksum())
+        .put("data settings", settingsBut(config, "data", "path"))
+        .put("rows per partition", Arrays.toString(data.rowsPerPartition()))
+        .put("items", spec.items().stream().map(SweepItem::name).toList())
+        .put("criterion", spec.criterion())
+        .put("pattern", spec.pattern())
+        .put("sparsities", Arrays.toString(spec.sparsities()))
+        .put("dampening", config.calibration().dampening())
+        .put("batch size", spec.batchSize())
+        .put("threads", spec.threads())
+        .put("tensors per task", spec.tensorsPerTask())
+        .put("scoring", spec.scoring());
+    if (spec.statistics() != null) {
+      f.put("calibration settings", settingsBut(config, "calibration", "data"));
+    }
+    return f.build();
+  }
+
+  /** A section of the configuration as text, without the key {@code but} (a path whose content has its SHA-256). */
+  private static String settingsBut(LopperConfig config, String section, String but) {
+    Map<String, Object> values = new TreeMap<>(castSection(config.asMap().get(section)));
+    values.remove(but);
+    return values.toString();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> castSection(Object section) {
+    return (Map<String, Object>) section;
   }
 }

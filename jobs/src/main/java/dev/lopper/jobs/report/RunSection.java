@@ -5,14 +5,15 @@ import static dev.lopper.jobs.report.Html.markup;
 
 import dev.lopper.jobs.output.InputFile;
 import dev.lopper.jobs.output.Manifest;
+import dev.lopper.jobs.output.RunResults;
 import gg.jte.Content;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * "Run" ({@code report/run.jte}): the run's record — id, command line, status, times, output,
- * Spark application, versions; the inputs with sizes and SHA-256; the time per stage; the
- * configuration as run.
+ * the sweep's units (and how many a resumed run reused), Spark application, versions; the inputs
+ * with sizes and SHA-256; the time per stage; the configuration as run.
  *
  * @param record the run's facts, in the page's order
  * @param inputs the inputs
@@ -42,6 +43,9 @@ public record RunSection(List<Entry> record, List<Input> inputs, Content timings
     if (m.previousRun() != null) {
       record.add(entry("previous run", m.previousRun()));
     }
+    RunResults.read(m.results(), RunResults.SweepUnits.class).ifPresent(u -> record.add(entry("sweep units",
+        u.sweepUnits() + (u.sweepUnitsReused() > 0 ? " (" + u.sweepUnitsReused() + " reused from the checkpoint of an"
+            + " interrupted run, " + (u.sweepUnits() - u.sweepUnitsReused()) + " computed)" : ""))));
     record.add(entry("Spark application", m.sparkApplicationId() == null ? "" : m.sparkApplicationId()));
     StringBuilder versions = new StringBuilder();
     m.versions().forEach((k, v) -> versions.append(versions.length() == 0 ? "" : ", ").append(k).append(' ').append(v));

@@ -14,11 +14,28 @@ public final class SweepResult {
   private final SweepSpec spec;
   private final Tally baseline;
   private final Tally[][] variants;
+  private final Units units;
 
-  private SweepResult(SweepSpec spec, Tally baseline, Tally[][] variants) {
+  /**
+   * How the sweep's work went: its units (Spark tasks) and how many of them were reused from a
+   * checkpoint of an interrupted run rather than computed.
+   *
+   * @param total the units of the sweep's plan
+   * @param reused those whose tallies came from the checkpoint
+   */
+  public record Units(int total, int reused) {}
+
+  private SweepResult(SweepSpec spec, Tally baseline, Tally[][] variants, Units units) {
     this.spec = spec;
     this.baseline = baseline;
     this.variants = variants;
+    this.units = units;
+  }
+
+  /** Merges the tasks' tallies, as {@link #merge(SweepSpec, Collection, int)}, and records how the units went. */
+  public static SweepResult merge(SweepSpec spec, Collection<VariantTally> tallies, int slices, Units units) {
+    SweepResult merged = merge(spec, tallies, slices);
+    return new SweepResult(spec, merged.baseline, merged.variants, units);
   }
 
   /** Merges the tasks' tallies; every variant must have been evaluated on each of the {@code slices} data slices. */
@@ -48,7 +65,12 @@ public final class SweepResult {
       throw new IllegalStateException("the dense baseline has results from " + counts.getOrDefault(0, 0)
           + " of " + slices + " data slices");
     }
-    return new SweepResult(spec, baseline, variants);
+    return new SweepResult(spec, baseline, variants, null);
+  }
+
+  /** The sweep's units and how many were reused from a checkpoint, or null when not recorded. */
+  public Units units() {
+    return units;
   }
 
   /** What was swept. */

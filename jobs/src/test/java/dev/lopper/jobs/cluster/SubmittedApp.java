@@ -58,6 +58,15 @@ public final class SubmittedApp implements AutoCloseable {
     return driver.pid();
   }
 
+  /**
+   * Kills the driver JVM with SIGKILL, as a preempted host, an out-of-memory kill or {@code kill -9} would:
+   * nothing of it runs afterwards (no shutdown hook, no cleanup). Waits until it has exited.
+   */
+  public void kill() {
+    driver.destroyForcibly();
+    StandaloneCluster.awaitExit(driver.toHandle(), stopTimeout);
+  }
+
   /** What the driver has written to standard output so far. */
   public String stdout() {
     return read(stdoutFile);
