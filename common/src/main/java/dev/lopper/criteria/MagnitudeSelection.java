@@ -101,13 +101,14 @@ final class MagnitudeSelection {
     }
 
     Mask[][] masks = new Mask[grid][tensors.size()];
-    for (int j = 0; j < grid; j++) {
-      long tiesLeft = ties[j];
-      for (int t = 0; t < tensors.size(); t++) {
-        WeightTensor tensor = tensors.get(t);
-        long[] words = new long[(tensor.size() + 63) >>> 6];
-        tiesLeft = markPruned(tensor, threshold[j], tiesLeft, words, buffer);
-        masks[j][t] = new Mask(tensor.name(), tensor.shape(), BitSet.valueOf(words));
+    long[] tiesLeft = ties.clone();
+    for (int t = 0; t < tensors.size(); t++) {
+      WeightTensor tensor = tensors.get(t);
+      long[][] words = new long[grid][(tensor.size() + 63) >>> 6];
+      markPruned(tensor, threshold, tiesLeft, words, buffer);
+      for (int j = 0; j < grid; j++) {
+        masks[j][t] = new Mask(tensor.name(), tensor.shape(), BitSet.valueOf(words[j]));
+        words[j] = null;
       }
     }
     return masks;
@@ -150,32 +151,45 @@ final class MagnitudeSelection {
   }
 
   /**
-   * Sets the bits of positions whose key is below {@code threshold}, and of the first {@code
-   * tiesLeft} positions whose key equals it; returns how many ties are still to prune.
+   * For every grid point j, sets the bits of {@code words[j]} at positions whose key is below
+   * {@code threshold[j]}, and at the first {@code tiesLeft[j]} positions whose key equals it
+   * (counting down what is still to prune): one pass over the tensor for the whole grid.
    */
-  private static long markPruned(WeightTensor tensor, int threshold, long tiesLeft, long[] words,
-      float[] buffer) {
+  private static void markPruned(WeightTensor tensor, int[] threshold, long[] tiesLeft,
+      long[][] words, float[] buffer) {
     FloatBuffer source = tensor.data().duplicate();
     int n = tensor.size();
+    int grid = threshold.length;
+    int[] keys = new int[64];
     for (int base = 0; base < n; base += CHUNK) {
       int length = Math.min(CHUNK, n - base);
       source.get(buffer, 0, length);
       // base is a multiple of 64, so bit i of a word is element (base + start + i) for i < 64.
       for (int start = 0; start < length; start += 64) {
         int end = Math.min(start + 64, length);
-        long word = 0;
-        for (int i = start; i < end; i++) {
-          int key = Float.floatToRawIntBits(buffer[i]) & 0x7fffffff;
-          // Both are in [0, 2^31), so the difference's sign bit says key < threshold.
-          word |= (long) ((key - threshold) >>> 31) << i;
-          if (key == threshold && tiesLeft > 0) {
-            word |= 1L << i;
-            tiesLeft--;
-          }
+        int count = end - start;
+        for (int i = 0; i < count; i++) {
+          keys[i] = Float.floatToRawIntBits(buffer[start + i]) & 0x7fffffff;
         }
-        words[(base + start) >>> 6] = word;
+        int w = (base + start) >>> 6;
+        for (int j = 0; j < grid; j++) {
+          int limit = threshold[j];
+          long word = 0;
+          for (int i = 0; i < count; i++) {
+            // Both are in [0, 2^31), so the difference's sign bit says key < threshold.
+            word |= (long) ((keys[i] - limit) >>> 31) << i;
+          }
+          if (tiesLeft[j] > 0) {
+            for (int i = 0; i < count && tiesLeft[j] > 0; i++) {
+              if (keys[i] == limit) {
+                word |= 1L << i;
+                tiesLeft[j]--;
+              }
+            }
+          }
+          words[j][w] = word;
+        }
       }
     }
-    return tiesLeft;
   }
 }

@@ -4,6 +4,7 @@ import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
 import dev.lopper.criteria.ReconstructingCriterion;
 import dev.lopper.data.Batch;
+import dev.lopper.mask.Mask;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.metrics.Tally;
 import dev.lopper.metrics.Accumulator;
@@ -292,10 +293,27 @@ public final class TensorSweep {
     }
     List<MaskSet> masks = criterion.selectGrid(weights, sparsities, context);
     // Masked copies are made when their variant runs, into one buffer per tensor: a variant's
-    // tensors are read only while its session is open, and it is closed before the next is made.
+    // tensors are read only by its own runs, which end before the next variant is made. Each
+    // buffer is written in full once; later variants change only the positions where their mask
+    // differs from the one the buffer holds (Mask#applyOver).
     Map<String, FloatBuffer> buffers = new HashMap<>();
-    for (MaskSet mask : masks) {
-      variants.add(() -> mask.apply(byName, buffers));
+    Map<String, Mask> held = new HashMap<>();
+    for (MaskSet maskSet : masks) {
+      variants.add(() -> {
+        Map<String, WeightTensor> out = new LinkedHashMap<>();
+        for (Mask mask : maskSet.masks()) {
+          WeightTensor weight = byName.get(mask.name());
+          if (weight == null) {
+            throw new IllegalStateException("criterion " + criterion + " made a mask for "
+                + mask.name() + ", not one of the swept " + byName.keySet());
+          }
+          FloatBuffer buffer = buffers.computeIfAbsent(mask.name(), n -> WeightTensor.allocate(mask.size()));
+          Mask before = held.put(mask.name(), mask);
+          out.put(mask.name(), before == null ? mask.apply(weight, buffer)
+              : mask.applyOver(weight, buffer, before));
+        }
+        return out;
+      });
     }
     return evaluateAll(byName.keySet(), variants, System.nanoTime() - start);
   }

@@ -25,6 +25,43 @@ class MaskTest {
     return set;
   }
 
+  /**
+   * Writing only where two masks differ gives the same bytes as a fresh masked copy, whatever the
+   * masks (nested as a magnitude grid's are, or not), across word boundaries and a ragged end.
+   */
+  @Test
+  void applyOverAnotherMaskEqualsAFreshCopy() {
+    int n = 1000;
+    float[] values = new float[n];
+    java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+    for (int i = 0; i < n; i++) {
+      values[i] = (float) random.nextDouble(-1, 1);
+    }
+    WeightTensor w = WeightTensor.of("w", new long[] {10, 100}, values);
+    FloatBuffer buffer = WeightTensor.allocate(n);
+    Mask previous = null;
+    for (int step = 0; step < 12; step++) {
+      BitSet bits = new BitSet(n);
+      double density = step / 12.0;
+      for (int i = 0; i < n; i++) {
+        if (random.nextDouble() < density) {
+          bits.set(i);
+        }
+      }
+      Mask mask = new Mask("w", new long[] {10, 100}, bits);
+      WeightTensor expected = mask.apply(w);
+      WeightTensor actual = previous == null ? mask.apply(w, buffer) : mask.applyOver(w, buffer, previous);
+      float[] e = new float[n];
+      float[] a = new float[n];
+      expected.data().duplicate().get(e);
+      actual.data().duplicate().get(a);
+      assertArrayEquals(e, a, "step " + step);
+      previous = mask;
+    }
+    assertThrows(InvalidInputException.class, () -> new Mask("v", new long[] {10, 100}, new BitSet())
+        .applyOver(w, buffer, new Mask("w", new long[] {10, 100}, new BitSet())));
+  }
+
   @Test
   void countsPrunedAndKeptPositions() {
     Mask mask = new Mask("w", SHAPE, bits(1, 4));
