@@ -31,8 +31,10 @@ import org.junit.jupiter.api.Test;
  * (the standalone scheduler reports its exit code as caused by the application, and a lost RPC connection is
  * reported the same way), and a failed task is retried first by the next free executor. Killing whichever
  * executor runs the model therefore often hits the same task again, and with {@code spark.task.maxFailures}
- * at its default of 4 a fourth loss of one task would fail the job by design. Three kills are the most that
- * the defaults survive whatever the timing, so the test cannot be flaky on that account; {@code
+ * at its default of 4 a fourth loss of one task would fail the job by design. Likewise, executors killed
+ * together take the data's shuffle outputs with them, and the sweep stage is attempted again after a
+ * {@code FetchFailed}, at most {@code spark.stage.maxConsecutiveAttempts} (4) times in a row. Three kills are
+ * the most that the defaults survive whatever the timing, so the test cannot be flaky on that account; {@code
  * spark.excludeOnFailure.enabled} is left at its default (off), without which two failed executors could
  * exclude the cluster's only worker host.
  */
