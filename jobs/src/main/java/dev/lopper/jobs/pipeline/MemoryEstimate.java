@@ -185,16 +185,25 @@ public record MemoryEstimate(long weightBytes, long largestTensorBytes, long row
 
   /**
    * A: the bytes of the largest activation for one row. A sequence model's is its positions ({@link
-   * #positions}) times the larger of its widest weight dimension (the hidden size, or the vocabulary for
-   * the logits) and the positions (attention scores); a model of float features's is the largest value
+   * #positions}) times the larger of its widest weight dimension (the hidden or MLP size, or the
+   * vocabulary of a head that computes logits; embedding tables, which Gather reads, do not count) and the
+   * positions (attention scores); a model of float features's is the largest value
    * that shape inference finds for a batch of one, or the row's elements times the widest weight
    * dimension when shapes cannot be inferred.
    */
   static long rowActivationBytes(OnnxModel model, boolean sequences, long[] rowShape) {
+    Set<String> tables = new HashSet<>();
+    for (Onnx.NodeProto node : model.nodes()) {
+      if (node.getOpType().equals("Gather") && node.getInputCount() > 0) {
+        tables.add(node.getInput(0));
+      }
+    }
     long widest = 1;
     for (WeightTensor w : model.weights().values()) {
-      for (long d : w.shape()) {
-        widest = Math.max(widest, d);
+      if (!tables.contains(w.name())) { // an embedding table's rows (the vocabulary) are no activation's width
+        for (long d : w.shape()) {
+          widest = Math.max(widest, d);
+        }
       }
     }
     if (sequences) {
