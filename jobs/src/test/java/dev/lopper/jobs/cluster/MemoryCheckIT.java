@@ -39,7 +39,7 @@ class MemoryCheckIT {
   }
 
   @Test
-  void executorsTooSmallForSparkAreRefusedBeforeAnyTaskAndOnesThatFitRun() throws IOException {
+  void executorsTooSmallForSparkAreRefusedBeforeAnyTaskAndOnesThatFitRun() throws IOException, InterruptedException {
     Path refusedOut = lopper.workDir().resolve("refused");
     Path fitsOut = lopper.workDir().resolve("fits");
     long start = System.nanoTime();
@@ -61,10 +61,30 @@ class MemoryCheckIT {
 
     long fitsStart = System.nanoTime();
     SubmittedApp fits = sweep(fitsOut, "512m", 1);
+    // Each executor's peak resident set (VmHWM), sampled while the application runs, for the estimate's
+    // constants (docs/cluster.md, "Memory checked before the run").
+    java.util.Map<Long, Long> peakKib = new java.util.TreeMap<>();
+    while (fits.isAlive()) {
+      for (long pid : lopper.cluster().executorPids()) {
+        peakRss(pid).ifPresent(kib -> peakKib.merge(pid, kib, Math::max));
+      }
+      Thread.sleep(200);
+    }
     LopperCluster.awaitSuccess(fits, "the sweep with executors of 512 MiB and one core");
-    System.out.printf("executors of 512 MiB, one core: done in %.1f s%n", LopperCluster.seconds(fitsStart));
+    System.out.printf("executors of 512 MiB, one core: done in %.1f s; executors' peak resident sets (KiB): %s%n",
+        LopperCluster.seconds(fitsStart), peakKib);
     LopperCluster.assertRanOnCluster(fitsOut);
     assertEquals(1 + 13 * 9, SweepTables.rows(LopperCluster.sensitivityCsv(fitsOut)).size(), "rows");
+  }
+
+  /** A live process's peak resident set in KiB ({@code VmHWM} of {@code /proc/<pid>/status}). */
+  private static java.util.Optional<Long> peakRss(long pid) {
+    try {
+      return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmHWM:"))
+          .map(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst();
+    } catch (IOException | RuntimeException gone) {
+      return java.util.Optional.empty();
+    }
   }
 
   /** Every executor directory the worker made, of any application. */
