@@ -56,12 +56,12 @@ final class MemoryCheck {
     /** The budget of a run of {@code master}, its settings looked up by {@code setting} (null when unset). */
     static Budget of(String master, UnaryOperator<String> setting, long driverHeap) {
       boolean own = !(master.equals("local") || master.startsWith("local["));
-      long executorHeap = bytes(setting.apply("spark.executor.memory"), 1L << 30);
+      long executorHeap = bytes(setting, "spark.executor.memory", 1L << 30);
       long executorTotal = executorHeap + overhead(setting, "spark.executor", executorHeap)
           + (Boolean.parseBoolean(setting.apply("spark.memory.offHeap.enabled"))
-              ? bytes(setting.apply("spark.memory.offHeap.size"), 0) : 0);
-      int taskCpus = Integer.parseInt(orElse(setting.apply("spark.task.cpus"), "1"));
-      int executorTasks = Math.max(1, Integer.parseInt(orElse(setting.apply("spark.executor.cores"), "1")) / taskCpus);
+              ? bytes(setting, "spark.memory.offHeap.size", 0) : 0);
+      int taskCpus = Math.max(1, count(setting, "spark.task.cpus"));
+      int executorTasks = Math.max(1, count(setting, "spark.executor.cores") / taskCpus);
       long driverTotal = driverHeap + overhead(setting, "spark.driver", driverHeap);
       return new Budget(own, executorHeap, executorTotal, executorTasks, driverHeap, driverTotal,
           own ? 0 : localTasks(master));
@@ -77,18 +77,32 @@ final class MemoryCheck {
     }
 
     private static long overhead(UnaryOperator<String> setting, String prefix, long heap) {
-      String set = setting.apply(prefix + ".memoryOverhead");
-      if (set != null) {
-        return bytes(set, 0);
+      if (setting.apply(prefix + ".memoryOverhead") != null) {
+        return bytes(setting, prefix + ".memoryOverhead", 0);
       }
       double factor = Double.parseDouble(orElse(setting.apply(prefix + ".memoryOverheadFactor"),
           String.valueOf(OVERHEAD_FACTOR)));
       return Math.max(MIN_OVERHEAD, (long) (factor * heap));
     }
 
+    /** A count setting, 1 when unset. */
+    private static int count(UnaryOperator<String> setting, String name) {
+      String value = setting.apply(name);
+      try {
+        return value == null ? 1 : Integer.parseInt(value.strip());
+      } catch (NumberFormatException e) {
+        throw new InvalidInputException(name + ": expected a whole number, found '" + value + "'");
+      }
+    }
+
     /** A Spark memory setting ({@code 768m}, {@code 4g}; a bare number is MiB) in bytes. */
-    private static long bytes(String value, long unset) {
-      return value == null ? unset : JavaUtils.byteStringAsMb(value) << 20;
+    private static long bytes(UnaryOperator<String> setting, String name, long unset) {
+      String value = setting.apply(name);
+      try {
+        return value == null ? unset : JavaUtils.byteStringAsMb(value) << 20;
+      } catch (RuntimeException e) {
+        throw new InvalidInputException(name + ": expected a memory size such as 768m or 4g, found '" + value + "'", e);
+      }
     }
 
     private static String orElse(String value, String unset) {
@@ -106,6 +120,7 @@ final class MemoryCheck {
    */
   static void check(LopperConfig config, InspectedModel model) {
     Map<String, String> conf = config.spark().conf();
+    // The master as SparkSessions.master chooses it: spark-submit's, else spark.master, else local[*].
     String master = System.getProperty("spark.master",
         config.spark().master() != null ? config.spark().master() : "local[*]");
     UnaryOperator<String> setting = name -> conf.containsKey(name) ? conf.get(name) : System.getProperty(name);

@@ -101,6 +101,10 @@ class MemoryCheckTest {
     assertEquals(8192 * MIB + (long) (0.10 * 8192 * MIB) + 1024 * MIB, c.executorTotal(), "10% overhead, off-heap");
     assertEquals(2, c.executorTasks(), "4 cores, 2 per task");
 
+    Map<String, String> wrong = Map.of("spark.executor.cores", "two");
+    assertEquals("spark.executor.cores: expected a whole number, found 'two'", assertThrows(InvalidInputException.class,
+        () -> MemoryCheck.Budget.of("yarn", wrong::get, 1024 * MIB)).getMessage());
+
     MemoryCheck.Budget local = MemoryCheck.Budget.of("local[3]", Map.<String, String>of()::get, 1024 * MIB);
     assertEquals(3, local.localTasks());
     assertTrue(!local.executorsOfTheirOwn());
