@@ -26,9 +26,12 @@ import org.apache.spark.sql.SparkSession;
  */
 public final class Pipeline implements RunStages<InspectedModel> {
 
+  /** {@link Inspect}, then the memory the model needs against what the run's JVMs get ({@link MemoryCheck}). */
   @Override
   public InspectedModel inspect(LopperConfig config, Configuration hadoop) {
-    return Inspect.model(config, hadoop);
+    InspectedModel model = Inspect.model(config, hadoop);
+    MemoryCheck.check(config, model);
+    return model;
   }
 
   @Override
