@@ -273,7 +273,8 @@ public final class GraphCut {
   /**
    * Like {@link #suffix(Map)}, with the initializers named in {@code fed} declared as graph inputs
    * of their element type and shape instead: one session on it evaluates any values of those
-   * tensors, each run fed its own (see {@link PreparedCut#fedLogits}).
+   * tensors, each run fed its own (see {@link PreparedCut#fedLogits}, which feeds every float
+   * weight of the suffix).
    *
    * @throws IllegalArgumentException when a name in {@code fed} is no initializer the suffix reads
    */

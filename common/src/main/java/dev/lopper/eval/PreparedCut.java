@@ -41,6 +41,7 @@ public final class PreparedCut implements AutoCloseable {
   private final Set<String> fedInputs;
   private final byte[] suffix;
   private final Map<String, OnnxTensor> suffixWeights;
+  private final List<String> fedWeights; // every float weight the suffix reads, fed by fedLogits
   private final Map<String, Onnx.TypeProto> types;
   private OrtSession fed; // the suffix reading the cut's weights as inputs, built on first use
   private OrtSession.SessionOptions fedOptions;
@@ -90,6 +91,7 @@ public final class PreparedCut implements AutoCloseable {
     Onnx.ModelProto part = graphCut.suffix(types);
     this.suffix = part.toByteArray();
     this.suffixWeights = evaluator.weightsOf(part);
+    this.fedWeights = List.copyOf(new java.util.TreeSet<>(suffixWeights.keySet()));
   }
 
   /** The cut this evaluates. */
@@ -227,10 +229,11 @@ public final class PreparedCut implements AutoCloseable {
   /**
    * The model's first output for the rows whose cut values are {@code activations}, with {@code
    * weights} fed in place of the cut's weights (the dense ones where a weight is not given). One
-   * session on the suffix, which reads the cut's weights as graph inputs, serves every call: a
-   * variant costs its runs, not a session of its own (whose building, for large weights, costs
-   * more than the runs). The weights are read in place; the session is built on first use and
-   * closed with the cut.
+   * session on the suffix, which reads every float weight of the suffix as a graph input, serves
+   * every call: a variant costs its runs, not a session of its own, and no session holds a copy of
+   * the weights (ONNX Runtime copies external initializers into each session: 0.3–0.5 s and the
+   * tensor's bytes again for a 268 MB tensor). The weights are read in place; the session is built
+   * on first use and closed with the cut.
    *
    * <p>The logits are bitwise those of {@link #variant} only when a weight fed as an input is
    * multiplied by the same kernel as a constant one: true of Gemm and MatMul when the evaluator
@@ -258,7 +261,7 @@ public final class PreparedCut implements AutoCloseable {
     List<OnnxTensor> wrapped = new ArrayList<>(weights.size());
     String what = "the activations of " + graphCut;
     try {
-      for (String name : graphCut.weights()) {
+      for (String name : fedWeights) {
         WeightTensor w = weights.get(name);
         if (w == null) {
           feed.put(name, evaluator.denseTensors().get(name));
@@ -281,7 +284,7 @@ public final class PreparedCut implements AutoCloseable {
 
   private synchronized OrtSession fedSession() {
     if (fed == null) {
-      Onnx.ModelProto part = graphCut.suffix(types, graphCut.weights());
+      Onnx.ModelProto part = graphCut.suffix(types, suffixWeights.keySet());
       OrtSession.SessionOptions options = new OrtSession.SessionOptions();
       try {
         fed = evaluator.createSession(part.toByteArray(), new HashMap<>(evaluator.weightsOf(part)),

@@ -8,6 +8,7 @@ import dev.lopper.structure.ShapeInference;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import onnx.Onnx;
 
@@ -37,11 +38,11 @@ import onnx.Onnx;
  *   driver heap     Dh = max(SPARK_MINIMUM_HEAP, SPARK_RESERVED + MASKED_COPIES × L (+ c × (MASKED_COPIES × L + b × A)))
  * </pre>
  *
- * <p>Where each term lives: the weights are direct buffers (Lopper's copy, shared with ONNX Runtime's
- * sessions as external initializers) and ONNX Runtime pre-packs a Gemm/MatMul-heavy model's weights
- * once more in native memory, hence two copies; cut activations and a batch's activations are ONNX
- * Runtime's native tensors; the masked copies of a tensor (the values, their magnitudes ordered for
- * the threshold, the mask) are Java arrays, and so are a batch's decoded rows. So E counts heap and
+ * <p>Where each term lives: the weights are direct buffers (Lopper's copy, read in place by the
+ * sweep's suffix sessions) and ONNX Runtime copies the external initializers of a session it builds
+ * (a task's dense pass) into native memory, hence two copies; cut activations and a batch's
+ * activations are ONNX Runtime's native tensors; a tensor's masked copy is a direct buffer and the
+ * grid's masks are Java bit sets, and a batch's decoded rows are Java arrays. So E counts heap and
  * native memory together, what a YARN or Kubernetes container limits; Eh is the part that must fit
  * {@code -Xmx}. The constants are the figures of today's code (measured in docs/cluster.md, "Memory
  * checked before the run"), held here so that they can be refined in one place.
@@ -70,12 +71,20 @@ public record MemoryEstimate(long weightBytes, long largestTensorBytes, long row
   public static final long EXECUTOR_BASE = 450L << 20;
   /** The driver JVM before Lopper holds anything: as an executor, plus the Spark scheduler and the session. */
   public static final long DRIVER_BASE = 500L << 20;
-  /** Copies of the weights per JVM: Lopper's direct buffers and ONNX Runtime's pre-packed copy. */
+  /**
+   * Copies of the weights per JVM: Lopper's direct buffers and the copy ONNX Runtime makes of the
+   * external initializers of a session it builds (a task's dense pass; the sweep's suffix sessions
+   * read the weights as inputs and copy none).
+   */
   public static final int WEIGHT_COPIES = 2;
   /** Activations of one batch alive at once in ONNX Runtime (a node's inputs and output, the logits copy). */
   public static final int LIVE_ACTIVATIONS = 3;
-  /** Copies of the largest tensor a task makes: its values, their ordered magnitudes, the masked variant. */
-  public static final int MASKED_COPIES = 3;
+  /**
+   * The largest tensor's bytes a task holds besides the weights: the variant's masked copy (one
+   * buffer, rewritten where the next variant's mask differs) and the grid's masks (a bit per weight
+   * and grid point).
+   */
+  public static final int MASKED_COPIES = 2;
   /** The positions assumed for a sequence model that states no length and has no position table. */
   public static final long DEFAULT_POSITIONS = 2048;
 
@@ -212,8 +221,10 @@ public record MemoryEstimate(long weightBytes, long largestTensorBytes, long row
     }
     long largest = 0;
     try {
-      for (long[] shape : ShapeInference.infer(model.graph().getGraph(), 1).values()) {
-        largest = Math.max(largest, WeightTensor.elementCount(shape));
+      for (Map.Entry<String, long[]> e : ShapeInference.infer(model.graph().getGraph(), 1).entrySet()) {
+        if (!model.weights().containsKey(e.getKey())) { // a weight is no activation
+          largest = Math.max(largest, WeightTensor.elementCount(e.getValue()));
+        }
       }
     } catch (IllegalArgumentException unknown) {
       largest = 0;
