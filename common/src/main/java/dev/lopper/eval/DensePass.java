@@ -28,16 +28,30 @@ final class DensePass implements AutoCloseable {
   private final OrtSession.SessionOptions sessionOptions;
   private final Map<String, Onnx.TypeProto> types;
   private final Map<String, TensorInfo> infos = new HashMap<>();
+  private final boolean fed;
 
   /** One batch's dense logits and held activations. */
   record Result(Logits logits, Map<String, Activation> values) {}
 
-  DensePass(Evaluator evaluator, Collection<String> values) {
+  /**
+   * A dense pass yielding {@code values}; {@code fed}: with every float weight read in place as a
+   * graph input rather than copied into the session as an external initializer (which ONNX Runtime
+   * copies: the model's size again per session), for a model whose outputs that does not change
+   * ({@link Evaluator#fedModelReproduces}).
+   */
+  DensePass(Evaluator evaluator, Collection<String> values, boolean fed) {
     this.evaluator = evaluator;
+    this.fed = fed;
     sessionOptions = new OrtSession.SessionOptions();
     try {
-      byte[] bytes = GraphCut.withOutputs(evaluator.model(), values).toByteArray();
-      session = evaluator.createSession(bytes, new HashMap<>(evaluator.denseTensors()), sessionOptions);
+      Onnx.ModelProto graph = GraphCut.withOutputs(evaluator.model(), values);
+      if (fed) {
+        graph = GraphCut.feeding(graph, evaluator.denseTensors().keySet(), "the dense model");
+        session = evaluator.createSession(graph.toByteArray(), new HashMap<>(), sessionOptions);
+      } else {
+        session = evaluator.createSession(graph.toByteArray(), new HashMap<>(evaluator.denseTensors()),
+            sessionOptions);
+      }
     } catch (RuntimeException e) {
       sessionOptions.close();
       throw e;
@@ -99,8 +113,13 @@ final class DensePass implements AutoCloseable {
           requested.add(v);
         }
       }
+      Map<String, OnnxTensor> inputs = feed;
+      if (fed) {
+        inputs = new HashMap<>(feed);
+        inputs.putAll(evaluator.denseTensors());
+      }
       try (OrtSession.Result result =
-          session.run(feed, requested, pinned)) {
+          session.run(inputs, requested, pinned)) {
         Logits logits = evaluator.toLogits(result.get(outputName).orElseThrow(), rows,
             "a dense pass on " + what);
         for (String v : requested) {

@@ -85,6 +85,7 @@ public final class Evaluator implements AutoCloseable {
   private final Set<VariantSession> open = ConcurrentHashMap.newKeySet();
   private final Set<PreparedCut> openCuts = ConcurrentHashMap.newKeySet();
   private final Map<CutKey, Boolean> cutVerdicts = new ConcurrentHashMap<>();
+  private volatile Boolean fedModel; // fedModelReproduces's verdict, once asked
 
   /**
    * A cut, by its weights, with its activations held from a dense pass or from its prefix, its
@@ -196,10 +197,42 @@ public final class Evaluator implements AutoCloseable {
     return opened(new PreparedCut(this, cut, heldTypes));
   }
 
-  /** A dense pass that also yields {@code values}; the caller closes it. */
+  /**
+   * A dense pass that also yields {@code values}; the caller closes it. It reads the weights in
+   * place, as inputs, when that computes what constant weights do ({@link #fedModelReproduces}).
+   */
   DensePass densePass(Collection<String> values) {
     checkOpen();
-    return new DensePass(this, values);
+    return new DensePass(this, values, fedModelReproduces());
+  }
+
+  /**
+   * Whether the whole model with every float weight fed as a graph input computes, on the probe
+   * batch ({@link #probe()}), the outputs of the model with them constant, bit for bit: true of
+   * Gemm and MatMul layers (sessions here do not pre-pack), false where ONNX Runtime rewrites an
+   * operator only for constant weights (the NCHWc convolutions of the digits CNN). Asked once per
+   * evaluator; the check builds one session of each kind.
+   */
+  boolean fedModelReproduces() {
+    Boolean verdict = fedModel;
+    if (verdict == null) {
+      synchronized (this) {
+        if (fedModel == null) {
+          Map<String, OnnxTensor> probe = probe();
+          try (VariantSession constant = dense();
+              DensePass fed = new DensePass(this, List.of(), true)) {
+            Logits expected = constant.run(probe, probeRows(), "a probe batch");
+            fedModel = fed.run(probe, probeRows(), "a probe batch", Set.of()).logits().equals(expected);
+          } catch (IllegalStateException e) {
+            fedModel = false; // ONNX Runtime could not build or run the model with its weights as inputs
+          } finally {
+            probe.values().forEach(OnnxTensor::close);
+          }
+        }
+        verdict = fedModel;
+      }
+    }
+    return verdict;
   }
 
   /** Checks that every replacement names a float initializer of the model and has its shape. */

@@ -279,7 +279,16 @@ public final class GraphCut {
    * @throws IllegalArgumentException when a name in {@code fed} is no initializer the suffix reads
    */
   public Onnx.ModelProto suffix(Map<String, Onnx.TypeProto> types, Collection<String> fed) {
-    Onnx.ModelProto part = suffix(types);
+    return feeding(suffix(types), fed, toString());
+  }
+
+  /**
+   * {@code part} with its initializers named in {@code fed} declared as graph inputs of their
+   * element type and shape instead ({@code what} names the part in messages).
+   *
+   * @throws IllegalArgumentException when a name in {@code fed} is no initializer of the part
+   */
+  static Onnx.ModelProto feeding(Onnx.ModelProto part, Collection<String> fed, String what) {
     Onnx.GraphProto.Builder g = part.getGraph().toBuilder();
     Set<String> left = new LinkedHashSet<>(fed);
     for (int i = g.getInitializerCount() - 1; i >= 0; i--) {
@@ -296,8 +305,7 @@ public final class GraphCut {
       }
     }
     if (!left.isEmpty()) {
-      throw new IllegalArgumentException("the suffix of " + this + " reads no initializer named "
-          + left);
+      throw new IllegalArgumentException(what + " has no initializer named " + left);
     }
     return part.toBuilder().setGraph(g).build();
   }

@@ -86,6 +86,8 @@ class FedSuffixTest {
       try {
         assertEquals(1, batches.get(batches.size() - 1).rows());
         List<String> names = tensors.stream().map(PrunableTensor::name).toList();
+        // The dense pass reads the weights in place too: no session copies them.
+        assertEquals(true, evaluator.fedModelReproduces());
         TensorSweep full = new TensorSweep(evaluator, batches, 10, TensorSweep.Options.fullEvaluation());
         TensorSweep held = new TensorSweep(evaluator, batches, 10, names, TensorSweep.Options.defaults());
         for (String name : names) {
