@@ -129,9 +129,12 @@ public final class Safetensors {
       }
       int count = Math.toIntExact(entry.elementCount());
       FloatBuffer out = WeightTensor.allocate(count);
+      if (entry.dtype().equals("F32")) {
+        readFloats(entry, out);
+        return new WeightTensor(name, entry.shape(), out.flip());
+      }
       ByteBuffer raw = readBytes(entry);
       switch (entry.dtype()) {
-        case "F32" -> out.put(raw.asFloatBuffer());
         case "F64" -> {
           for (int i = 0; i < count; i++) {
             out.put((float) raw.getDouble(i * 8));
@@ -152,6 +155,31 @@ public final class Safetensors {
       }
       out.flip();
       return new WeightTensor(name, entry.shape(), out);
+    }
+
+    /**
+     * Reads an F32 tensor into {@code out} a few MiB at a time, so that a large model's weights
+     * pass through the heap in small pieces rather than as one array per tensor.
+     */
+    private void readFloats(Entry entry, FloatBuffer out) {
+      long length = entry.end() - entry.begin();
+      if (length != (long) out.remaining() * Float.BYTES) {
+        throw new InvalidInputException(path + ": tensor " + entry.name() + " holds " + length
+            + " bytes, its shape " + Arrays.toString(entry.shape()) + " F32 needs "
+            + (long) out.remaining() * Float.BYTES);
+      }
+      byte[] chunk = new byte[(int) Math.min(length, 8 << 20)];
+      ByteBuffer view = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
+      try (FSDataInputStream in = HadoopFiles.open(path, conf)) {
+        for (long done = 0; done < length; ) {
+          int n = (int) Math.min(chunk.length, length - done);
+          in.readFully(dataStart + entry.begin() + done, chunk, 0, n);
+          out.put(view.limit(n).position(0).asFloatBuffer());
+          done += n;
+        }
+      } catch (IOException e) {
+        throw new InvalidInputException(path + ": cannot read tensor " + entry.name() + ": " + e.getMessage(), e);
+      }
     }
 
     /** The raw little-endian bytes of a tensor. */

@@ -118,10 +118,19 @@ public final class OnnxModel {
     Map<String, WeightTensor> weights = new LinkedHashMap<>();
     Map<String, String> origins = new HashMap<>();
     Onnx.GraphProto.Builder graph = proto.getGraph().toBuilder().clearInitializer();
+    // Tensors the safetensors file supplies are read from there only, not from the ONNX file too.
+    Safetensors.File safetensors = source.weightsPath() == null ? null
+        : Safetensors.open(source.weightsPath(), conf);
+    Map<String, long[]> pending = new HashMap<>();
     try (ExternalData external = new ExternalData(path, conf)) {
       for (Onnx.TensorProto tensor : proto.getGraph().getInitializerList()) {
         if (tensor.getDataType() == Onnx.TensorProto.DataType.FLOAT_VALUE) {
-          weights.put(tensor.getName(), readFloat(path, tensor, external));
+          if (safetensors != null && safetensors.entries().containsKey(tensor.getName())) {
+            weights.put(tensor.getName(), null); // its place in the order; read by applySafetensors
+            pending.put(tensor.getName(), tensor.getDimsList().stream().mapToLong(Long::longValue).toArray());
+          } else {
+            weights.put(tensor.getName(), readFloat(path, tensor, external));
+          }
           origins.put(tensor.getName(), path);
           graph.addInitializer(externalHeader(tensor));
         } else {
@@ -132,8 +141,8 @@ public final class OnnxModel {
         digest.update(HadoopFiles.fingerprint(file, conf).getBytes(StandardCharsets.UTF_8));
       }
     }
-    if (source.weightsPath() != null) {
-      applySafetensors(source, conf, weights, origins);
+    if (safetensors != null) {
+      applySafetensors(source, safetensors, weights, pending, origins);
       digest.update(HadoopFiles.fingerprint(source.weightsPath(), conf).getBytes(StandardCharsets.UTF_8));
     }
     for (WeightTensor w : weights.values()) {
@@ -224,6 +233,9 @@ public final class OnnxModel {
     try {
       CodedInputStream in = CodedInputStream.newInstance(bytes);
       in.setSizeLimit(Integer.MAX_VALUE);
+      // The tensors' raw data are views of the file's bytes, not copies: the model's size once
+      // on the heap while it loads, not twice.
+      in.enableAliasing(true);
       proto = Onnx.ModelProto.parseFrom(in);
     } catch (InvalidProtocolBufferException e) {
       throw new InvalidInputException(path + ": not an ONNX model, or truncated (" + e.getMessage() + ")", e);
@@ -336,21 +348,25 @@ public final class OnnxModel {
     return fallback;
   }
 
-  private static void applySafetensors(ModelSource source, Configuration conf,
-      Map<String, WeightTensor> weights, Map<String, String> origins) {
-    Safetensors.File file = Safetensors.open(source.weightsPath(), conf);
+  /**
+   * Puts the safetensors file's tensors in place of the float initializers of their names; those
+   * in {@code pending} (of the shapes given there) were not read from the ONNX file at all.
+   */
+  private static void applySafetensors(ModelSource source, Safetensors.File file,
+      Map<String, WeightTensor> weights, Map<String, long[]> pending, Map<String, String> origins) {
     List<String> unmatched = new ArrayList<>();
     int replaced = 0;
     for (Safetensors.Entry entry : file.entries().values()) {
       WeightTensor current = weights.get(entry.name());
-      if (current == null) {
+      long[] shape = current != null ? current.shape() : pending.get(entry.name());
+      if (shape == null) {
         unmatched.add(entry.name());
         continue;
       }
-      if (!Arrays.equals(current.shape(), entry.shape())) {
+      if (!Arrays.equals(shape, entry.shape())) {
         throw new InvalidInputException(source.weightsPath() + ": tensor " + entry.name() + " has shape "
             + Arrays.toString(entry.shape()) + ", but the initializer in " + source.onnxPath()
-            + " has shape " + Arrays.toString(current.shape()));
+            + " has shape " + Arrays.toString(shape));
       }
       weights.put(entry.name(), file.readFloat(entry.name()));
       origins.put(entry.name(), source.weightsPath());
