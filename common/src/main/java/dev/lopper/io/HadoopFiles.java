@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -93,6 +94,31 @@ public final class HadoopFiles {
       throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
     }
     return bytes;
+  }
+
+  /**
+   * The whole file, memory-mapped read-only when it is on the local file system (its pages are read
+   * when touched and are the page cache's, not the heap's: parsing a protobuf with aliasing skips
+   * over a model's inline weights without reading them), else read into a heap buffer ({@link
+   * #readAll}).
+   */
+  public static ByteBuffer readAllMapped(String path, Configuration conf) {
+    Path target = new Path(path);
+    FileSystem fs = fileSystem(path, conf);
+    if (fs instanceof org.apache.hadoop.fs.LocalFileSystem || fs instanceof org.apache.hadoop.fs.RawLocalFileSystem) {
+      java.nio.file.Path local = java.nio.file.Path.of(fs.makeQualified(target).toUri());
+      try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(local)) {
+        if (channel.size() > Integer.MAX_VALUE - 8) {
+          throw new InvalidInputException(path + ": " + channel.size() + " bytes, too large to read whole (2 GiB)");
+        }
+        return channel.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, channel.size());
+      } catch (java.nio.file.NoSuchFileException e) {
+        throw new UncheckedIOException(path + ": cannot read: no such file", e);
+      } catch (IOException e) {
+        throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
+      }
+    }
+    return ByteBuffer.wrap(readAll(path, conf));
   }
 
   /**

@@ -27,6 +27,7 @@ import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.Path;
 import org.nd4j.shade.protobuf.ByteString;
 import org.nd4j.shade.protobuf.CodedInputStream;
+import org.nd4j.shade.protobuf.UnsafeByteOperations;
 import org.nd4j.shade.protobuf.InvalidProtocolBufferException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -107,11 +108,15 @@ public final class OnnxModel {
   /** Loads and checks a model; every problem with the files is an {@link InvalidInputException}. */
   public static OnnxModel load(ModelSource source, Configuration conf) {
     String path = source.onnxPath();
-    byte[] bytes = HadoopFiles.readAll(path, conf);
+    // Mapped when local: a model whose weights are inline but come from a safetensors file is
+    // parsed without its weights ever being read into the heap.
+    ByteBuffer bytes = HadoopFiles.readAllMapped(path, conf);
     // The checksum tells the driver's files from an executor's: fingerprints (fast in any JIT mode,
-    // HadoopFiles.fingerprint) of every file, combined by SHA-256 into one identifier.
+    // HadoopFiles.fingerprint) of every file, combined by SHA-256 into one identifier. A mapped
+    // file is fingerprinted through a stream (the page cache) so that its pages are not all mapped in.
     MessageDigest digest = sha256();
-    digest.update(HadoopFiles.fingerprint(bytes).getBytes(StandardCharsets.UTF_8));
+    digest.update((bytes.hasArray() ? HadoopFiles.fingerprint(bytes.array())
+        : HadoopFiles.fingerprint(path, conf)).getBytes(StandardCharsets.UTF_8));
     Onnx.ModelProto proto = parse(path, bytes);
     checkStructure(path, proto);
 
@@ -225,17 +230,17 @@ public final class OnnxModel {
     return "OnnxModel[" + source.onnxPath() + (source.weightsPath() == null ? "" : " + " + source.weightsPath()) + "]";
   }
 
-  private static Onnx.ModelProto parse(String path, byte[] bytes) {
-    if (bytes.length == 0) {
+  private static Onnx.ModelProto parse(String path, ByteBuffer bytes) {
+    if (!bytes.hasRemaining()) {
       throw new InvalidInputException(path + ": not an ONNX model: the file is empty");
     }
     Onnx.ModelProto proto;
     try {
-      CodedInputStream in = CodedInputStream.newInstance(bytes);
-      in.setSizeLimit(Integer.MAX_VALUE);
-      // The tensors' raw data are views of the file's bytes, not copies: the model's size once
-      // on the heap while it loads, not twice.
+      // A stream over bytes it may treat as immutable, with aliasing: the tensors' raw data are
+      // views of the file's bytes, not copies (a stream of CodedInputStream.newInstance copies them).
+      CodedInputStream in = UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
       in.enableAliasing(true);
+      in.setSizeLimit(Integer.MAX_VALUE);
       proto = Onnx.ModelProto.parseFrom(in);
     } catch (InvalidProtocolBufferException e) {
       throw new InvalidInputException(path + ": not an ONNX model, or truncated (" + e.getMessage() + ")", e);
