@@ -103,6 +103,7 @@ public final class HadoopFiles {
    * #readAll}).
    */
   public static ByteBuffer readAllMapped(String path, Configuration conf) {
+    length(path, conf); // a missing file is bad input, named as for any read
     Path target = new Path(path);
     FileSystem fs = fileSystem(path, conf);
     if (fs instanceof org.apache.hadoop.fs.LocalFileSystem || fs instanceof org.apache.hadoop.fs.RawLocalFileSystem) {
@@ -112,8 +113,6 @@ public final class HadoopFiles {
           throw new InvalidInputException(path + ": " + channel.size() + " bytes, too large to read whole (2 GiB)");
         }
         return channel.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, channel.size());
-      } catch (java.nio.file.NoSuchFileException e) {
-        throw new UncheckedIOException(path + ": cannot read: no such file", e);
       } catch (IOException e) {
         throw new UncheckedIOException(path + ": cannot read: " + e.getMessage(), e);
       }
