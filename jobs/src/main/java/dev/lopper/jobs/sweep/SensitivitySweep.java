@@ -2,6 +2,7 @@ package dev.lopper.jobs.sweep;
 
 import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
+import dev.lopper.criteria.ReconstructingCriterion;
 import dev.lopper.data.Batch;
 import dev.lopper.eval.TensorSweep;
 import dev.lopper.jobs.data.PartitionData;
@@ -14,6 +15,7 @@ import dev.lopper.metrics.Tally;
 import dev.lopper.model.WeightTensor;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
@@ -112,6 +114,7 @@ public final class SensitivitySweep {
       tallies.addAll(compute(jsc, data, spec, conf, plan, missing, step));
       jsc.clearJobGroup();
     }
+    GridMasks.clear();
     LOG.info("Sweep done: {} units computed, {} reused from the checkpoint", missing.size(), reusedUnits);
     return SweepResult.merge(spec, tallies, plan.slices(), new SweepResult.Units(plan.units().size(), reusedUnits));
   }
@@ -189,6 +192,10 @@ public final class SensitivitySweep {
       SerializableConfiguration conf, PartitionData rows, SweepPlan.Unit unit) {
     ExecutorModels.Loaded loaded = ExecutorModels.get(spec.model(), spec.checksum(), conf.get(), spec.threads());
     PruningCriterion criterion = spec.criterionInstance();
+    if (!(criterion instanceof ReconstructingCriterion)) {
+      // Every unit of an item would choose the same masks: once per JVM.
+      criterion = GridMasks.sharing(criterion, masksKey(spec));
+    }
     CriterionContext context = spec.context();
     List<VariantTally> out = new ArrayList<>();
     try (BufferAllocator allocator = ExecutorModels.taskAllocator("slice " + unit.slice())) {
@@ -228,6 +235,14 @@ public final class SensitivitySweep {
     public ArrayList<VariantTally> apply(Iterator<ArrayList<VariantTally>> rows) {
       return rows.next();
     }
+  }
+
+  /** What a sweep's grid masks depend on besides the weights (see {@link GridMasks}). */
+  static String masksKey(SweepSpec spec) {
+    return String.join("|", spec.checksum(), spec.criterion(), Arrays.toString(spec.sparsities()),
+        String.valueOf(spec.pattern()), Double.toString(spec.dampening()),
+        spec.statistics() == null ? "-" : Long.toString(spec.statistics().id()),
+        Integer.toString(spec.channelGroups().hashCode()));
   }
 
   /** Keeps one partition of an RDD (Spark's partition filter is a Scala function). */
