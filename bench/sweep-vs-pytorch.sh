@@ -32,6 +32,8 @@
 #      (the worker's reaped-children time from /proc/<worker>/stat, before and after);
 #   5. checks every Lopper table against the PyTorch one (accuracy exact, loss within 1e-5) and
 #      prints the ratios.
+# After each local run it reports the overhead per variant (overhead_of): a variant's share of the
+# sweep units' time against its suffix's FLOPs at ONNX Runtime's measured GEMM rate.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -147,6 +149,42 @@ run_local() {
   log "lopper local[$local_cores] (round $r): wall ${local_wall[$r]} s, cpu $(cpu_of "$work/local-r$r.time") s" \
     "(whole run, Spark's start included)"
   log "  stages (manifest timings_millis): $(stages_of "$work/runs/local-r$r/manifest.json")"
+  overhead_of "$work/local-r$r.log"
+}
+# overhead_of LOG: per tensor, a variant's time (its share of the sweep units' "Sweep slice" lines:
+# choosing and writing its weights, building and running its suffix) against its suffix's FLOPs at
+# ONNX Runtime's GEMM rate (dev.lopper.eval.GemmRate: the fed, unpacked Gemm at the data's batch of
+# 256 rows, one thread per task, local_cores tasks at once), and the overhead: 1 - arithmetic / time.
+gemm_rate=""
+overhead_of() {
+  if [[ -z "$gemm_rate" ]]; then
+    gemm_rate="$(CLASSPATH="$root/common/target/classes:$root/common/target/test-classes:$(cat "$work/common-test-classpath.txt")" \
+      java dev.lopper.eval.GemmRate "$width" 256 "$local_cores" | sed -n 's/gemm_gflops_per_task=\([0-9.]*\).*/\1/p')"
+    log "  ONNX Runtime GEMM (fed, unpacked, ${width} wide, 256 rows, ${local_cores} tasks at once): ${gemm_rate} GFLOP/s per task"
+  fi
+  "$py" - "$1" "$data/mlp.json" "$gemm_rate" <<'PY' | while read -r line; do log "  $line"; done
+import json, re, sys
+log, meta, rate = sys.argv[1], json.load(open(sys.argv[2])), float(sys.argv[3]) * 1e9
+dims = [meta["width"]] * meta["layers"] + [meta["classes"]]
+per_row = {}  # a variant's suffix FLOPs per row, by tensor
+for i in range(meta["layers"]):
+    per_row[f"fcs.{i}.weight"] = sum(2 * dims[j] * dims[j + 1] for j in range(i, meta["layers"]))
+line = re.compile(r"Sweep slice \d+: (\S+): (\d+) variants on (\d+) rows, [a-z ]+, ([0-9.]+) s")
+seconds, flops, variants = {}, {}, {}
+for m in line.finditer(open(log).read()):
+    name, n, rows, s = m.group(1), int(m.group(2)), int(m.group(3)), float(m.group(4))
+    seconds[name] = seconds.get(name, 0) + s
+    flops[name] = flops.get(name, 0) + n * rows * per_row[name]
+    variants[name] = variants.get(name, 0) + n
+total_s = sum(seconds.values())
+total_a = sum(f / rate for f in flops.values())
+for name in sorted(seconds):
+    a = flops[name] / rate
+    print(f"overhead per variant, {name}: {100 * (1 - a / seconds[name]):.0f}%"
+          f" ({seconds[name] / variants[name]:.2f} s a variant-slice, arithmetic {a / variants[name]:.2f} s)")
+print(f"overhead per variant, all tensors: {100 * (1 - total_a / total_s):.0f}%"
+      f" ({total_s:.1f} s in the units' variants, arithmetic {total_a:.1f} s)")
+PY
 }
 # run_pytorch THREADS ROUND: the PyTorch sweep's wall time (its loop alone) into $last_wall.
 run_pytorch() {
