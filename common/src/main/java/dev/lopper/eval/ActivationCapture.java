@@ -78,11 +78,27 @@ public final class ActivationCapture implements AutoCloseable {
    */
   public static ActivationCapture segment(Evaluator evaluator, Collection<String> values, Onnx.ModelProto part,
       Map<String, WeightTensor> replacements) {
-    return new ActivationCapture(evaluator, values, part, replacements);
+    return new ActivationCapture(evaluator, values, part, replacements, true);
+  }
+
+  /**
+   * Like {@link #segment(Evaluator, Collection, Onnx.ModelProto, Map)} with sessions that do not
+   * pre-pack their weights, for values compared only with values of such sessions (the replacement
+   * probe, {@link Evaluator#checkReplacementsTakeEffect}): pre-packing a 268 MB weight takes longer
+   * than the probe's run.
+   */
+  static ActivationCapture unpackedSegment(Evaluator evaluator, Collection<String> values,
+      Onnx.ModelProto part, Map<String, WeightTensor> replacements) {
+    return new ActivationCapture(evaluator, values, part, replacements, false);
   }
 
   private ActivationCapture(Evaluator evaluator, Collection<String> values, Onnx.ModelProto part,
       Map<String, WeightTensor> replacements) {
+    this(evaluator, values, part, replacements, true);
+  }
+
+  private ActivationCapture(Evaluator evaluator, Collection<String> values, Onnx.ModelProto part,
+      Map<String, WeightTensor> replacements, boolean prepack) {
     evaluator.checkOpen();
     evaluator.checkReplacements(replacements);
     this.evaluator = evaluator;
@@ -110,7 +126,7 @@ public final class ActivationCapture implements AutoCloseable {
           used.put(e.getKey(), e.getValue());
         }
       }
-      this.session = evaluator.createSession(part.toByteArray(), initializers, sessionOptions, true);
+      this.session = evaluator.createSession(part.toByteArray(), initializers, sessionOptions, prepack);
       this.sessionInputs = Set.copyOf(session.getInputNames());
     } catch (RuntimeException e) {
       owned.forEach(OnnxTensor::close);

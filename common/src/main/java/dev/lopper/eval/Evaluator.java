@@ -411,7 +411,7 @@ public final class Evaluator implements AutoCloseable {
       }
       Map<String, HeldValue> held = Map.of();
       if (!frontier.isEmpty()) {
-        try (ActivationCapture values = ActivationCapture.segment(this, frontier,
+        try (ActivationCapture values = ActivationCapture.unpackedSegment(this, frontier,
             GraphCut.computing(model, frontier), Map.of())) {
           held = values.compute(probe, what, Map.of());
         }
@@ -420,13 +420,13 @@ public final class Evaluator implements AutoCloseable {
         Onnx.ModelProto part = segments.capture(g, held);
         String target = at.get(g);
         HeldValue reference;
-        try (ActivationCapture c = ActivationCapture.segment(this, List.of(target), part, Map.of())) {
+        try (ActivationCapture c = ActivationCapture.unpackedSegment(this, List.of(target), part, Map.of())) {
           reference = c.compute(probe, what, held).get(target);
         }
         for (String name : runs.get(g)) {
           WeightTensor zeros = WeightTensor.zeros(name, model.weight(name).shape());
           HeldValue zeroed;
-          try (ActivationCapture c = ActivationCapture.segment(this, List.of(target), part, Map.of(name, zeros))) {
+          try (ActivationCapture c = ActivationCapture.unpackedSegment(this, List.of(target), part, Map.of(name, zeros))) {
             if (!c.replacements().containsKey(name)) {
               throw new IllegalStateException("the probe's part for " + runs.get(g) + " does not read " + name);
             }

@@ -209,7 +209,12 @@ public final class SensitivitySweep {
         if (unit.baseline()) {
           out.add(new VariantTally(VariantTally.BASELINE, 0, unit.slice(), sweep.baseline()));
         }
-        for (int i : unit.items()) {
+        // Units of different slices start on different items: the first to reach an item chooses
+        // its grid masks for the JVM (GridMasks) while the others choose other items' instead of
+        // waiting for the same one. Tallies are merged by item and sparsity, in any order.
+        List<Integer> items = new ArrayList<>(unit.items());
+        java.util.Collections.rotate(items, -(unit.slice() % Math.max(1, items.size())));
+        for (int i : items) {
           List<WeightTensor> weights = spec.items().get(i).tensors().stream().map(loaded.model()::weight).toList();
           Tally[] tallies = sweep.sweep(weights, criterion, spec.sparsities(), context);
           for (int s = 0; s < tallies.length; s++) {
