@@ -45,8 +45,9 @@ import onnx.Onnx;
  * sessions. A {@link VariantSession} is an ONNX Runtime session built from the model's graph
  * ({@link OnnxModel#graphBytes()}, whose float initializers are external-data headers) with the
  * weights supplied as external initializers; a variant's session supplies its replacement tensors
- * instead of the dense ones of the same names. Building a session is cheap enough to build one per
- * variant (see docs/design.md, "Evaluating a variant"). {@code SessionOptions.addInitializer}
+ * instead of the dense ones of the same names. ONNX Runtime copies external initializers into each
+ * session, so for large weights the sweep instead feeds them as graph inputs to one session per cut
+ * ({@link PreparedCut#fedLogits}; docs/design.md, "Evaluating a variant"). {@code SessionOptions.addInitializer}
  * silently keeps the dense Conv weights at full optimisation where external initializers take
  * effect; {@link #checkReplacementsTakeEffect} guards that.
  *
@@ -82,6 +83,7 @@ public final class Evaluator implements AutoCloseable {
   private final String outputName;
   private final Map<String, OnnxTensor> denseTensors;
   private final boolean freeBatchDimension; // every input's first dimension is free: see fedRows
+  private final boolean fed; // readsWeightsAsInputs
   private final Set<VariantSession> open = ConcurrentHashMap.newKeySet();
   private final Set<PreparedCut> openCuts = ConcurrentHashMap.newKeySet();
   private final Map<CutKey, Boolean> cutVerdicts = new ConcurrentHashMap<>();
@@ -105,6 +107,8 @@ public final class Evaluator implements AutoCloseable {
     String path = model.source().onnxPath();
     this.inputs = ModelInputs.of(model);
     this.freeBatchDimension = inputs.inputs().stream().allMatch(i -> i.dims().length > 0 && i.dims()[0] < 0);
+    this.fed = model.weights().values().stream().mapToLong(WeightTensor::size).max().orElse(0)
+        >= options.fedFromElements();
     if (inputs.inputs().isEmpty()) {
       throw new InvalidInputException(path + ": the model has no inputs to feed");
     }
@@ -129,6 +133,18 @@ public final class Evaluator implements AutoCloseable {
   /** An evaluator with {@link EvaluatorOptions#defaults()}. */
   public Evaluator(OnnxModel model) {
     this(model, EvaluatorOptions.defaults());
+  }
+
+  /**
+   * Whether this evaluator reads weights as graph inputs where it can: the sweep's suffix sessions
+   * ({@link PreparedCut#fedLogits}) and its dense pass then copy no weights, and every session that
+   * computes outputs runs unpacked (a fed weight cannot be pre-packed, and the two GEMMs round
+   * differently). Chosen by the model's largest float weight against {@link
+   * EvaluatorOptions#fedFromElements()}: for small weights the pre-packed GEMM's speed is worth a
+   * session per variant, for large ones the sessions' copies cost more than the runs.
+   */
+  public boolean readsWeightsAsInputs() {
+    return fed;
   }
 
   /** The model evaluated. */
@@ -214,6 +230,9 @@ public final class Evaluator implements AutoCloseable {
    * evaluator; the check builds one session of each kind.
    */
   boolean fedModelReproduces() {
+    if (!fed) {
+      return false;
+    }
     Boolean verdict = fedModel;
     if (verdict == null) {
       synchronized (this) {
@@ -289,7 +308,7 @@ public final class Evaluator implements AutoCloseable {
    */
   OrtSession createSession(byte[] graphBytes, Map<String, OnnxTensorLike> initializers,
       OrtSession.SessionOptions sessionOptions) {
-    return createSession(graphBytes, initializers, sessionOptions, false);
+    return createSession(graphBytes, initializers, sessionOptions, !fed);
   }
 
   /**
@@ -618,7 +637,7 @@ public final class Evaluator implements AutoCloseable {
 
   /** Rows fed for a batch of {@code rows}: 2 for a single row when the inputs allow it. */
   int fedRows(int rows) {
-    return rows == 1 && freeBatchDimension ? 2 : rows;
+    return rows == 1 && fed && freeBatchDimension ? 2 : rows;
   }
 
   private Map<String, OnnxTensor> feed(Batch batch, boolean twice) {

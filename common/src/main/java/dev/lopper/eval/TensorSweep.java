@@ -46,6 +46,11 @@ import onnx.Onnx;
  *       {@link Options#activationBytes()} (at least one batch) and processing the batches in
  *       chunks beyond that, each chunk building the variants' suffix sessions again.
  * </ul>
+ * How a cut's variants run ({@link Route}): by one suffix session that reads the weights as inputs
+ * ({@link PreparedCut#fedLogits}) where that reproduces the dense logits, else by a suffix session
+ * per variant, else on the whole model. A variant's masked copy is written into one buffer per
+ * tensor, in full for the first and then only where the next mask differs; {@link #costs()} says
+ * where each item's time went.
  *
  * <pre>{@code
  * TensorSweep sweep = new TensorSweep(evaluator, batches, 10);
@@ -461,6 +466,9 @@ public final class TensorSweep {
    * #suffixReproducesDense}'s verdict.
    */
   private boolean fedReproducesDense(PreparedCut prepared, boolean fromHeld) {
+    if (!evaluator.readsWeightsAsInputs()) {
+      return false; // pre-packed sessions: a fed weight would run another GEMM
+    }
     return evaluator.cutVerdict(prepared.graph().weights(), fromHeld, true, w -> {
       CutActivations first = fromHeld ? prepared.activations(batches.get(0), held.get(0))
           : prepared.activations(batches.get(0));

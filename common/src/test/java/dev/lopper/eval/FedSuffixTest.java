@@ -37,6 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FedSuffixTest {
   private static final double[] GRID = {0.3, 0.6, 0.9};
+  /** Weights read as inputs whatever their size (this model's are below the default threshold). */
+  private static final EvaluatorOptions FED = EvaluatorOptions.defaults().withFedFromElements(0);
 
   @TempDir
   Path dir;
@@ -48,7 +50,7 @@ class FedSuffixTest {
     CriterionContext context = CriterionContext.of(tensors);
     PruningCriterion magnitude = Criteria.byName("magnitude");
     try (BufferAllocator allocator = new RootAllocator();
-        Evaluator evaluator = new Evaluator(model)) {
+        Evaluator evaluator = new Evaluator(model, FED)) {
       List<Batch> batches = ValidationSet.batches(new long[] {64}, 100, allocator);
       try {
         for (String name : List.of("w2", "fc3.weight")) {
@@ -80,7 +82,7 @@ class FedSuffixTest {
     CriterionContext context = CriterionContext.of(tensors);
     PruningCriterion magnitude = Criteria.byName("magnitude");
     try (BufferAllocator allocator = new RootAllocator();
-        Evaluator evaluator = new Evaluator(model)) {
+        Evaluator evaluator = new Evaluator(model, FED)) {
       // 360 rows in batches of 359: the second batch holds one row.
       List<Batch> batches = ValidationSet.batches(new long[] {64}, 359, allocator);
       try {
@@ -88,6 +90,9 @@ class FedSuffixTest {
         List<String> names = tensors.stream().map(PrunableTensor::name).toList();
         // The dense pass reads the weights in place too: no session copies them.
         assertEquals(true, evaluator.fedModelReproduces());
+        try (Evaluator packed = new Evaluator(model)) {
+          assertEquals(false, packed.readsWeightsAsInputs(), "640 x 640 weights are below the default threshold");
+        }
         TensorSweep full = new TensorSweep(evaluator, batches, 10, TensorSweep.Options.fullEvaluation());
         TensorSweep held = new TensorSweep(evaluator, batches, 10, names, TensorSweep.Options.defaults());
         for (String name : names) {
@@ -110,7 +115,7 @@ class FedSuffixTest {
   void aRowsLogitsDoNotDependOnItsBatch() {
     OnnxModel model = SmallOnnxModels.wideMlp(dir);
     try (BufferAllocator allocator = new RootAllocator();
-        Evaluator evaluator = new Evaluator(model);
+        Evaluator evaluator = new Evaluator(model, FED);
         VariantSession session = evaluator.dense()) {
       List<Batch> ones = ValidationSet.batches(new long[] {64}, 1, allocator);
       List<Batch> sevens = ValidationSet.batches(new long[] {64}, 7, allocator);
