@@ -39,19 +39,23 @@ class FullDiskTest {
     }
   }
 
-  /** A table write refused midway: an internal error (exit 1), the temporary directory deleted, the lock released. */
+  /**
+   * A table write refused midway: an internal error (exit 1), the temporary directory deleted, the lock
+   * released; the checkpoint of the finished sweep units is kept, so that the run can be resumed.
+   */
   @Test
   void aRefusedTableWriteExitsOneAndLeavesNothing() throws IOException {
     RunLopper run = sweep("sensitivity");
     System.out.println(run.stderr().lines().filter(l -> l.startsWith("lopper:")).toList());
     System.out.println("left: " + left());
     assertEquals(dev.lopper.jobs.cli.ExitCode.INTERNAL_ERROR, run.exit(), run.stderr());
-    assertEquals(List.of(), left(), "what is left beside the output");
+    assertEquals(List.of("out.checkpoint"), left(), "what is left beside the output");
   }
 
   /**
    * The manifest's write refused, at the commit: exit 1, and the temporary directory is kept with every
-   * output but no manifest (an incomplete run by the rule that a run is complete when its manifest is there).
+   * output but no manifest (an incomplete run by the rule that a run is complete when its manifest is there),
+   * and so is the checkpoint of the finished sweep units.
    */
   @Test
   void aRefusedManifestWriteExitsOneAndKeepsTheOutputsInTheTemporaryDirectory() throws IOException {
@@ -59,6 +63,6 @@ class FullDiskTest {
     System.out.println(run.stderr().lines().filter(l -> l.startsWith("lopper:")).toList());
     System.out.println("left: " + left());
     assertEquals(dev.lopper.jobs.cli.ExitCode.INTERNAL_ERROR, run.exit(), run.stderr());
-    assertEquals(List.of("out.tmp-<run>"), left(), "what is left beside the output");
+    assertEquals(List.of("out.checkpoint", "out.tmp-<run>"), left(), "what is left beside the output");
   }
 }
