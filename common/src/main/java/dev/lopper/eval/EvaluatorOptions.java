@@ -17,9 +17,10 @@ import java.util.Objects;
 public record EvaluatorOptions(int intraOpThreads, OptLevel optimisation, long fedFromElements)
     implements Serializable {
   /**
-   * 2^24 weights (64 MiB of floats): below it ONNX Runtime's pre-packed GEMM, about twice as fast
-   * as the unpacked one at 1024 wide, pays for a session per variant; above it copying and packing
-   * the weights into every session costs more than the runs (docs/design.md, "Fed sessions").
+   * 2^24 weights (64 MiB of floats): below it ONNX Runtime's pre-packed GEMM, faster than the
+   * unpacked one, pays for a session per variant, whose copies of small weights take milliseconds;
+   * above it copying and packing the weights into every session costs more than the runs
+   * (docs/design.md, "Evaluating a variant").
    */
   public static final long DEFAULT_FED_FROM_ELEMENTS = 1L << 24;
 
