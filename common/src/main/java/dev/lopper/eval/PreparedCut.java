@@ -313,28 +313,24 @@ public final class PreparedCut implements AutoCloseable {
   }
 
   private void closeFed() {
-    if (fed == null) {
-      return;
-    }
-    try {
-      fed.close();
-    } catch (OrtException e) {
-      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
-    } finally {
-      fedOptions.close();
-    }
+    close(fed, fedOptions);
   }
 
   private void closePrefix() {
-    if (prefix == null) {
+    close(prefix, prefixOptions);
+  }
+
+  /** Closes {@code session} (if there is one), then its options. */
+  private static void close(OrtSession session, OrtSession.SessionOptions options) {
+    if (session == null) {
       return;
     }
     try {
-      prefix.close();
+      session.close();
     } catch (OrtException e) {
       throw new IllegalStateException("closing an ONNX Runtime session failed", e);
     } finally {
-      prefixOptions.close();
+      options.close();
     }
   }
 
