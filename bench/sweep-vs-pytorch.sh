@@ -105,10 +105,10 @@ output:
   overwrite: true
 YAML
 
-# time_to FILE CMD...: runs CMD under /usr/bin/time, "wall user sys" into FILE.
+# time_to FILE CMD...: runs CMD under /usr/bin/time, "wall user sys peak-resident-kB" into FILE.
 time_to() {
   local file="$1"; shift
-  /usr/bin/time -f "%e %U %S" -o "$file" "$@"
+  /usr/bin/time -f "%e %U %S %M" -o "$file" "$@"
 }
 # stages_of MANIFEST: the run's stage timings, e.g. "spark-start 1.4 s, data 2.5 s, sweep 35.1 s".
 stages_of() {
@@ -118,6 +118,9 @@ print(", ".join("%s %.1f s" % (k, v / 1000) for k, v in t.items()))' "$1"
 }
 cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 wall_of() { awk '{printf "%.2f", $1}' "$1"; }
+# rss_of FILE: peak resident memory in GB (10^9 bytes) of the largest process /usr/bin/time waited for:
+# the JVM (bin/lopper execs it, or waits for it), or Python.
+rss_of() { awk '{printf "%.2f", $4 * 1024 / 1e9}' "$1"; }
 
 # ratios NUMERATORS DENOMINATORS: "a/b" per round and their median, e.g. "1.81 1.86 1.79 (median 1.81)".
 ratios() {
@@ -137,6 +140,8 @@ ratios() {
 # speed drifts (other tenants), so the median of the rounds is the result. With --skip-pytorch every
 # round reuses the earlier run's PyTorch time.
 rm -rf "$work/runs"
+# Issue 18's memory bound for a local sweep: twice the model's file plus 1.5 GB.
+rss_bound="$(awk -v b="$(stat -c %s "$data/mlp.onnx")" 'BEGIN{printf "%.2f", (2 * b + 1.5e9) / 1e9}')"
 declare -a local_wall=() pytorch_wall=()
 best_threads=""
 run_local() {
@@ -146,7 +151,8 @@ run_local() {
     --out "$work/runs/local-r$r" --set "spark.master=local[$local_cores]" > "$work/local-r$r.log" 2>&1 \
     || { cat "$work/local-r$r.log" >&2; exit 1; }
   local_wall[$r]="$(wall_of "$work/local-r$r.time")"
-  log "lopper local[$local_cores] (round $r): wall ${local_wall[$r]} s, cpu $(cpu_of "$work/local-r$r.time") s" \
+  log "lopper local[$local_cores] (round $r): wall ${local_wall[$r]} s, cpu $(cpu_of "$work/local-r$r.time") s," \
+    "peak resident $(rss_of "$work/local-r$r.time") GB (bound 2 x model + 1.5 GB = $rss_bound GB)" \
     "(whole run, Spark's start included)"
   log "  stages (manifest timings_millis): $(stages_of "$work/runs/local-r$r/manifest.json")"
   overhead_of "$work/local-r$r.log"
@@ -162,7 +168,7 @@ overhead_of() {
       java dev.lopper.eval.GemmRate "$width" 256 "$local_cores" | sed -n 's/gemm_gflops_per_task=\([0-9.]*\).*/\1/p')"
     log "  ONNX Runtime GEMM (fed, unpacked, ${width} wide, 256 rows, ${local_cores} tasks at once): ${gemm_rate} GFLOP/s per task"
   fi
-  "$py" - "$1" "$data/mlp.json" "$gemm_rate" <<'PY' | while read -r line; do log "  $line"; done
+  "$py" - "$1" "$data/mlp.json" "$gemm_rate" "$local_cores" <<'PY' | while read -r line; do log "  $line"; done
 import json, re, sys
 log, meta, rate = sys.argv[1], json.load(open(sys.argv[2])), float(sys.argv[3]) * 1e9
 dims = [meta["width"]] * meta["layers"] + [meta["classes"]]
@@ -170,12 +176,13 @@ per_row = {}  # a variant's suffix FLOPs per row, by tensor
 for i in range(meta["layers"]):
     per_row[f"fcs.{i}.weight"] = sum(2 * dims[j] * dims[j + 1] for j in range(i, meta["layers"]))
 line = re.compile(r"Sweep slice \d+: (\S+): (\d+) variants on (\d+) rows, [a-z ]+, ([0-9.]+) s")
-seconds, flops, variants = {}, {}, {}
+seconds, flops, variants, slices = {}, {}, {}, {}
 for m in line.finditer(open(log).read()):
     name, n, rows, s = m.group(1), int(m.group(2)), int(m.group(3)), float(m.group(4))
     seconds[name] = seconds.get(name, 0) + s
     flops[name] = flops.get(name, 0) + n * rows * per_row[name]
     variants[name] = variants.get(name, 0) + n
+    slices[name] = slices.get(name, 0) + 1
 total_s = sum(seconds.values())
 total_a = sum(f / rate for f in flops.values())
 for name in sorted(seconds):
@@ -184,6 +191,14 @@ for name in sorted(seconds):
           f" ({seconds[name] / variants[name]:.2f} s a variant-slice, arithmetic {a / variants[name]:.2f} s)")
 print(f"overhead per variant, all tensors: {100 * (1 - total_a / total_s):.0f}%"
       f" ({total_s:.1f} s in the units' variants, arithmetic {total_a:.1f} s)")
+# The floor: the variants' suffix FLOPs plus one dense pass of the rows, at the measured rate, over
+# the cores; and the FLOPs of the PyTorch loop, which runs the whole model for every variant.
+rows = sum(int(m.group(3)) for m in line.finditer(open(log).read()) if m.group(1) == "fcs.0.weight")
+dense = rows * per_row["fcs.0.weight"]
+suffix = sum(flops.values())
+print(f"FLOP floor: {(suffix + dense) / 1e12:.2f} TFLOP with prefix reuse, {(suffix + dense) / rate / int(sys.argv[4]):.1f} s"
+      f" at the measured rate on {sys.argv[4]} cores;"
+      f" the PyTorch loop's {sum(variants[k] / slices[k] for k in variants) * dense / 1e12:.2f} TFLOP (the whole model per variant)")
 PY
 }
 # run_pytorch THREADS ROUND: the PyTorch sweep's wall time (its loop alone) into $last_wall.
@@ -199,7 +214,8 @@ run_pytorch() {
   fi
   line="$(tail -n 1 "$work/pytorch-t$t.log")"
   last_wall="$(sed -n 's/.* wall=\([0-9.]*\).*/\1/p' <<< "$line")"
-  log "$line (whole process: wall $(wall_of "$work/pytorch-t$t.time") s, cpu $(cpu_of "$work/pytorch-t$t.time") s)"
+  log "$line (whole process: wall $(wall_of "$work/pytorch-t$t.time") s, cpu $(cpu_of "$work/pytorch-t$t.time") s," \
+    "peak resident $(rss_of "$work/pytorch-t$t.time") GB)"
 }
 for r in $(seq "$rounds"); do
   [[ "$skip_local" == 0 ]] && run_local "$r"

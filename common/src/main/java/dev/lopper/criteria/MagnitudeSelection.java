@@ -5,7 +5,6 @@ import dev.lopper.mask.Mask;
 import dev.lopper.model.WeightTensor;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.BitSet;
 import java.util.List;
 
 /**
@@ -107,7 +106,7 @@ final class MagnitudeSelection {
       long[][] words = new long[grid][(tensor.size() + 63) >>> 6];
       markPruned(tensor, threshold, tiesLeft, words, buffer);
       for (int j = 0; j < grid; j++) {
-        masks[j][t] = new Mask(tensor.name(), tensor.shape(), BitSet.valueOf(words[j]));
+        masks[j][t] = Mask.ofWords(tensor.name(), tensor.shape(), words[j]);
         words[j] = null;
       }
     }

@@ -9,6 +9,7 @@ import dev.lopper.mask.MaskSet;
 import dev.lopper.metrics.Tally;
 import dev.lopper.metrics.Accumulator;
 import dev.lopper.metrics.Scoring;
+import dev.lopper.model.ScratchFloats;
 import dev.lopper.model.WeightTensor;
 import java.io.Serializable;
 import java.nio.FloatBuffer;
@@ -301,7 +302,9 @@ public final class TensorSweep {
     // tensors are read only by its own runs, which end before the next variant is made. Each
     // buffer is written in full once; later variants change only the positions where their mask
     // differs from the one the buffer holds (Mask#applyOver).
-    Map<String, FloatBuffer> buffers = new HashMap<>();
+    // The buffers are freed when the item is done, not when the collector finds them: the sweep
+    // makes little garbage on the heap, and large models' copies piled up (ScratchFloats).
+    Map<String, ScratchFloats> buffers = new HashMap<>();
     Map<String, Mask> held = new HashMap<>();
     for (MaskSet maskSet : masks) {
       variants.add(() -> {
@@ -312,7 +315,8 @@ public final class TensorSweep {
             throw new IllegalStateException("criterion " + criterion + " made a mask for "
                 + mask.name() + ", not one of the swept " + byName.keySet());
           }
-          FloatBuffer buffer = buffers.computeIfAbsent(mask.name(), n -> WeightTensor.allocate(mask.size()));
+          FloatBuffer buffer = buffers.computeIfAbsent(mask.name(), n -> new ScratchFloats(mask.size()))
+              .floats();
           Mask before = held.put(mask.name(), mask);
           out.put(mask.name(), before == null ? mask.apply(weight, buffer)
               : mask.applyOver(weight, buffer, before));
@@ -320,7 +324,12 @@ public final class TensorSweep {
         return out;
       });
     }
-    return evaluateAll(byName.keySet(), variants, System.nanoTime() - start);
+    try {
+      return evaluateAll(byName.keySet(), variants, System.nanoTime() - start);
+    } finally {
+      // Every run that read the copies has ended and closed its tensors.
+      buffers.values().forEach(ScratchFloats::close);
+    }
   }
 
   /** Where each {@link #sweep} (and {@link #evaluate}) of this object spent its time, in order. */

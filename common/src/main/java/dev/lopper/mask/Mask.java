@@ -18,25 +18,60 @@ import java.util.Objects;
  * ByteBuffer bytes = mask.toBoolBytes();            // 1 = kept, 0 = pruned, as PyTorch masks
  * }</pre>
  *
- * @param name the weight tensor's name
- * @param shape the weight tensor's shape
- * @param pruned the flat positions that are pruned; no bit at or beyond {@link #size()}
+ * <p>The positions are held as the words of a bit set (position i is bit {@code i & 63} of word
+ * {@code i >>> 6}), without trailing zero words, and read in place: applying a mask to a tensor
+ * makes no copy of them. A large model's sweep applies masks of 67 M positions (8 MB of words)
+ * many times; a copy per use was most of its garbage (docs/benchmarks.md).
  */
-public record Mask(String name, long[] shape, BitSet pruned) {
+public final class Mask {
 
-  public Mask {
-    Objects.requireNonNull(name, "name");
-    shape = shape.clone();
+  private final String name;
+  private final long[] shape;
+  private final long[] words;
+
+  /**
+   * A mask of the positions set in {@code pruned}.
+   *
+   * @param name the weight tensor's name
+   * @param shape the weight tensor's shape
+   * @param pruned the flat positions that are pruned; no bit at or beyond {@link #size()}
+   */
+  public Mask(String name, long[] shape, BitSet pruned) {
+    this(name, shape, pruned.toLongArray(), true);
+  }
+
+  private Mask(String name, long[] shape, long[] words, boolean owned) {
+    this.name = Objects.requireNonNull(name, "name");
+    this.shape = shape.clone();
     long n = WeightTensor.elementCount(shape);
     if (n > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("mask " + name + ": shape " + Arrays.toString(shape)
           + " has " + n + " elements, more than " + Integer.MAX_VALUE);
     }
-    if (pruned.length() > n) {
-      throw new IllegalArgumentException("mask " + name + ": position " + (pruned.length() - 1)
+    int used = words.length;
+    while (used > 0 && words[used - 1] == 0) {
+      used--;
+    }
+    long length = used == 0 ? 0 : ((long) (used - 1) << 6) + 64 - Long.numberOfLeadingZeros(words[used - 1]);
+    if (length > n) {
+      throw new IllegalArgumentException("mask " + name + ": position " + (length - 1)
           + " is pruned, but shape " + Arrays.toString(shape) + " has " + n + " elements");
     }
-    pruned = (BitSet) pruned.clone();
+    this.words = owned && used == words.length ? words : Arrays.copyOf(words, used);
+  }
+
+  /**
+   * A mask whose pruned positions are the set bits of {@code words} (position i is bit {@code i &
+   * 63} of word {@code i >>> 6}). The array is taken over, not copied: the caller must not change
+   * it afterwards. For criteria that mark masks word by word.
+   */
+  public static Mask ofWords(String name, long[] shape, long[] words) {
+    return new Mask(name, shape, words, true);
+  }
+
+  /** The weight tensor's name. */
+  public String name() {
+    return name;
   }
 
   /** A mask of {@code shape} that prunes nothing. */
@@ -68,17 +103,17 @@ public record Mask(String name, long[] shape, BitSet pruned) {
             + " at flat index " + i + ", expected 0 (pruned) or 1 (kept)");
       }
     }
-    return new Mask(name, shape, BitSet.valueOf(words));
+    return ofWords(name, shape, words);
   }
 
-  @Override
+  /** The weight tensor's shape (a copy). */
   public long[] shape() {
     return shape.clone();
   }
 
-  @Override
+  /** The flat positions that are pruned (a copy). */
   public BitSet pruned() {
-    return (BitSet) pruned.clone();
+    return BitSet.valueOf(words);
   }
 
   /** Number of elements of the tensor. */
@@ -88,7 +123,11 @@ public record Mask(String name, long[] shape, BitSet pruned) {
 
   /** Number of pruned positions. */
   public int prunedCount() {
-    return pruned.cardinality();
+    long count = 0;
+    for (long w : words) {
+      count += Long.bitCount(w);
+    }
+    return (int) count;
   }
 
   /** Number of kept positions. */
@@ -105,7 +144,7 @@ public record Mask(String name, long[] shape, BitSet pruned) {
   /** True when flat position {@code i} is pruned. */
   public boolean isPruned(int i) {
     Objects.checkIndex(i, size());
-    return pruned.get(i);
+    return bit(words, i);
   }
 
   /**
@@ -153,8 +192,8 @@ public record Mask(String name, long[] shape, BitSet pruned) {
           + name + ", got " + (into.isDirect() ? "" : "a heap buffer of ") + into.capacity());
     }
     FloatBuffer dense = weight.data();
-    long[] now = pruned.toLongArray();
-    long[] before = previous.pruned.toLongArray();
+    long[] now = words;
+    long[] before = previous.words;
     for (int w = 0, end = Math.max(now.length, before.length); w < end; w++) {
       long c = w < now.length ? now[w] : 0;
       long p = w < before.length ? before[w] : 0;
@@ -189,7 +228,6 @@ public record Mask(String name, long[] shape, BitSet pruned) {
    */
   private WeightTensor applyInto(WeightTensor weight, FloatBuffer out) {
     FloatBuffer source = weight.data().duplicate();
-    long[] words = pruned.toLongArray();
     float[] chunk = new float[CHUNK];
     int n = size();
     for (int base = 0; base < n; base += CHUNK) {
@@ -216,21 +254,28 @@ public record Mask(String name, long[] shape, BitSet pruned) {
   public ByteBuffer toBoolBytes() {
     byte[] bytes = new byte[size()];
     Arrays.fill(bytes, (byte) 1);
-    for (int i = pruned.nextSetBit(0); i >= 0; i = pruned.nextSetBit(i + 1)) {
-      bytes[i] = 0;
+    for (int w = 0; w < words.length; w++) {
+      for (long word = words[w]; word != 0; word &= word - 1) {
+        bytes[(w << 6) + Long.numberOfTrailingZeros(word)] = 0;
+      }
     }
     return ByteBuffer.wrap(bytes);
+  }
+
+  private static boolean bit(long[] words, int i) {
+    int w = i >>> 6;
+    return w < words.length && (words[w] & (1L << i)) != 0;
   }
 
   @Override
   public boolean equals(Object o) {
     return o instanceof Mask m && name.equals(m.name) && Arrays.equals(shape, m.shape)
-        && pruned.equals(m.pruned);
+        && Arrays.equals(words, m.words);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, Arrays.hashCode(shape), pruned);
+    return Objects.hash(name, Arrays.hashCode(shape), Arrays.hashCode(words));
   }
 
   @Override

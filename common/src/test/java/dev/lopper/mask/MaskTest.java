@@ -149,4 +149,28 @@ class MaskTest {
     assertThrows(IllegalArgumentException.class,
         () -> Mask.fromBoolBytes("w", SHAPE, ByteBuffer.wrap(new byte[5])));
   }
+
+  /**
+   * A mask made from words (as the magnitude selection makes them) is the mask of the same bit
+   * set: trailing zero words do not matter, and every reading agrees with the BitSet's.
+   */
+  @Test
+  void aMaskFromWordsEqualsTheMaskOfTheSameBits() {
+    long[] shape = {3, 50};
+    BitSet set = bits(0, 63, 64, 100, 149);
+    Mask fromBits = new Mask("w", shape, set);
+    Mask fromWords = Mask.ofWords("w", shape, new long[] {set.toLongArray()[0], set.toLongArray()[1],
+        set.toLongArray()[2], 0L});
+    assertEquals(fromBits, fromWords);
+    assertEquals(fromBits.hashCode(), fromWords.hashCode());
+    assertEquals(set, fromWords.pruned());
+    assertEquals(5, fromWords.prunedCount());
+    for (int i = 0; i < 150; i++) {
+      assertEquals(set.get(i), fromWords.isPruned(i), "position " + i);
+    }
+    assertEquals(fromBits.toBoolBytes(), fromWords.toBoolBytes());
+    assertEquals(Mask.none("w", shape), Mask.ofWords("w", shape, new long[3]));
+    assertThrows(IllegalArgumentException.class,
+        () -> Mask.ofWords("w", shape, new long[] {0, 0, 1L << 22}));
+  }
 }
