@@ -75,12 +75,14 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 # Maven offline unless the caller says otherwise (bin/lopper builds the jar when it is stale).
 export LOPPER_MVN_OPTS="${LOPPER_MVN_OPTS:--o -ntp}"
 
-time_to() {  # time_to FILE CMD...: "wall user sys" of CMD into FILE
+time_to() {  # time_to FILE CMD...: "wall user sys peak-resident-kB" of CMD into FILE
   local file="$1"; shift
-  /usr/bin/time -f "%e %U %S" -o "$file" "$@"
+  /usr/bin/time -f "%e %U %S %M" -o "$file" "$@"
 }
 cpu_of() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 wall_of() { awk '{printf "%.2f", $1}' "$1"; }
+# rss_of FILE: peak resident memory, GB (10^9 bytes), of the largest process /usr/bin/time waited for.
+rss_of() { awk '{printf "%.2f", $4 * 1024 / 1e9}' "$1"; }
 # The PyTorch peer runs with OpenBLAS's own kernel choice: these machines pin it to Haswell's AVX2
 # kernels, about 0.6x the speed of its own choice here (STACK-NOTES); unset for that command alone.
 torch_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
@@ -110,7 +112,8 @@ run_torch() {
     --batch "$batch" --grid "$grid" > "$work/pytorch-t$t-r$r.log"
   line="$(tail -n 1 "$work/pytorch-t$t-r$r.log")"
   last_wall="$(sed -n 's/.* wall=\([0-9.]*\).*/\1/p' <<< "$line")"
-  log "$line (whole process: wall $(wall_of "$work/pytorch-t$t-r$r.time") s, cpu $(cpu_of "$work/pytorch-t$t-r$r.time") s)"
+  log "$line (whole process: wall $(wall_of "$work/pytorch-t$t-r$r.time") s, cpu $(cpu_of "$work/pytorch-t$t-r$r.time") s," \
+    "peak resident $(rss_of "$work/pytorch-t$t-r$r.time") GB)"
 }
 # torch_round ROUND: round 1 tries every thread count and keeps the fastest, later rounds use it;
 # the round's loop wall time goes to DIR/pytorch-r<round>.wall.
@@ -156,13 +159,80 @@ lopper_round() {
     rm -f "$work/lopper-r$r.time"
     return 1
   fi
-  log "lopper local[$local_cores] (round $r): wall $(wall_of "$work/lopper-r$r.time") s, cpu $(cpu_of "$work/lopper-r$r.time") s" \
+  log "lopper local[$local_cores] (round $r): wall $(wall_of "$work/lopper-r$r.time") s, cpu $(cpu_of "$work/lopper-r$r.time") s," \
+    "peak resident $(rss_of "$work/lopper-r$r.time") GB (model $(awk -v b="$(stat -c %s "$data/lm.onnx")" 'BEGIN{printf "%.3f", b / 1e9}') GB)" \
     "(whole run, Spark's start included)"
+  overhead_of "$work/lopper-r$r.log"
   if [[ -f "$out/manifest.json" ]]; then
     log "  stages (manifest timings_millis): $("$py" -c 'import json, sys
 t = json.load(open(sys.argv[1])).get("timings_millis", {})
 print(", ".join("%s %.1f s" % (k, v / 1000) for k, v in t.items()))' "$out/manifest.json")"
   fi
+}
+
+# overhead_of LOG: per kind of weight, a variant's time (its share of the sweep units' "Sweep slice"
+# lines) against the FLOPs of its suffix (the cut at the weight's input onwards, as prefix reuse
+# evaluates it: q/k/v from their block's start, out_proj with the rest of its block, the MLP's up
+# and down from theirs, the LM head alone) at ONNX Runtime's pre-packed GEMM rate for the model's
+# width and the data's tokens per batch (dev.lopper.eval.GemmRate, local_cores tasks at once; the
+# weights are below the fed route's 2^24 elements); and the sweep's FLOP
+# floor (those FLOPs plus one dense pass) against the PyTorch loop's (a whole pass per variant).
+overhead_of() {
+  local rate tokens
+  # A unit's rows go through in one batch when they are fewer than data.batch-size (256).
+  tokens="$(sed -n 's/.*Sweep slice [0-9]*: [^ ]*: [0-9]* variants on \([0-9]*\) rows.*/\1/p' "$1" | head -n 1)"
+  [[ -n "$tokens" ]] || { log "  (no per-item lines in $1: overhead not computed)"; return 0; }
+  tokens=$(( (tokens < 256 ? tokens : 256) * sequence ))
+  if [[ ! -f "$work/gemm-rate-$tokens" ]]; then
+    (cd "$root" && mvn -B -q $LOPPER_MVN_OPTS -pl common test-compile dependency:build-classpath \
+      -Dmdep.outputFile="$work/common-test-classpath.txt" -Dmdep.includeScope=test > /dev/null)
+    CLASSPATH="$root/common/target/classes:$root/common/target/test-classes:$(cat "$work/common-test-classpath.txt")" \
+      java dev.lopper.eval.GemmRate "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["shape"]["width"])' "$data/lm.json")" \
+      "$tokens" "$local_cores" packed | sed -n 's/gemm_gflops_per_task=\([0-9.]*\).*/\1/p' > "$work/gemm-rate-$tokens"
+  fi
+  rate="$(cat "$work/gemm-rate-$tokens")"
+  log "  ONNX Runtime GEMM (pre-packed, the model's width, $tokens rows, $local_cores tasks at once): $rate GFLOP/s per task"
+  "$py" - "$1" "$data/lm.json" "$rate" "$local_cores" <<'PY' | while read -r line; do log "  $line"; done
+import json, re, sys
+log, meta, rate, cores = sys.argv[1], json.load(open(sys.argv[2])), float(sys.argv[3]) * 1e9, int(sys.argv[4])
+s, t = meta["shape"], meta["sequence"]
+w, m, v, layers = s["width"], s["mlp_width"], s["vocab"], s["layers"]
+# FLOPs per token (multiply-adds x 2): attention's projections, its two products over t positions
+# (the mask is added, not skipped), the MLP, the head.
+qkv, attn, out, up, down, head = 2 * 3 * w * w, 2 * 2 * t * w, 2 * w * w, 2 * w * m, 2 * m * w, 2 * w * v
+block = qkv + attn + out + up + down
+def suffix(name):
+    if name == "lm_head.weight":
+        return head
+    b = int(name.split(".")[1])
+    rest = (layers - b - 1) * block + head
+    part = name.split(".")[-2]
+    return rest + {"q_proj": block, "k_proj": block, "v_proj": block, "out_proj": out + up + down,
+                   "up": up + down, "down": down}[part]
+line = re.compile(r"Sweep slice \d+: (\S+): (\d+) variants on (\d+) rows, [a-z ]+, ([0-9.]+) s")
+seconds, flops, count, slices, rows = {}, {}, {}, {}, {}
+for g in line.finditer(open(log).read()):
+    name, n, r, sec = g.group(1), int(g.group(2)), int(g.group(3)), float(g.group(4))
+    kind = name.split(".")[-2] if name != "lm_head.weight" else "lm_head"
+    seconds[kind] = seconds.get(kind, 0) + sec
+    flops[kind] = flops.get(kind, 0) + n * r * t * suffix(name)
+    count[kind] = count.get(kind, 0) + n
+    slices[name] = slices.get(name, 0) + 1
+    rows[name] = rows.get(name, 0) + r
+for kind in sorted(seconds):
+    a = flops[kind] / rate
+    print(f"overhead per variant, {kind}: {100 * (1 - a / seconds[kind]):.0f}%"
+          f" ({seconds[kind] / count[kind]:.3f} s a variant-slice, arithmetic {a / count[kind]:.3f} s)")
+total_s, total_f = sum(seconds.values()), sum(flops.values())
+print(f"overhead per variant, all weights: {100 * (1 - total_f / rate / total_s):.0f}%"
+      f" ({total_s:.1f} s in the units' variants, arithmetic {total_f / rate:.1f} s)")
+n_rows = max(rows.values())
+dense = n_rows * t * (layers * block + head)
+variants = sum(count.values()) / max(slices.values())
+print(f"FLOP floor: {(total_f + dense) / 1e12:.2f} TFLOP with prefix reuse, {(total_f + dense) / rate / cores:.1f} s"
+      f" at the measured rate on {cores} cores; the PyTorch loop's {variants * dense / 1e12:.2f} TFLOP"
+      f" (the whole model per variant)")
+PY
 }
 
 # ---------------------------------------------------------------- compare

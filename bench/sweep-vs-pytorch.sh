@@ -159,14 +159,19 @@ run_local() {
 }
 # overhead_of LOG: per tensor, a variant's time (its share of the sweep units' "Sweep slice" lines:
 # choosing and writing its weights, building and running its suffix) against its suffix's FLOPs at
-# ONNX Runtime's GEMM rate (dev.lopper.eval.GemmRate: the fed, unpacked Gemm at the data's batch of
-# 256 rows, one thread per task, local_cores tasks at once), and the overhead: 1 - arithmetic / time.
+# ONNX Runtime's GEMM rate (dev.lopper.eval.GemmRate: the Gemm as the sweep runs it, fed and unpacked
+# for weights of 2^24 elements or more, else pre-packed, at the data's batch of 256 rows, one thread
+# per task, local_cores tasks at once), and the overhead: 1 - arithmetic / time.
 gemm_rate=""
 overhead_of() {
   if [[ -z "$gemm_rate" ]]; then
+    # The GEMM the sweep runs: weights of 2^24 elements or more are fed unpacked
+    # (EvaluatorOptions.fedFromElements), smaller ones pre-packed in a session per variant.
+    local kind=packed
+    (( width * width >= 1 << 24 )) && kind=fed
     gemm_rate="$(CLASSPATH="$root/common/target/classes:$root/common/target/test-classes:$(cat "$work/common-test-classpath.txt")" \
-      java dev.lopper.eval.GemmRate "$width" 256 "$local_cores" | sed -n 's/gemm_gflops_per_task=\([0-9.]*\).*/\1/p')"
-    log "  ONNX Runtime GEMM (fed, unpacked, ${width} wide, 256 rows, ${local_cores} tasks at once): ${gemm_rate} GFLOP/s per task"
+      java dev.lopper.eval.GemmRate "$width" 256 "$local_cores" "$kind" | sed -n 's/gemm_gflops_per_task=\([0-9.]*\).*/\1/p')"
+    log "  ONNX Runtime GEMM ($kind, ${width} wide, 256 rows, ${local_cores} tasks at once): ${gemm_rate} GFLOP/s per task"
   fi
   "$py" - "$1" "$data/mlp.json" "$gemm_rate" "$local_cores" <<'PY' | while read -r line; do log "  $line"; done
 import json, re, sys
