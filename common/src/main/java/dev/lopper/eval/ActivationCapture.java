@@ -283,16 +283,9 @@ public final class ActivationCapture implements AutoCloseable {
     }
     closed = true;
     try {
-      if (session != null) {
-        session.close();
-      }
-    } catch (OrtException e) {
-      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
+      OrtRuntime.close(session, sessionOptions);
     } finally {
       owned.forEach(OnnxTensor::close);
-      if (sessionOptions != null) {
-        sessionOptions.close();
-      }
     }
   }
 

@@ -139,12 +139,6 @@ final class DensePass implements AutoCloseable {
 
   @Override
   public void close() {
-    try {
-      session.close();
-    } catch (OrtException e) {
-      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
-    } finally {
-      sessionOptions.close();
-    }
+    OrtRuntime.close(session, sessionOptions);
   }
 }

@@ -1,6 +1,8 @@
 package dev.lopper.eval;
 
 import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -67,6 +69,26 @@ public final class OrtRuntime {
           + " about 3.9 KB (" + MAX_COMMAND_LINE_BYTES + " bytes allowed). A long -cp list or"
           + " many -D options cause it: pass the class path in the CLASSPATH environment"
           + " variable, as a wildcard (dir/*) or in an @argfile instead");
+    }
+  }
+
+  /**
+   * Closes {@code session}, then {@code options}, either of which may be null (not opened): the
+   * options are closed even when closing the session fails.
+   *
+   * @throws IllegalStateException when ONNX Runtime fails to close the session
+   */
+  static void close(OrtSession session, OrtSession.SessionOptions options) {
+    try {
+      if (session != null) {
+        session.close();
+      }
+    } catch (OrtException e) {
+      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
+    } finally {
+      if (options != null) {
+        options.close();
+      }
     }
   }
 }

@@ -313,25 +313,11 @@ public final class PreparedCut implements AutoCloseable {
   }
 
   private void closeFed() {
-    close(fed, fedOptions);
+    OrtRuntime.close(fed, fedOptions);
   }
 
   private void closePrefix() {
-    close(prefix, prefixOptions);
-  }
-
-  /** Closes {@code session} (if there is one), then its options. */
-  private static void close(OrtSession session, OrtSession.SessionOptions options) {
-    if (session == null) {
-      return;
-    }
-    try {
-      session.close();
-    } catch (OrtException e) {
-      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
-    } finally {
-      options.close();
-    }
+    OrtRuntime.close(prefix, prefixOptions);
   }
 
   private void checkCutOpen() {

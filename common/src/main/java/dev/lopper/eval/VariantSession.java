@@ -104,12 +104,9 @@ public final class VariantSession implements AutoCloseable {
     sessionClosed = true;
     evaluator.closed(this);
     try {
-      session.close();
-    } catch (OrtException e) {
-      throw new IllegalStateException("closing an ONNX Runtime session failed", e);
+      OrtRuntime.close(session, sessionOptions);
     } finally {
       owned.forEach(OnnxTensor::close);
-      sessionOptions.close();
     }
   }
 }
