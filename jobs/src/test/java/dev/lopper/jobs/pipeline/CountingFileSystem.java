@@ -1,15 +1,12 @@
 package dev.lopper.jobs.pipeline;
 
 import java.io.IOException;
-import java.net.URI;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSInputStream;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.spark.TaskContext;
 
 /**
@@ -17,7 +14,7 @@ import org.apache.spark.TaskContext;
  * happened inside a Spark task and how many bytes were read through it. In local mode the driver and
  * the executor share this JVM, so one static record sees both.
  */
-public final class CountingFileSystem extends RawLocalFileSystem {
+public final class CountingFileSystem extends SchemedLocalFileSystem {
 
   /**
    * One call to {@link #open}: the path (without scheme), whether a Spark task made it, the bytes read
@@ -32,34 +29,8 @@ public final class CountingFileSystem extends RawLocalFileSystem {
 
   static final List<Open> OPENS = new CopyOnWriteArrayList<>();
 
-  @Override
-  public URI getUri() {
-    return URI.create("counted:///");
-  }
-
-  @Override
-  public String getScheme() {
-    return "counted";
-  }
-
-  // The local statuses read permissions through java.io.File of the path's URI, which must be file:.
-  @Override
-  public FileStatus getFileStatus(Path f) throws IOException {
-    return plain(super.getFileStatus(f));
-  }
-
-  @Override
-  public FileStatus[] listStatus(Path f) throws IOException {
-    FileStatus[] statuses = super.listStatus(f);
-    for (int i = 0; i < statuses.length; i++) {
-      statuses[i] = plain(statuses[i]);
-    }
-    return statuses;
-  }
-
-  private static FileStatus plain(FileStatus s) {
-    return new FileStatus(s.getLen(), s.isDirectory(), s.getReplication(), s.getBlockSize(),
-        s.getModificationTime(), s.getPath());
+  public CountingFileSystem() {
+    super("counted");
   }
 
   @Override

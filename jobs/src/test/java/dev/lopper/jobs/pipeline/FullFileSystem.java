@@ -1,11 +1,8 @@
 package dev.lopper.jobs.pipeline;
 
 import java.io.IOException;
-import java.net.URI;
 import org.apache.hadoop.fs.FSDataOutputStream;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.hadoop.util.Progressable;
 
@@ -14,18 +11,12 @@ import org.apache.hadoop.util.Progressable;
  * {@link #refused} with the error a full local disk gives ({@code No space left on device}), as an output
  * file system that fills up or refuses writes midway through a run would.
  */
-public final class FullFileSystem extends RawLocalFileSystem {
+public final class FullFileSystem extends SchemedLocalFileSystem {
   /** The name fragment of files whose creation fails; null refuses nothing. */
   static volatile String refused;
 
-  @Override
-  public URI getUri() {
-    return URI.create("full:///");
-  }
-
-  @Override
-  public String getScheme() {
-    return "full";
+  public FullFileSystem() {
+    super("full");
   }
 
   @Override
@@ -56,25 +47,5 @@ public final class FullFileSystem extends RawLocalFileSystem {
   @Override
   public Path makeQualified(Path path) {
     return new Path("file", null, super.makeQualified(path).toUri().getPath());
-  }
-
-  // The local statuses read permissions through java.io.File of the path's URI, which must be file:.
-  @Override
-  public FileStatus getFileStatus(Path f) throws IOException {
-    return plain(super.getFileStatus(f));
-  }
-
-  @Override
-  public FileStatus[] listStatus(Path f) throws IOException {
-    FileStatus[] statuses = super.listStatus(f);
-    for (int i = 0; i < statuses.length; i++) {
-      statuses[i] = plain(statuses[i]);
-    }
-    return statuses;
-  }
-
-  private static FileStatus plain(FileStatus s) {
-    return new FileStatus(s.getLen(), s.isDirectory(), s.getReplication(), s.getBlockSize(),
-        s.getModificationTime(), s.getPath());
   }
 }
