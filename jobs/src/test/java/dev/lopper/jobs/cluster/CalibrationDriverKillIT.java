@@ -1,19 +1,11 @@
 package dev.lopper.jobs.cluster;
 
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
-
 import dev.lopper.jobs.output.Checkpoint;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -63,63 +55,9 @@ class CalibrationDriverKillIT {
   void aPruneWhoseDriverWasKilledInCalibrationResumesWithIdenticalOutputs() throws Exception {
     Path undisturbed = lopper.workDir().resolve("undisturbed");
     Path killed = lopper.workDir().resolve("killed");
-    Path units = Path.of(Checkpoint.pathOf(killed.toString())).resolve("calibration");
-    long start = System.nanoTime();
-    SubmittedApp victim = prune(killed);
-    LopperCluster.awaitApplicationId(victim);
-    SubmittedApp quiet = prune(undisturbed);
-
-    int committed = 0;
-    while (committed < 1 && victim.isAlive() && LopperCluster.seconds(start) < LopperCluster.APP_TIMEOUT.toSeconds()) {
-      committed = committedUnits(units).size();
-      Thread.sleep(50);
-    }
-    if (!victim.isAlive()) {
-      fail("the run to kill ended before a calibration group was committed\n" + victim.stderr());
-    }
-    victim.kill();
-    List<String> atKill = committedUnits(units);
-    System.out.printf("killed driver %d with %d calibration groups committed (%s), %.1f s after submission%n",
-        victim.pid(), atKill.size(), atKill, LopperCluster.seconds(start));
-    assertFalse(Files.exists(killed), "the killed run committed its output");
-
-    SubmittedApp resumed = prune(killed, "--resume");
-    LopperCluster.awaitSuccess(quiet, "the undisturbed prune");
-    System.out.printf("undisturbed prune done %.1f s after the first submission%n", LopperCluster.seconds(start));
-    LopperCluster.awaitSuccess(resumed, "the resumed prune");
-    System.out.printf("resumed prune done %.1f s after the first submission%n", LopperCluster.seconds(start));
-
-    String console = resumed.stderr();
-    Matcher reused = REUSED.matcher(console);
-    assertTrue(reused.find(), "the resumed run does not say what it reused:\n" + console);
-    System.out.println("resumed run: " + reused.group());
-    int reusedGroups = Integer.parseInt(reused.group(1));
-    assertTrue(reusedGroups >= atKill.size() && reusedGroups < Integer.parseInt(reused.group(2)),
-        "reused " + reusedGroups + " groups; " + atKill.size() + " were committed when the driver was killed");
-
-    LopperCluster.assertRanOnCluster(undisturbed);
-    LopperCluster.assertRanOnCluster(killed);
-    for (String file : OUTPUTS) {
-      byte[] expected = Files.readAllBytes(undisturbed.resolve(file));
-      byte[] actual = Files.readAllBytes(killed.resolve(file));
-      long at = Arrays.mismatch(expected, actual);
-      if (at >= 0) {
-        fail(file + " of the resumed run (" + actual.length + " bytes) differs from the undisturbed run's ("
-            + expected.length + " bytes) from byte " + at);
-      }
-    }
-    assertFalse(Files.exists(units.getParent()), "the resumed run deleted the checkpoint once committed");
-  }
-
-  /** The committed units' file names in a checkpoint's step directory (none while it does not exist). */
-  private static List<String> committedUnits(Path step) throws IOException {
-    if (!Files.isDirectory(step)) {
-      return List.of();
-    }
-    try (Stream<Path> files = Files.list(step)) {
-      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("unit-\\d+")).sorted().toList();
-    } catch (java.nio.file.NoSuchFileException e) {
-      return List.of();
-    }
+    DriverKill kill = new DriverKill(CalibrationDriverKillIT::prune,
+        Path.of(Checkpoint.pathOf(killed.toString())).resolve("calibration"), REUSED, "calibration groups");
+    kill.run(undisturbed, killed, 1);
+    DriverKill.assertSameFiles(undisturbed, killed, OUTPUTS);
   }
 }

@@ -1,22 +1,16 @@
 package dev.lopper.jobs.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lopper.jobs.output.Checkpoint;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,68 +60,14 @@ class DriverKillIT {
   void aPruneWhoseDriverWasKilledResumesWithIdenticalOutputs() throws Exception {
     Path undisturbed = lopper.workDir().resolve("undisturbed");
     Path killed = lopper.workDir().resolve("killed");
-    Path units = Path.of(Checkpoint.pathOf(killed.toString())).resolve("sweep");
-    long start = System.nanoTime();
-    // The master runs one application at a time, in the order they register: the one to kill first, the
-    // undisturbed one as soon as the killed driver's application is gone.
-    SubmittedApp victim = prune(killed);
-    LopperCluster.awaitApplicationId(victim);
-    SubmittedApp quiet = prune(undisturbed);
-
-    int committed = 0;
-    while (committed < 2 && victim.isAlive() && LopperCluster.seconds(start) < LopperCluster.APP_TIMEOUT.toSeconds()) {
-      committed = committedUnits(units).size();
-      Thread.sleep(50);
-    }
-    if (!victim.isAlive()) {
-      fail("the run to kill ended before two sweep units were committed\n" + victim.stderr());
-    }
-    victim.kill();
-    List<String> atKill = committedUnits(units);
-    System.out.printf("killed driver %d with %d sweep units committed (%s), %.1f s after submission%n", victim.pid(),
-        atKill.size(), atKill, LopperCluster.seconds(start));
-    assertFalse(victim.stderr().contains("lopper: prune finished"), "the killed run had finished:\n" + victim.stderr());
-    assertFalse(Files.exists(killed), "the killed run committed its output");
-
-    SubmittedApp resumed = prune(killed, "--resume");
-    LopperCluster.awaitSuccess(quiet, "the undisturbed prune");
-    System.out.printf("undisturbed prune done %.1f s after the first submission%n", LopperCluster.seconds(start));
-    LopperCluster.awaitSuccess(resumed, "the resumed prune");
-    System.out.printf("resumed prune done %.1f s after the first submission%n", LopperCluster.seconds(start));
-
-    String console = resumed.stderr();
-    Matcher reused = REUSED.matcher(console);
-    assertTrue(reused.find(), "the resumed run does not say what it reused:\n" + console);
-    int reusedUnits = Integer.parseInt(reused.group(1));
-    System.out.println("resumed run: " + reused.group());
-    assertTrue(reusedUnits >= atKill.size() && reusedUnits < Integer.parseInt(reused.group(2)),
-        "reused " + reusedUnits + " units; " + atKill.size() + " were committed when the driver was killed");
-    assertTrue(console.contains("took over the lock of " + killed), "the killed run's lock:\n" + console);
-
-    LopperCluster.assertRanOnCluster(undisturbed);
+    DriverKill kill = new DriverKill(DriverKillIT::prune, Path.of(Checkpoint.pathOf(killed.toString())).resolve("sweep"),
+        REUSED, "sweep units");
+    DriverKill.Outcome outcome = kill.run(undisturbed, killed, 2);
+    assertTrue(outcome.console().contains("took over the lock of " + killed), "the killed run's lock:\n"
+        + outcome.console());
     JsonNode manifest = LopperCluster.assertRanOnCluster(killed);
-    assertEquals(reusedUnits, manifest.path("results").path("sweep_units_reused").asInt(), "the manifest's results");
-    for (String file : OUTPUTS) {
-      byte[] expected = Files.readAllBytes(undisturbed.resolve(file));
-      byte[] actual = Files.readAllBytes(killed.resolve(file));
-      long at = Arrays.mismatch(expected, actual);
-      if (at >= 0) {
-        fail(file + " of the resumed run (" + actual.length + " bytes) differs from the undisturbed run's ("
-            + expected.length + " bytes) from byte " + at);
-      }
-    }
-    assertFalse(Files.exists(units.getParent()), "the resumed run deleted the checkpoint once committed");
-  }
-
-  /** The committed units' file names in a checkpoint's step directory (none while it does not exist). */
-  private static List<String> committedUnits(Path step) throws IOException {
-    if (!Files.isDirectory(step)) {
-      return List.of();
-    }
-    try (Stream<Path> files = Files.list(step)) {
-      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("unit-\\d+")).sorted().toList();
-    } catch (java.nio.file.NoSuchFileException e) {
-      return List.of();
-    }
+    assertEquals(outcome.reused(), manifest.path("results").path("sweep_units_reused").asInt(),
+        "the manifest's results");
+    DriverKill.assertSameFiles(undisturbed, killed, OUTPUTS);
   }
 }
