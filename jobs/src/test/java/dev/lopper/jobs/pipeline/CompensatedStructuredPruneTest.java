@@ -126,12 +126,13 @@ class CompensatedStructuredPruneTest {
     assertTrue(changed >= 1, "no bias changed");
     assertEquals(results.get("compensated_biases").asInt(), compensation.entries().size());
     MaskSet masks = MaskSet.readSafetensors(out.resolve("masks.safetensors").toString(), CONF);
+    weights.putAll(masks.apply(weights)); // apply returns the masked tensors only
     OnnxModel shrunk = OnnxModel.load(ModelSource.onnx(prunedFile), CONF);
     try (BufferAllocator allocator = new RootAllocator();
         Evaluator masked = new Evaluator(dense);
         Evaluator small = new Evaluator(shrunk)) {
       List<Batch> batches = ValidationSet.batches(ROW, 120, allocator);
-      try (VariantSession m = masked.variant(masks.apply(weights));
+      try (VariantSession m = masked.variant(weights);
           VariantSession s = small.dense()) {
         for (Batch batch : batches) {
           Logits lm = m.logits(batch);
