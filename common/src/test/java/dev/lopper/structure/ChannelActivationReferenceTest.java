@@ -61,7 +61,7 @@ class ChannelActivationReferenceTest {
     OnnxModel model = OnnxModel.load(ModelSource.onnx(SampleData.path(name + ".onnx")), CONF);
     ModelStructure structure = ModelStructure.analyse(model);
     long[] rowShape = Arrays.stream(shape.split(" ")).mapToLong(Long::parseLong).toArray();
-    Map<String, InputStatistics> statistics = statistics(model, rowShape);
+    Map<String, InputStatistics> statistics = statistics(model, rowShape, CALIBRATION_ROWS);
     BiasCompensation compensation = BiasCompensation.of(model, structure.groups());
     assertTrue(compensation.blocked().isEmpty(), compensation.blocked().toString());
     CriterionContext.Builder builder = CriterionContext.builder().optChannelGroups(structure.groups())
@@ -163,16 +163,16 @@ class ChannelActivationReferenceTest {
         name, worstScore, worstBias, worstShrunk);
   }
 
-  /** The consumer inputs' statistics on the first 64 validation rows, in four chunks merged in order. */
-  static Map<String, InputStatistics> statistics(OnnxModel model, long[] rowShape) {
+  /** The consumer inputs' statistics on the first {@code rows} validation rows (a multiple of 8), merged in order. */
+  static Map<String, InputStatistics> statistics(OnnxModel model, long[] rowShape, int rows) {
     ConsumerInputs inputs = ConsumerInputs.of(model, PrunableTensors.find(model));
     ChunkStatistics total = null;
     try (BufferAllocator allocator = new RootAllocator();
         Evaluator evaluator = new Evaluator(model);
         ActivationCapture capture = new ActivationCapture(evaluator, inputs.values(), Map.of())) {
-      List<Batch> list = ValidationSet.batches(rowShape, 16, allocator);
+      List<Batch> list = ValidationSet.batches(rowShape, 8, allocator);
       try {
-        for (Batch batch : list.subList(0, CALIBRATION_ROWS / 16)) {
+        for (Batch batch : list.subList(0, rows / 8)) {
           ChunkStatistics chunk = ChunkStatistics.compute(batch, capture.run(batch), inputs.inputs(),
               GramOptions.none());
           total = total == null ? chunk : total.plus(chunk);
