@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes FLAP's activation-aware channel scores and bias compensation for the digits models'
-channel groups, for Lopper's channel-fluctuation / channel-wanda and BiasCompensation tests.
+channel groups (MLP, CNN, and the ResNet, whose residual group has two consumers), for Lopper's
+channel-fluctuation / channel-wanda and BiasCompensation tests.
 
     /usr/bin/python3 data/make_channel_activation_references.py [--out data]
 
@@ -149,7 +150,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    for name in ("digits-mlp", "digits-cnn"):
+    for name in ("digits-mlp", "digits-cnn", "digits-resnet"):
         references(name, args.out)
 
 
