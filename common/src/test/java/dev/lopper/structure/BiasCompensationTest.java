@@ -55,6 +55,43 @@ class BiasCompensationTest {
     assertTrue(e.getMessage().contains("fc2.weight"), e.getMessage());
   }
 
+  @Test
+  void aConsumerWithoutABiasBlocksItsGroupsCompensationWithAReason() {
+    // The MLP with fc2's C removed: fc1's channels have nowhere to put their mean.
+    OnnxModel mlp = SmallOnnxModels.mlp(dir);
+    onnx.Onnx.GraphProto.Builder graph = mlp.graph().getGraph().toBuilder();
+    for (int n = 0; n < graph.getNodeCount(); n++) {
+      if (graph.getNode(n).getName().equals("fc2")) {
+        onnx.Onnx.NodeProto.Builder node = graph.getNode(n).toBuilder();
+        java.util.List<String> inputs = new java.util.ArrayList<>(node.getInputList().subList(0, 2));
+        graph.setNode(n, node.clearInput().addAllInput(inputs));
+      }
+    }
+    for (int i = 0; i < graph.getInitializerCount(); i++) {
+      if (graph.getInitializer(i).getName().equals("fc2.bias")) {
+        graph.removeInitializer(i);
+        break;
+      }
+    }
+    Map<String, WeightTensor> weights = new java.util.LinkedHashMap<>(mlp.weights());
+    weights.remove("fc2.bias");
+    String file = dir.resolve("no-bias.onnx").toString();
+    PrunedModelWriter.writeOnnx(mlp.graph().toBuilder().setGraph(graph).build(), weights, file, CONF);
+    OnnxModel model = OnnxModel.load(ModelSource.onnx(file), CONF);
+    ModelStructure structure = ModelStructure.analyse(model);
+    ChannelGroup fc1 = structure.group("fc1.weight").orElseThrow();
+    assertTrue(fc1.prunable(), fc1.reason());
+
+    BiasCompensation compensation = BiasCompensation.of(model, structure.groups());
+    String reason = compensation.blocker(fc1.id()).orElseThrow();
+    assertEquals("no bias compensation: fc2.weight: Gemm node fc2 has no bias (Lopper does not add one)", reason);
+    // A blocked group is pruned without compensation: no bias changes.
+    Map<String, InputStatistics> statistics = Map.of("fc2.weight",
+        new InputStatistics(5, 10, new double[] {1, 2, 3, 4, 5}, new double[] {9, 9, 9, 9, 9}, null));
+    assertEquals(Map.of(), compensation.biases(structure.groups(),
+        ChannelSelection.of(Map.of(fc1.id(), new int[] {0, 1})), model.weights(), statistics));
+  }
+
   private void constantChannelIsCompensatedExactly(Function<Path, OnnxModel> make, String producer, int axis,
       String producerBias, String consumer) throws Exception {
     OnnxModel original = make.apply(dir);
