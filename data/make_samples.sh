@@ -29,6 +29,7 @@ fi
 /usr/bin/python3 "$data/make_lm_sample.py" --out "$data" --val-csv "$tmp/tiny-lm-val.csv" \
   --ragged-csv "$tmp/tiny-lm-val-ragged.csv" "${py_args[@]}"
 /usr/bin/python3 "$data/make_calibration_references.py" --out "$data"
+/usr/bin/python3 "$data/make_channel_activation_references.py" --out "$data"
 /usr/bin/python3 "$data/make_pruning_unit_references.py"
 /usr/bin/python3 "$data/make_pruning_references.py" --out "$data/reference"
 

@@ -1,6 +1,7 @@
 package dev.lopper.criteria;
 
 import dev.lopper.InvalidInputException;
+import dev.lopper.calibration.InputStatistics;
 import dev.lopper.mask.Mask;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.model.WeightTensor;
@@ -10,6 +11,7 @@ import dev.lopper.structure.TensorSlice;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,6 +31,13 @@ import java.util.Set;
  * joined by a residual Add it is the sum of their norms (for L2, the sum of the L2 norms, not the
  * norm of the concatenation). Biases, normalisation parameters and consumers' weights do not
  * score; they are removed with the channel.
+ *
+ * <p><b>Activation-aware scores</b> ({@code channel-fluctuation}, {@code channel-wanda}) come
+ * from the group's consumers ({@link ChannelGroup.Role#INPUT}) and the calibration statistics of
+ * their inputs ({@link CriterionContext#inputStatistics}), as FLAP scores the channels entering an
+ * output projection; see {@link ChannelActivationScores}. Such a criterion reads the statistics
+ * from the context in {@link #select}; for {@link #scores}, {@link #keep} and {@link #selection}
+ * bind them first with {@link #withStatistics}.
  *
  * <p><b>Selection.</b> In a group of C channels, sparsity s removes Python's {@code round(s × C)}
  * channels (the double product rounded half to even, as PyTorch counts), those of smallest score,
@@ -56,15 +65,54 @@ import java.util.Set;
  */
 public final class ChannelCriterion implements PruningCriterion {
 
-  private static final ChannelCriterion L1 = new ChannelCriterion("channel-l1", 1);
-  private static final ChannelCriterion L2 = new ChannelCriterion("channel-l2", 2);
+  private static final ChannelCriterion L1 = new ChannelCriterion("channel-l1", 1, Map.of());
+  private static final ChannelCriterion L2 = new ChannelCriterion("channel-l2", 2, Map.of());
+  private static final ChannelCriterion FLUCTUATION = new ChannelCriterion("channel-fluctuation",
+      ChannelActivationScores.FLUCTUATION, Map.of());
+  private static final ChannelCriterion WANDA_SP = new ChannelCriterion("channel-wanda",
+      ChannelActivationScores.WANDA_SP, Map.of());
 
   private final String name;
   private final int norm;
+  private final Map<String, InputStatistics> statistics;
 
-  private ChannelCriterion(String name, int norm) {
+  private ChannelCriterion(String name, int norm, Map<String, InputStatistics> statistics) {
     this.name = name;
     this.norm = norm;
+    this.statistics = statistics;
+  }
+
+  /**
+   * Channels scored by FLAP's fluctuation (WIFV) of their consumers' inputs, named {@code
+   * channel-fluctuation}; needs calibration statistics.
+   */
+  public static ChannelCriterion fluctuation() {
+    return FLUCTUATION;
+  }
+
+  /**
+   * Channels scored by Wanda-sp (FLAP's WIFN): |W| times the input's root mean square, averaged
+   * over each consumer's outputs, named {@code channel-wanda}; needs calibration statistics.
+   */
+  public static ChannelCriterion wandaSp() {
+    return WANDA_SP;
+  }
+
+  /** Whether the scores come from calibration statistics of the consumers' inputs. */
+  public boolean needsStatistics() {
+    return norm == ChannelActivationScores.FLUCTUATION || norm == ChannelActivationScores.WANDA_SP;
+  }
+
+  /**
+   * This criterion with the calibration statistics of its groups' consumers bound (by consumer
+   * tensor name), for {@link #scores}, {@link #keep} and {@link #selection}; magnitude criteria
+   * ignore them and are returned as they are.
+   */
+  public ChannelCriterion withStatistics(Map<String, InputStatistics> byTensor) {
+    if (!needsStatistics()) {
+      return this;
+    }
+    return new ChannelCriterion(name, norm, Collections.unmodifiableMap(new LinkedHashMap<>(byTensor)));
   }
 
   /** Channels scored by the L1 norm of their filters, named {@code channel-l1}. */
@@ -82,7 +130,7 @@ public final class ChannelCriterion implements PruningCriterion {
     return name;
   }
 
-  /** The norm's order p: 1 or 2. */
+  /** The norm's order p: 1 or 2 (a negative code for the activation-aware scores). */
   public int norm() {
     return norm;
   }
@@ -94,6 +142,9 @@ public final class ChannelCriterion implements PruningCriterion {
    * @param weights holds at least the group's producing tensors
    */
   public double[] scores(ChannelGroup group, Map<String, WeightTensor> weights) {
+    if (needsStatistics()) {
+      return ChannelActivationScores.scores(norm, name, group, weights, statistics);
+    }
     int channels = Math.toIntExact(group.channels());
     double[] scores = new double[channels];
     for (ChannelGroup.Member m : group.outputs()) {
@@ -148,6 +199,29 @@ public final class ChannelCriterion implements PruningCriterion {
   @Override
   public List<MaskSet> selectGrid(List<WeightTensor> tensors, double[] sparsities,
       CriterionContext context) {
+    List<ChannelSelection> selections = selections(tensors, sparsities, context);
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    tensors.forEach(t -> shapes.put(t.name(), t.shape()));
+    List<MaskSet> out = new ArrayList<>(sparsities.length);
+    for (ChannelSelection selection : selections) {
+      Map<String, TensorSlice> slices = selection.slices(context.channelGroups(), shapes);
+      List<Mask> masks = new ArrayList<>(tensors.size());
+      for (WeightTensor t : tensors) {
+        TensorSlice slice = slices.get(t.name());
+        masks.add(slice == null ? Mask.none(t.name(), t.shape()) : slice.mask());
+      }
+      out.add(MaskSet.of(masks));
+    }
+    return out;
+  }
+
+  /**
+   * The channels {@link #selectGrid} keeps at each sparsity: every prunable group whose tensors are
+   * all among {@code tensors}, pruned at that sparsity. An activation-aware criterion reads its
+   * statistics from {@code context}.
+   */
+  public List<ChannelSelection> selections(List<WeightTensor> tensors, double[] sparsities,
+      CriterionContext context) {
     Objects.requireNonNull(context, "context");
     for (double s : sparsities) {
       checkSparsity(s);
@@ -159,12 +233,10 @@ public final class ChannelCriterion implements PruningCriterion {
           + " ModelStructure.analyse(model).groups())");
     }
     Map<String, WeightTensor> byName = new LinkedHashMap<>();
-    Map<String, long[]> shapes = new LinkedHashMap<>();
     for (WeightTensor t : tensors) {
       if (byName.put(t.name(), t) != null) {
         throw new IllegalArgumentException("tensor " + t.name() + " is given twice to criterion " + name);
       }
-      shapes.put(t.name(), t.shape());
     }
     List<ChannelGroup> selected = new ArrayList<>();
     for (ChannelGroup g : groups) {
@@ -173,23 +245,31 @@ public final class ChannelCriterion implements PruningCriterion {
       }
     }
     checkCovered(byName.keySet(), groups, selected);
+    ChannelCriterion scoring = needsStatistics() ? withStatistics(statisticsOf(selected, context)) : this;
     List<double[]> scores = new ArrayList<>();
     for (ChannelGroup g : selected) {
-      scores.add(scores(g, byName));
+      scores.add(scoring.scores(g, byName));
     }
-    List<MaskSet> out = new ArrayList<>(sparsities.length);
+    List<ChannelSelection> out = new ArrayList<>(sparsities.length);
     for (double sparsity : sparsities) {
       Map<Integer, int[]> kept = new LinkedHashMap<>();
       for (int i = 0; i < selected.size(); i++) {
         kept.put(selected.get(i).id(), keep(scores.get(i), sparsity));
       }
-      Map<String, TensorSlice> slices = ChannelSelection.of(kept).slices(groups, shapes);
-      List<Mask> masks = new ArrayList<>(tensors.size());
-      for (WeightTensor t : tensors) {
-        TensorSlice slice = slices.get(t.name());
-        masks.add(slice == null ? Mask.none(t.name(), t.shape()) : slice.mask());
+      out.add(ChannelSelection.of(kept));
+    }
+    return out;
+  }
+
+  /** The context's statistics of the consumers of {@code groups}, by tensor name. */
+  private Map<String, InputStatistics> statisticsOf(List<ChannelGroup> groups, CriterionContext context) {
+    Map<String, InputStatistics> out = new LinkedHashMap<>();
+    for (ChannelGroup g : groups) {
+      for (ChannelGroup.Member m : g.members()) {
+        if (m.role() == ChannelGroup.Role.INPUT) {
+          context.inputStatistics(m.tensor()).ifPresent(s -> out.put(m.tensor(), s));
+        }
       }
-      out.add(MaskSet.of(masks));
     }
     return out;
   }

@@ -9,7 +9,8 @@ import java.util.stream.Collectors;
 /**
  * The criteria configuration can name: {@code magnitude} (alias {@code l1-unstructured}, PyTorch's
  * name), {@code global-magnitude}, the structured {@code channel-l1} and {@code channel-l2} (whole
- * channels of channel groups, see {@link ChannelCriterion}), and the activation-aware {@code wanda}
+ * channels of channel groups, see {@link ChannelCriterion}), the activation-aware structured
+ * {@code channel-fluctuation} and {@code channel-wanda} (FLAP's metrics on channel groups), and the activation-aware {@code wanda}
  * (see {@link WandaCriterion}; it needs calibration statistics in its context).
  * {@link SparseGptCriterion} is not listed here: it rewrites weights, so its callers use it as a
  * {@link ReconstructingCriterion}.
@@ -28,6 +29,8 @@ public final class Criteria {
     register(MagnitudeCriterion.global());
     register(ChannelCriterion.l1());
     register(ChannelCriterion.l2());
+    register(ChannelCriterion.fluctuation());
+    register(ChannelCriterion.wandaSp());
     register(WandaCriterion.instance());
     // Registered with the default dampening; runs build theirs from calibration.dampening. Callers
     // that read masks only (select) lose its updated weights: use ReconstructingCriterion#pruneGrid.

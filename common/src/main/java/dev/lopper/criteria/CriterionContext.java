@@ -1,6 +1,7 @@
 package dev.lopper.criteria;
 
 import dev.lopper.calibration.InputStatistics;
+import dev.lopper.structure.BiasCompensation;
 import dev.lopper.structure.ChannelGroup;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -58,8 +59,10 @@ public final class CriterionContext {
   private final List<ChannelGroup> channelGroups;
   private final Map<String, InputStatistics> statistics;
   private final SparsityPattern pattern;
+  private final BiasCompensation compensation;
 
   private CriterionContext(Builder builder) {
+    this.compensation = builder.compensation;
     this.consumers = Collections.unmodifiableMap(new LinkedHashMap<>(builder.consumers));
     this.channelGroups = List.copyOf(builder.channelGroups);
     this.statistics = Collections.unmodifiableMap(new LinkedHashMap<>(builder.statistics));
@@ -92,6 +95,7 @@ public final class CriterionContext {
     builder.channelGroups = channelGroups;
     builder.statistics.putAll(statistics);
     builder.pattern = pattern;
+    builder.compensation = compensation;
     return builder;
   }
 
@@ -116,6 +120,14 @@ public final class CriterionContext {
   /** The calibration statistics of the activation entering tensor {@code tensorName}'s consumer, if known. */
   public Optional<InputStatistics> inputStatistics(String tensorName) {
     return Optional.ofNullable(statistics.get(tensorName));
+  }
+
+  /**
+   * Where channel criteria add the removed channels' mean contribution (bias compensation), if
+   * compensation is asked for; {@link CompensatingChannelCriterion} reads it.
+   */
+  public Optional<BiasCompensation> compensation() {
+    return Optional.ofNullable(compensation);
   }
 
   /** The sparsity pattern masks must hold; {@link SparsityPattern#UNSTRUCTURED} unless given. */
@@ -149,8 +161,15 @@ public final class CriterionContext {
     private List<ChannelGroup> channelGroups = List.of();
     private final Map<String, InputStatistics> statistics = new LinkedHashMap<>();
     private SparsityPattern pattern = SparsityPattern.UNSTRUCTURED;
+    private BiasCompensation compensation;
 
     private Builder() {}
+
+    /** Sets where bias compensation goes (null: none). */
+    public Builder optCompensation(BiasCompensation compensation) {
+      this.compensation = compensation;
+      return this;
+    }
 
     /** Records the calibration statistics of tensor {@code tensorName}'s consumer input, replacing earlier ones. */
     public Builder optInputStatistics(String tensorName, InputStatistics stats) {

@@ -1,7 +1,9 @@
 /**
  * Pruning criteria: given weight tensors and a target sparsity, which positions to prune. One
  * interface, {@link dev.lopper.criteria.PruningCriterion}, that every criterion implements:
- * unstructured magnitude, structured channel norms, the activation-aware {@link
+ * unstructured magnitude, structured channel norms and FLAP's activation-aware channel scores
+ * ({@link dev.lopper.criteria.ChannelCriterion}; with bias compensation in a sweep's variants,
+ * {@link dev.lopper.criteria.CompensatingChannelCriterion}), the activation-aware {@link
  * dev.lopper.criteria.WandaCriterion} and, rewriting the weights it keeps, {@link
  * dev.lopper.criteria.SparseGptCriterion} (a {@link dev.lopper.criteria.ReconstructingCriterion});
  * N:M patterns for the row-wise ones, whose rows are a {@link dev.lopper.criteria.WeightLayout};

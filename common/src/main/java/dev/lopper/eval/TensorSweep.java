@@ -291,11 +291,14 @@ public final class TensorSweep {
     weights.forEach(w -> byName.put(w.name(), w));
     List<Supplier<Map<String, WeightTensor>>> variants = new ArrayList<>(sparsities.length);
     if (criterion instanceof ReconstructingCriterion reconstructing) {
-      // The variants are the criterion's own weights (pruned and updated), not masked dense ones.
+      // The variants are the criterion's own weights (pruned and updated), not masked dense ones;
+      // they may change tensors beyond the given ones (a compensated consumer's bias).
+      Set<String> changed = new LinkedHashSet<>(byName.keySet());
       for (ReconstructingCriterion.PrunedWeights pruned : reconstructing.pruneGrid(weights, sparsities, context)) {
         variants.add(pruned::weights);
+        changed.addAll(pruned.weights().keySet());
       }
-      return evaluateAll(byName.keySet(), variants, System.nanoTime() - start);
+      return evaluateAll(changed, variants, System.nanoTime() - start);
     }
     List<MaskSet> masks = criterion.selectGrid(weights, sparsities, context);
     // Masked copies are made when their variant runs, into one buffer per tensor: a variant's

@@ -4,7 +4,9 @@
  * dev.lopper.structure.ModelStructure}), which of them cannot be pruned structurally and why
  * ({@link dev.lopper.structure.StructureReport}), the channels kept per group ({@link
  * dev.lopper.structure.ChannelSelection}) as masks or as a physically smaller model ({@link
- * dev.lopper.structure.ModelShrinker}), and parameter and multiply-accumulate counts ({@link
+ * dev.lopper.structure.ModelShrinker}), FLAP's bias compensation of removed channels ({@link
+ * dev.lopper.structure.BiasCompensation}, consumers seen as {@link
+ * dev.lopper.structure.ConsumerColumns}), and parameter and multiply-accumulate counts ({@link
  * dev.lopper.structure.ModelCost}), with the rows of their tables ({@link
  * dev.lopper.structure.StructureRow}, {@link dev.lopper.structure.CostComparisonRow}). Static
  * shapes come from a small shape inference of its own ({@link

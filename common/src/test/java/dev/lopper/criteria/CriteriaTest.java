@@ -19,14 +19,14 @@ class CriteriaTest {
     assertSame(ChannelCriterion.l1(), Criteria.byName("channel-l1"));
     assertSame(ChannelCriterion.l2(), Criteria.byName("channel-l2"));
     assertSame(WandaCriterion.instance(), Criteria.byName("wanda"));
-    assertEquals(List.of("magnitude", "global-magnitude", "channel-l1", "channel-l2", "wanda", "sparsegpt"), Criteria.names());
+    assertEquals(List.of("magnitude", "global-magnitude", "channel-l1", "channel-l2", "channel-fluctuation", "channel-wanda", "wanda", "sparsegpt"), Criteria.names());
   }
 
   @Test
   void refusesUnknownNameListingKnownOnes() {
     InvalidInputException e = assertThrows(InvalidInputException.class, () -> Criteria.byName("random"));
     assertEquals("unknown pruning criterion 'random'; known criteria: magnitude (alias "
-        + "l1-unstructured), global-magnitude, channel-l1, channel-l2, wanda, sparsegpt", e.getMessage());
+        + "l1-unstructured), global-magnitude, channel-l1, channel-l2, channel-fluctuation, channel-wanda, wanda, sparsegpt", e.getMessage());
   }
 
   @Test

@@ -114,7 +114,9 @@ public final class ConfigKeys {
 
   static final Key<String> SWEEP_CRITERION = name("sweep.criterion", CRITERIA).flag("--criterion")
       .doc("How the weights to prune are chosen within a tensor (`l1-unstructured` is an alias of `magnitude`); "
-          + "`channel-l1` and `channel-l2` remove whole channels of channel groups and emit a smaller model; "
+          + "`channel-l1` and `channel-l2` remove whole channels of channel groups and emit a smaller model, "
+          + "`channel-fluctuation` and `channel-wanda` too, choosing the channels from calibration statistics of "
+          + "their consumers' inputs (FLAP's fluctuation and Wanda-sp); "
           + "`wanda` ranks |w| times the input's root mean square within each output row, `sparsegpt` chooses and "
           + "reconstructs by SparseGPT's OBS update (the pruned model's remaining weights change); both gather "
           + "calibration statistics first (`calibration.*`).")
@@ -152,6 +154,15 @@ public final class ConfigKeys {
           + "the allocation's predicted drops). Command sensitivity always sweeps.")
       .valueIn(c -> c.sweep().run())
       .withDefault("auto");
+
+  static final Key<Boolean> STRUCTURE_COMPENSATE = Key.builder("structure.compensate", Type.BOOLEAN, Parsers.BOOLEAN)
+      .doc("With a channel criterion: add the removed channels' mean contribution (from the calibration statistics) "
+          + "to each consumer's bias, as FLAP does, in the sweep's variants, the allocation and the emitted model "
+          + "(`compensation.safetensors` holds the compensated dense biases). null: on for the activation-aware "
+          + "`channel-fluctuation` and `channel-wanda`, off for `channel-l1` and `channel-l2`. Turning it on "
+          + "makes any channel criterion calibrate.")
+      .valueIn(c -> c.sweep().compensate())
+      .optional(null);
 
   static final Key<String> CALIBRATION_DATA = path("calibration.data")
       .doc("The calibration data of activation-aware criteria (`wanda`, `sparsegpt`) and policy `owl`: Parquet with the "
@@ -292,6 +303,7 @@ public final class ConfigKeys {
       MODEL_ONNX, MODEL_WEIGHTS, MODEL_INCLUDE, MODEL_EXCLUDE,
       DATA_PATH, DATA_FEATURES, DATA_LABEL, DATA_INPUTS, DATA_TARGETS, DATA_INPUT_SHAPE, DATA_BATCH_SIZE, DATA_PARTITIONS,
       SWEEP_CRITERION, SWEEP_SPARSITIES, SWEEP_TENSORS_PER_TASK, SWEEP_PATTERN, SWEEP_RUN,
+      STRUCTURE_COMPENSATE,
       CALIBRATION_DATA, CALIBRATION_ROWS, CALIBRATION_SEQUENTIAL, CALIBRATION_GROUPS, CALIBRATION_DAMPENING,
       CALIBRATION_FROM,
       METRIC,

@@ -193,7 +193,7 @@ final class ConfigReader {
         read(ConfigKeys.DATA_INPUT_SHAPE), read(ConfigKeys.DATA_BATCH_SIZE), read(ConfigKeys.DATA_PARTITIONS));
     SweepConfig sweep = new SweepConfig(read(ConfigKeys.SWEEP_CRITERION), read(ConfigKeys.SWEEP_SPARSITIES),
         read(ConfigKeys.SWEEP_TENSORS_PER_TASK), SparsityPattern.parse(read(ConfigKeys.SWEEP_PATTERN)),
-        read(ConfigKeys.SWEEP_RUN));
+        read(ConfigKeys.SWEEP_RUN), read(ConfigKeys.STRUCTURE_COMPENSATE));
     CalibrationConfig calibration = new CalibrationConfig(read(ConfigKeys.CALIBRATION_DATA),
         read(ConfigKeys.CALIBRATION_ROWS), read(ConfigKeys.CALIBRATION_SEQUENTIAL), read(ConfigKeys.CALIBRATION_GROUPS),
         read(ConfigKeys.CALIBRATION_DAMPENING), read(ConfigKeys.CALIBRATION_FROM));
@@ -242,6 +242,11 @@ final class ConfigReader {
           + "weights, but sweep.criterion " + sweep.criterion() + " prunes whole channels; use target, tolerance "
           + "or uniform");
     }
+    if (Boolean.TRUE.equals(sweep.compensate()) && !structured) {
+      throw new InvalidInputException(label(ConfigKeys.STRUCTURE_COMPENSATE) + ": compensates removed channels, but "
+          + "sweep.criterion " + sweep.criterion() + " prunes single weights; use a channel criterion (channel-l1, "
+          + "channel-l2, channel-fluctuation, channel-wanda) or set structure.compensate to null");
+    }
     if (policy.equals("global-magnitude") && unit != CostUnit.PARAMETERS) {
       throw new InvalidInputException(label(ConfigKeys.ALLOCATION_UNIT) + ": global-magnitude counts its target in "
           + "parameters; use allocation.unit parameters or another policy");
@@ -288,7 +293,7 @@ final class ConfigReader {
     if (minSpeedup != null && !structured) {
       throw new InvalidInputException(label(ConfigKeys.ALLOCATION_MIN_SPEEDUP) + ": a speed-up needs whole channels "
           + "removed, but sweep.criterion " + sweep.criterion() + " prunes single weights, which make no model "
-          + "faster; use sweep.criterion channel-l1 or channel-l2, or set allocation.min-speedup to null");
+          + "faster; use a channel criterion (channel-l1, channel-l2, channel-fluctuation, channel-wanda), or set allocation.min-speedup to null");
     }
     if (minSpeedup != null && !policy.equals("target")) {
       throw new InvalidInputException(label(ConfigKeys.ALLOCATION_MIN_SPEEDUP) + ": only policy target takes a "

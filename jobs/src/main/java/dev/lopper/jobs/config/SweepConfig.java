@@ -1,5 +1,7 @@
 package dev.lopper.jobs.config;
 
+import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.SparsityPattern;
 import java.util.List;
 
@@ -13,9 +15,11 @@ import java.util.List;
  * @param pattern where pruned weights may fall: unstructured or N:M
  * @param run {@code auto} (command prune sweeps only when the allocation policy needs measured curves)
  *     or {@code always}
+ * @param compensate key {@code structure.compensate}: bias compensation of removed channels, or null
+ *     for the criterion's default (see {@link #compensates()})
  */
 public record SweepConfig(String criterion, List<Double> sparsities, int tensorsPerTask, SparsityPattern pattern,
-    String run) {
+    String run, Boolean compensate) {
 
   public SweepConfig {
     sparsities = List.copyOf(sparsities);
@@ -23,7 +27,20 @@ public record SweepConfig(String criterion, List<Double> sparsities, int tensors
 
   /** An unstructured sweep, run as {@code auto} decides. */
   public SweepConfig(String criterion, List<Double> sparsities, int tensorsPerTask) {
-    this(criterion, sparsities, tensorsPerTask, SparsityPattern.UNSTRUCTURED, "auto");
+    this(criterion, sparsities, tensorsPerTask, SparsityPattern.UNSTRUCTURED, "auto", null);
+  }
+
+  /** Whether removed channels are compensated: as configured, else for the activation-aware channel criteria. */
+  public boolean compensates() {
+    if (compensate != null) {
+      return compensate;
+    }
+    return Criteria.byName(criterion) instanceof ChannelCriterion c && c.needsStatistics();
+  }
+
+  /** Whether a structured run reads calibration statistics: an activation-aware channel criterion or compensation. */
+  public boolean channelStatistics() {
+    return Criteria.byName(criterion) instanceof ChannelCriterion c && (c.needsStatistics() || compensates());
   }
 
   /** The largest swept sparsity. */

@@ -22,7 +22,8 @@ import java.util.Optional;
  *   <li>{@code prune}, element masks: {@link Data}, {@link SweepUnits} (when it swept), {@link Masks},
  *       {@link Verified};
  *   <li>{@code prune}, channel groups: {@link Data}, {@link SweepUnits}, {@link Channels}, {@link Latency}
- *       (with {@code allocation.min-speedup}), {@link Verified}.
+ *       (with {@code allocation.min-speedup}), {@link Compensation} (with {@code structure.compensate}),
+ *       {@link Verified}.
  * </ul>
  *
  * <pre>{@code
@@ -155,6 +156,14 @@ public final class RunResults {
       double removedFraction, long parameters, long parametersPruned, long macs, long macsPruned, long bytes,
       long bytesPruned, double parameterRatio, double macRatio, double sizeRatio, long channels,
       long channelsPruned) {}
+
+  /**
+   * Bias compensation of a prune in whole channels ({@code structure.compensate}).
+   *
+   * @param compensatedBiases how many consumer biases the emitted model's compensation changed
+   * @param compensationBlocked per channel group that could not be compensated, why (group name to reason)
+   */
+  public record Compensation(int compensatedBiases, Map<String, String> compensationBlocked) {}
 
   /**
    * A prune in whole channels under {@code allocation.min-speedup}.

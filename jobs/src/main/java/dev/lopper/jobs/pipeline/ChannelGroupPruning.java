@@ -1,6 +1,8 @@
 package dev.lopper.jobs.pipeline;
 
+import dev.lopper.calibration.InputStatistics;
 import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.io.Safetensors;
 import dev.lopper.io.HadoopFiles;
 import dev.lopper.io.Table;
 import dev.lopper.jobs.RunContext;
@@ -18,6 +20,8 @@ import dev.lopper.jobs.sweep.SweepItem;
 import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.model.PrunedModelWriter;
+import dev.lopper.model.WeightTensor;
+import dev.lopper.structure.BiasCompensation;
 import dev.lopper.structure.ChannelSelection;
 import dev.lopper.structure.CostComparisonRow;
 import dev.lopper.structure.LatencyProbe;
@@ -26,9 +30,12 @@ import dev.lopper.structure.ModelShrinker;
 import dev.lopper.structure.ModelStructure;
 import dev.lopper.structure.ShrunkModel;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Pruning in whole channels ({@code channel-l1}, {@code channel-l2}): the swept channel groups
@@ -37,8 +44,18 @@ import org.apache.hadoop.conf.Configuration;
  * the removed channels, and the physically smaller model ({@link ModelShrinker}) with its size
  * table {@code cost.*}. The gate also judges the smaller model's measured speed-up when one is
  * required.
+ *
+ * <p>The activation-aware criteria ({@code channel-fluctuation}, {@code channel-wanda}) choose the
+ * channels from the calibration statistics of the dense model (the run's calibration pass), bound
+ * once to the criterion, so the latency measurement, the allocation and the emission keep the same
+ * channels. With {@code structure.compensate} the removed channels' mean contribution is added to
+ * their consumers' biases ({@link BiasCompensation}): the emitted model carries the compensated
+ * biases, {@code compensation.safetensors} holds them dense (the dense model with them in place
+ * and {@code masks.safetensors} applied computes what {@code model/pruned.onnx} computes), and the
+ * sweep measured every group with its compensation.
  */
 final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan> {
+  private static final Logger LOG = LoggerFactory.getLogger(ChannelGroupPruning.class);
 
   /**
    * What the allocation decided.
@@ -52,16 +69,44 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
 
   private final LopperConfig config;
   private final InspectedModel model;
-  private final ChannelCriterion criterion;
+  private final Calibrate calibrate;
+  private final ChannelCriterion chosen;
+  private ChannelCriterion criterion;
+  private Map<String, InputStatistics> statistics;
 
-  ChannelGroupPruning(LopperConfig config, InspectedModel model, ChannelCriterion criterion) {
+  ChannelGroupPruning(LopperConfig config, InspectedModel model, ChannelCriterion criterion, Calibrate calibrate) {
     this.config = config;
     this.model = model;
-    this.criterion = criterion;
+    this.chosen = criterion;
+    this.calibrate = calibrate;
+  }
+
+  /**
+   * Where the run's bias compensation goes, or null when {@code structure.compensate} is off or the
+   * run is not structured; groups that cannot be compensated are logged.
+   */
+  static BiasCompensation compensation(LopperConfig config, InspectedModel model) {
+    if (!model.structured() || !config.sweep().compensates()) {
+      return null;
+    }
+    BiasCompensation compensation = BiasCompensation.of(model.model(), model.structure().groups());
+    compensation.blocked().forEach((g, why) -> LOG.warn("Channel group {} ({}): {}", g,
+        model.structure().group(g).name(), why));
+    return compensation;
+  }
+
+  /** The criterion with the dense model's calibration statistics bound, gathered on first use. */
+  private ChannelCriterion criterion() {
+    if (criterion == null) {
+      statistics = config.sweep().channelStatistics() ? calibrate.dense(false).byTensor() : Map.of();
+      criterion = chosen.withStatistics(statistics);
+    }
+    return criterion;
   }
 
   @Override
   public Plan allocate(SweepResult sweep, RunContext run) {
+    ChannelCriterion criterion = criterion();
     CostUnit unit = config.allocation().unit();
     List<SensitivityCurve> curves = ChannelAllocation.curves(sweep, config.metric(), model.cost(), unit);
     AllocationPolicy policy = AllocationPolicies.byName(config.allocation().policy(), Map::of);
@@ -94,14 +139,22 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
   public Emission emit(Plan plan, RunContext run) {
     Configuration hadoop = run.directory().conf();
     ModelStructure structure = model.structure();
-    ChannelSelection selection = plan.plan().selection(criterion, structure, model.model().weights());
+    ChannelSelection selection = plan.plan().selection(criterion(), structure, model.model().weights());
     MaskSet masks = run.timings().time("masks", () -> selection.masks(structure));
     masks.writeSafetensors(run.directory().file("masks.safetensors"), hadoop);
     run.writeTable("masks", masks.summary(model.readableNames()));
+    BiasCompensation compensation = compensation(config, model);
+    Map<String, WeightTensor> biases = compensation == null ? Map.of()
+        : compensation.biases(structure.groups(), selection, model.model().weights(), statistics);
+    if (compensation != null) {
+      List<Safetensors.Payload> payloads = biases.values().stream().map(Safetensors.Payload::f32).toList();
+      Safetensors.write(run.directory().file("compensation.safetensors"), hadoop, payloads,
+          Map.of("format", "pt", "producer", "lopper"));
+    }
 
     String prunedOnnx = run.directory().file("model/pruned.onnx");
     ShrunkModel shrunk = run.timings().time("emission", () -> {
-      ShrunkModel small = ModelShrinker.shrink(structure, selection);
+      ShrunkModel small = BiasCompensation.shrink(structure, selection, biases);
       small.writeOnnx(prunedOnnx, hadoop);
       small.writeSafetensors(run.directory().file("model/pruned.safetensors"), hadoop);
       return small;
@@ -121,6 +174,11 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
         (double) before.macs() / after.macs(), (double) denseBytes / prunedBytes,
         model.items().stream().mapToLong(SweepItem::channels).sum(),
         model.items().stream().mapToLong(i -> i.channels() - p.kept().get(i.group())).sum()));
+    if (compensation != null) {
+      Map<String, String> blocked = new LinkedHashMap<>();
+      compensation.blocked().forEach((g, why) -> blocked.put(structure.group(g).name(), why));
+      results.add(new RunResults.Compensation(biases.size(), blocked));
+    }
     ChannelAllocation.LatencyPlan constrained = plan.constrained();
     if (constrained == null) {
       return new Emission(prunedOnnx, p.allocation().predictedDrop(), results, null, null);

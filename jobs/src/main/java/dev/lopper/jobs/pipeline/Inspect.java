@@ -112,7 +112,7 @@ public final class Inspect {
         pattern.checkFits(t.name() + (t.readableName() != null ? " (" + t.readableName() + ")" : ""), layout.cols());
       }
     }
-    if (CalibratedPruning.applies(config)) {
+    if (CalibratedPruning.applies(config) || config.sweep().channelStatistics()) {
       ConsumerInputs.of(model, tensors);
     }
   }

@@ -64,11 +64,12 @@ public final class Pipeline implements RunStages<InspectedModel> {
 
   /**
    * What an activation-aware criterion's sweep knows of the data: every tensor's statistics on the
-   * dense model (with Gram matrices for sparsegpt); null for other criteria.
+   * dense model (with Gram matrices for sparsegpt), which activation-aware channel criteria and
+   * bias compensation read too; null for other criteria.
    */
   private static Map<String, InputStatistics> sweepStatistics(LopperConfig config, Calibrate calibrate) {
     String criterion = config.sweep().criterion();
-    return CalibratedPruning.needsStatistics(criterion)
+    return CalibratedPruning.needsStatistics(criterion) || config.sweep().channelStatistics()
         ? calibrate.dense(criterion.equals("sparsegpt")).byTensor() : null;
   }
 

@@ -42,7 +42,7 @@ public interface PruneMethod<P> {
    */
   static PruneMethod<?> of(LopperConfig config, InspectedModel model, Calibrate calibrate) {
     if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion criterion) {
-      return new ChannelGroupPruning(config, model, criterion);
+      return new ChannelGroupPruning(config, model, criterion, calibrate);
     }
     return CalibratedPruning.applies(config) ? new CalibratedPruning(config, model, calibrate)
         : new MaskPruning(config, model);

@@ -56,7 +56,7 @@ public final class Sweep {
         config.sweep().criterion(), config.sweep().grid(), config.data().batchSize(), spark.threads(),
         config.sweep().tensorsPerTask(), model.scoring(), model.items(),
         model.structured() ? model.structure().groups() : List.of(), config.sweep().pattern(),
-        config.calibration().dampening(), statistics);
+        config.calibration().dampening(), statistics, ChannelGroupPruning.compensation(config, model));
     if (spark.local()) {
       // The tasks run in this JVM: they use the driver's model rather than load a second copy.
       ExecutorModels.share(model.model(), spec.threads());
@@ -95,7 +95,8 @@ public final class Sweep {
         .put("batch size", spec.batchSize())
         .put("threads", spec.threads())
         .put("tensors per task", spec.tensorsPerTask())
-        .put("scoring", spec.scoring());
+        .put("scoring", spec.scoring())
+        .put("compensate", spec.compensation() != null);
     if (spec.statistics() != null) {
       f.put("calibration settings", settingsBut(config, "calibration", "data"));
     }

@@ -1,6 +1,8 @@
 package dev.lopper.jobs.sweep;
 
 import dev.lopper.calibration.InputStatistics;
+import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.criteria.CompensatingChannelCriterion;
 import dev.lopper.criteria.Criteria;
 import dev.lopper.criteria.CriterionContext;
 import dev.lopper.criteria.PruningCriterion;
@@ -9,6 +11,7 @@ import dev.lopper.criteria.SparsityPattern;
 import dev.lopper.metrics.Scoring;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.PrunableTensor;
+import dev.lopper.structure.BiasCompensation;
 import dev.lopper.structure.ChannelGroup;
 import java.io.Serializable;
 import java.util.List;
@@ -37,17 +40,28 @@ import org.apache.spark.broadcast.Broadcast;
  * @param dampening SparseGPT's dampening ({@code calibration.dampening})
  * @param statistics the tensors' calibration statistics by tensor name, broadcast once to the
  *     executors (Gram matrices can be large), for activation-aware criteria; null for others
+ * @param compensation where a channel criterion's variants add the removed channels' mean
+ *     contribution ({@code structure.compensate}); null for none
  */
 public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
     double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
     List<ChannelGroup> channelGroups, SparsityPattern pattern, double dampening,
-    Broadcast<Map<String, InputStatistics>> statistics) implements Serializable {
+    Broadcast<Map<String, InputStatistics>> statistics, BiasCompensation compensation) implements Serializable {
 
   public SweepSpec {
     tensors = List.copyOf(tensors);
     sparsities = sparsities.clone();
     items = List.copyOf(items);
     channelGroups = List.copyOf(channelGroups);
+  }
+
+  /** A sweep without bias compensation. */
+  public SweepSpec(ModelSource model, String checksum, List<PrunableTensor> tensors, String criterion,
+      double[] sparsities, int batchSize, int threads, int tensorsPerTask, Scoring scoring, List<SweepItem> items,
+      List<ChannelGroup> channelGroups, SparsityPattern pattern, double dampening,
+      Broadcast<Map<String, InputStatistics>> statistics) {
+    this(model, checksum, tensors, criterion, sparsities, batchSize, threads, tensorsPerTask, scoring, items,
+        channelGroups, pattern, dampening, statistics, null);
   }
 
   /** An unstructured sweep without calibration statistics. */
@@ -80,7 +94,9 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
 
   /** The criterion, with the run's settings. */
   public PruningCriterion criterionInstance() {
-    return Criteria.configured(criterion, dampening);
+    PruningCriterion c = Criteria.configured(criterion, dampening);
+    return compensation != null && c instanceof ChannelCriterion channels ? new CompensatingChannelCriterion(channels)
+        : c;
   }
 
   /**
@@ -89,7 +105,7 @@ public record SweepSpec(ModelSource model, String checksum, List<PrunableTensor>
    */
   public CriterionContext context() {
     CriterionContext.Builder builder = CriterionContext.of(tensors).toBuilder().optChannelGroups(channelGroups)
-        .optPattern(pattern);
+        .optPattern(pattern).optCompensation(compensation);
     if (statistics != null) {
       statistics.value().forEach(builder::optInputStatistics);
     }

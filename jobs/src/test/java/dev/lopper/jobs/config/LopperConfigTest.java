@@ -189,13 +189,25 @@ class LopperConfigTest {
   }
 
   @Test
+  void compensationDefaultsByCriterionAndIsRefusedForSingleWeights() {
+    assertTrue(parse(MINIMAL, "sweep.criterion=channel-wanda").sweep().compensates());
+    assertFalse(parse(MINIMAL, "sweep.criterion=channel-l1").sweep().compensates());
+    assertFalse(parse(MINIMAL, "sweep.criterion=channel-l1").sweep().channelStatistics());
+    assertTrue(parse(MINIMAL, "sweep.criterion=channel-l1", "structure.compensate=true").sweep().channelStatistics());
+    assertFalse(parse(MINIMAL, "sweep.criterion=channel-fluctuation", "structure.compensate=false").sweep().compensates());
+    assertEquals("--set structure.compensate: compensates removed channels, but sweep.criterion magnitude prunes "
+        + "single weights; use a channel criterion (channel-l1, channel-l2, channel-fluctuation, channel-wanda) or set "
+        + "structure.compensate to null", error(MINIMAL, "structure.compensate=true"));
+  }
+
+  @Test
   void unknownNamesListTheKnownOnes() {
     assertEquals("--set metric: unknown name 'acc'; expected one of accuracy, top5, loss, f1, kl, perplexity, cosine",
         error(MINIMAL, "metric=acc"));
     assertEquals("--set allocation.policy: unknown name 'greedy'; expected one of target, tolerance, uniform, "
         + "owl, global-magnitude", error(MINIMAL, "allocation.policy=greedy"));
     assertEquals("--set sweep.criterion: unknown name 'random'; expected one of magnitude, global-magnitude, "
-        + "channel-l1, channel-l2, wanda, sparsegpt, l1-unstructured", error(MINIMAL, "sweep.criterion=random"));
+        + "channel-l1, channel-l2, channel-fluctuation, channel-wanda, wanda, sparsegpt, l1-unstructured", error(MINIMAL, "sweep.criterion=random"));
   }
 
   @Test
@@ -276,7 +288,7 @@ class LopperConfigTest {
   @Test
   void asMapNestsKeysBySectionInSchemaOrder() {
     Map<String, Object> map = parse(MINIMAL).asMap();
-    assertEquals(List.of("model", "data", "sweep", "calibration", "metric", "allocation", "gate", "output", "runtime", "spark"),
+    assertEquals(List.of("model", "data", "sweep", "structure", "calibration", "metric", "allocation", "gate", "output", "runtime", "spark"),
         List.copyOf(map.keySet()));
     assertEquals(256, ((Map<?, ?>) map.get("data")).get("batch-size"));
   }

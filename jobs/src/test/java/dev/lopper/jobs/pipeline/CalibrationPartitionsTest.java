@@ -66,6 +66,33 @@ class CalibrationPartitionsTest {
     assertSameForAnyPartitioning("digits-cnn", "digits-val.parquet", "wanda", "2of4", false);
   }
 
+  /**
+   * Structured: channel-fluctuation's channels and bias compensation read the calibration
+   * statistics (not written by a structured run), so the kept channels, the compensated biases and
+   * the sweep of compensated groups must come out bit for bit the same for 1, 3 and 8 calibration
+   * tasks.
+   */
+  @Test
+  void channelFluctuationWithCompensationOnTheCnnIsTheSameForAnyPartitioning() throws IOException {
+    Map<String, Path> runs = new LinkedHashMap<>();
+    int chunks = (ROWS + CHUNK_ROWS - 1) / CHUNK_ROWS;
+    for (int partitions : PARTITIONS) {
+      Path out = dir.resolve("structured-" + partitions);
+      Observed observed = run("prune", "--model", SampleData.path("digits-cnn.onnx"), "--data",
+          SampleData.path("digits-val.parquet"), "--metric", "accuracy", "--out", out.toString(),
+          "--set", "sweep.criterion=channel-fluctuation", "--set", "sweep.sparsities=[0.25,0.5,0.75]",
+          "--set", "allocation.target=0.5", "--set", "gate.max-drop=null",
+          "--set", "data.partitions=" + partitions);
+      int tasks = Math.min(partitions, chunks);
+      List<Integer> perPass = observed.calibrationTasks();
+      assertTrue(!perPass.isEmpty() && perPass.stream().allMatch(n -> n == tasks),
+          "calibration tasks with data.partitions=" + partitions + ": " + perPass);
+      runs.put("data.partitions=" + partitions, out);
+    }
+    assertSameFiles(runs, List.of("compensation.safetensors", "masks.safetensors", "model/pruned.safetensors",
+        "sensitivity.csv"));
+  }
+
   private void assertSameForAnyPartitioning(String model, String data, String method, String pattern,
       boolean sequential) throws IOException {
     Map<String, Path> runs = new LinkedHashMap<>();
@@ -99,8 +126,13 @@ class CalibrationPartitionsTest {
 
   /** Asserts that every run of {@code runs} (description to run directory) wrote the same {@link #OUTPUTS}. */
   static void assertSameFiles(Map<String, Path> runs) throws IOException {
+    assertSameFiles(runs, OUTPUTS);
+  }
+
+  /** Asserts that every run of {@code runs} wrote the same {@code files}. */
+  static void assertSameFiles(Map<String, Path> runs, List<String> files) throws IOException {
     Map.Entry<String, Path> first = runs.entrySet().iterator().next();
-    for (String file : OUTPUTS) {
+    for (String file : files) {
       byte[] expected = payload(first.getValue().resolve(file));
       for (Map.Entry<String, Path> run : runs.entrySet()) {
         byte[] actual = payload(run.getValue().resolve(file));
