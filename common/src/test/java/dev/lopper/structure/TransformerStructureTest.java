@@ -1,0 +1,134 @@
+package dev.lopper.structure;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lopper.structure.ChannelGroup.Member;
+import dev.lopper.structure.ChannelGroup.ShapeEdit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Head groups and FFN neuron groups of the two transformer fixtures, against the dependencies
+ * written out by hand from their graphs: data/make_lm_sample.py's decoder exported by
+ * torch.onnx.export (weights [out, in] read through Transpose, heads split by a Reshape whose shape
+ * is built from Shape/Gather/Unsqueeze/Concat), and the real all-MiniLM-L6-v2 (weights [in, out],
+ * opset 11, head counts as Constant [12]).
+ */
+class TransformerStructureTest {
+
+  private static List<String> members(ChannelGroup group) {
+    return group.members().stream().map(TransformerStructureTest::describe).toList();
+  }
+
+  private static String describe(Member m) {
+    return m.tensor() + " " + m.role().name().toLowerCase() + " " + m.axis() + " " + m.offset() + " " + m.block();
+  }
+
+  private static Set<String> edits(ChannelGroup group) {
+    Set<String> out = new java.util.HashSet<>();
+    for (ShapeEdit e : group.shapeEdits()) {
+      out.add(e.reshape() + ": " + e.node() + " input " + e.input() + " "
+          + java.util.Arrays.toString(e.values()) + "[" + e.position() + "] unit " + e.unit());
+    }
+    return out;
+  }
+
+  @Test
+  void tinyLmHasOneHeadGroupAndOneNeuronGroupPerLayer() {
+    ModelStructure lm = ModelStructure.analyse(TransformerModels.tinyLm());
+    List<String> prunable = new ArrayList<>();
+    for (int b = 0; b < 2; b++) {
+      String a = "blocks." + b + ".attn.";
+      String heads = a + "q_proj.weight+" + a + "k_proj.weight+" + a + "v_proj.weight";
+      prunable.add(heads);
+      prunable.add("blocks." + b + ".mlp.up.weight");
+      ChannelGroup group = lm.group(heads).orElseThrow();
+      assertTrue(group.prunable(), group.reason());
+      // 4 heads of 16: rows 16h .. 16h+15 of q, k, v ([out, in], read transposed), their biases,
+      // and the same 16 columns of out_proj.
+      assertEquals(4, group.channels());
+      assertEquals(List.of(a + "q_proj.weight output 0 0 16", a + "k_proj.weight output 0 0 16",
+          a + "v_proj.weight output 0 0 16", a + "q_proj.bias parameter 0 0 16",
+          a + "k_proj.bias parameter 0 0 16", a + "v_proj.bias parameter 0 0 16",
+          a + "out_proj.weight input 1 0 16"), members(group));
+      // The head count 4 of the three splits and the 64 (4 x 16) of the merge; the Constant 4
+      // and 64 themselves are shared with the other layer, the Concat inputs are not.
+      String n = "/blocks." + b + "/attn/";
+      assertEquals(Set.of(
+          n + "Reshape: " + n + "Concat input 2 [4][0] unit 1",
+          n + "Reshape_1: " + n + "Concat_1 input 2 [4][0] unit 1",
+          n + "Reshape_2: " + n + "Concat_2 input 2 [4][0] unit 1",
+          n + "Reshape_3: " + n + "Concat_4 input 2 [64][0] unit 16"), edits(group));
+
+      String m = "blocks." + b + ".mlp.";
+      ChannelGroup ffn = lm.group(m + "up.weight").orElseThrow();
+      assertTrue(ffn.prunable(), ffn.reason());
+      assertEquals(256, ffn.channels());
+      assertEquals(List.of(m + "up.weight output 0 0 1", m + "up.bias parameter 0 0 1",
+          m + "down.weight input 1 0 1"), members(ffn));
+      assertTrue(ffn.shapeEdits().isEmpty());
+    }
+    assertEquals(prunable, lm.prunableGroups().stream().map(ChannelGroup::name).toList());
+
+    // The residual stream (width 64) stays blocked: it starts at the embeddings, which no weight
+    // of a group produces, and ends in the logits.
+    assertEquals(List.of("node /blocks.0/Add (Add) joins the channels with /Add_output_0, whose"
+        + " channels come from no traced weight"), lm.group("blocks.0.attn.out_proj.weight").orElseThrow().blockers());
+    assertEquals(List.of("node /blocks.1/Add_1 (Add) joins the channels with /blocks.1/Add_output_0,"
+        + " whose channels come from no traced weight"), lm.group("blocks.1.mlp.down.weight").orElseThrow().blockers());
+    assertEquals(List.of("its channels reach graph output logits, whose shape is part of the model's interface"),
+        lm.group("lm_head.weight").orElseThrow().blockers());
+    assertEquals(9, lm.groups().size());
+  }
+
+  @Test
+  void miniLmHasTwelveHeadsOfThirtyTwoAndFifteenHundredNeuronsPerLayer() {
+    ModelStructure bert = ModelStructure.analyse(TransformerModels.miniLm());
+    List<String> prunable = new ArrayList<>();
+    for (int l = 0; l < 6; l++) {
+      // From the graph: layer l's query, key, value, attention output, intermediate and output
+      // MatMuls read onnx::MatMul_{787, 788, 791, 797, 798, 799} + 13 l, all stored [in, out].
+      int base = 787 + 13 * l;
+      String q = "onnx::MatMul_" + base;
+      String k = "onnx::MatMul_" + (base + 1);
+      String v = "onnx::MatMul_" + (base + 4);
+      String out = "onnx::MatMul_" + (base + 10);
+      String up = "onnx::MatMul_" + (base + 11);
+      String down = "onnx::MatMul_" + (base + 12);
+      String p = "encoder.layer." + l + ".";
+      ChannelGroup heads = bert.group(q + "+" + k + "+" + v).orElseThrow();
+      prunable.add(heads.name());
+      assertTrue(heads.prunable(), heads.reason());
+      assertEquals(12, heads.channels());
+      assertEquals(List.of(q + " output 1 0 32", k + " output 1 0 32", v + " output 1 0 32",
+          p + "attention.self.query.bias parameter 0 0 32", p + "attention.self.key.bias parameter 0 0 32",
+          p + "attention.self.value.bias parameter 0 0 32", out + " input 0 0 32"), members(heads));
+      String n = "/encoder/layer." + l + "/attention/self/";
+      assertEquals(Set.of(
+          n + "Reshape: " + n + "Concat input 2 [12][0] unit 1",
+          n + "Reshape_1: " + n + "Concat_1 input 2 [12][0] unit 1",
+          n + "Reshape_2: " + n + "Concat_2 input 2 [12][0] unit 1",
+          n + "Reshape_3: " + n + "Concat_3 input 2 [384][0] unit 32"), edits(heads));
+
+      ChannelGroup ffn = bert.group(up).orElseThrow();
+      prunable.add(ffn.name());
+      assertTrue(ffn.prunable(), ffn.reason());
+      assertEquals(1536, ffn.channels());
+      assertEquals(List.of(up + " output 1 0 1", p + "intermediate.dense.bias parameter 0 0 1",
+          down + " input 0 0 1"), members(ffn));
+
+      ChannelGroup hidden = bert.group(out).orElseThrow();
+      assertFalse(hidden.prunable());
+      String residual = l == 0 ? "/embeddings/LayerNorm/Add_1_output_0"
+          : "/encoder/layer." + (l - 1) + "/output/LayerNorm/Add_1_output_0";
+      assertEquals(List.of("node /encoder/layer." + l + "/attention/output/Add (Add) joins the channels"
+          + " with " + residual + ", whose channels come from no traced weight"), hidden.blockers());
+    }
+    assertEquals(prunable, bert.prunableGroups().stream().map(ChannelGroup::name).toList());
+    assertEquals(24, bert.groups().size());
+  }
+}
