@@ -26,6 +26,11 @@ import onnx.Onnx;
  * channels lie on it), records how every tensor on the way takes part, unites groups where values
  * are joined element-wise, and blocks a group wherever a tagged value reaches an op it does not
  * follow.
+ *
+ * <p>Attention heads need a second pass: a q, k or v projection starts a group of single output
+ * rows, and only at the Reshape that splits them into [heads, head size] does the walk learn that
+ * its channels are heads. The pass records that the seed must be coarsened (blocks of head-size
+ * rows) and the walk runs again from the start with those seeds coarse, until nothing changes.
  */
 final class ChannelDependencies {
 
@@ -417,7 +422,8 @@ final class ChannelDependencies {
         } else if (reference == null) {
           reference = tags;
         } else if (!sameLayout(reference, tags)) {
-          problem = coarsenToMatch(reference, tags) ? "needs another pass"
+          problem = coarsenToMatch(reference, tags)
+              ? "node " + describe(node) + " joins heads with single rows, which the next pass coarsens"
               : "node " + describe(node) + " joins values whose channels are laid out differently";
         } else {
           for (int i = 0; i < tags.size(); i++) {
@@ -569,7 +575,8 @@ final class ChannelDependencies {
         } else if (inner % t.block() == 0 && t.offset() == 0 && t.count() * t.block() == n
             && t.count() % (inner / t.block()) == 0) {
           coarsen.merge(t.seed(), inner / t.block(), Math::max);
-          block(t, "needs another pass");
+          block(t, "node " + describe(node) + " splits the channels into blocks of " + inner
+              + " (heads), which the next pass starts from");
           continue;
         } else {
           block(t, "node " + describe(node) + " splits axis " + t.axis() + " of " + n
@@ -895,7 +902,8 @@ final class ChannelDependencies {
     if (problem == null && reference != null) {
       for (List<Tag> other : others) {
         if (!sameLayout(reference, other)) {
-          problem = coarsenToMatch(reference, other) ? "needs another pass"
+          problem = coarsenToMatch(reference, other)
+              ? "node " + describe(node) + " joins heads with single rows, which the next pass coarsens"
               : "node " + describe(node) + " joins values whose channels are laid out differently";
         }
       }
