@@ -4,12 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lopper.model.ModelSource;
+import dev.lopper.model.OnnxModel;
+import dev.lopper.model.PrunedModelWriter;
 import dev.lopper.structure.ChannelGroup.Member;
 import dev.lopper.structure.ChannelGroup.ShapeEdit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import onnx.Onnx;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Head groups and FFN neuron groups of the two transformer fixtures, against the dependencies
@@ -19,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * opset 11, head counts as Constant [12]).
  */
 class TransformerStructureTest {
+  @TempDir java.nio.file.Path dir;
 
   private static List<String> members(ChannelGroup group) {
     return group.members().stream().map(TransformerStructureTest::describe).toList();
@@ -130,5 +137,59 @@ class TransformerStructureTest {
     }
     assertEquals(prunable, bert.prunableGroups().stream().map(ChannelGroup::name).toList());
     assertEquals(24, bert.groups().size());
+  }
+
+  /**
+   * The sample LM with layer 0's query head count computed as {@code Shape(q)[2] / 16} instead of
+   * the Constant 4: the analysis cannot rewrite that, so q's group blocks naming the nodes, and k
+   * and v, left without the heads they must match, block at the attention MatMuls.
+   */
+  @Test
+  void aHeadCountComputedFromTheChannelsBlocksTheHeadGroupNamingTheNode() {
+    OnnxModel lm = TransformerModels.tinyLm();
+    Onnx.GraphProto.Builder g = lm.graph().getGraph().toBuilder();
+    String q = "/blocks.0/attn/q_proj/Add_output_0";
+    int at = -1;
+    for (int n = 0; n < g.getNodeCount(); n++) {
+      if (g.getNode(n).getName().equals("/blocks.0/attn/Concat")) {
+        at = n;
+      }
+    }
+    Onnx.NodeProto concat = g.getNode(at);
+    g.setNode(at, concat.toBuilder().setInput(2, "heads_computed"));
+    g.addInitializer(Onnx.TensorProto.newBuilder().setName("two").setDataType(Onnx.TensorProto.DataType.INT64_VALUE)
+        .addDims(1).addInt64Data(2));
+    g.addInitializer(Onnx.TensorProto.newBuilder().setName("sixteen").setDataType(Onnx.TensorProto.DataType.INT64_VALUE)
+        .addDims(1).addInt64Data(16));
+    List<Onnx.NodeProto> added = List.of(
+        Onnx.NodeProto.newBuilder().setName("q_shape").setOpType("Shape").addInput(q).addOutput("q_shape_out").build(),
+        Onnx.NodeProto.newBuilder().setName("q_width").setOpType("Gather").addInput("q_shape_out").addInput("two")
+            .addOutput("q_width_out").build(),
+        Onnx.NodeProto.newBuilder().setName("q_heads").setOpType("Div").addInput("q_width_out").addInput("sixteen")
+            .addOutput("heads_computed").build());
+    for (int k = 0; k < added.size(); k++) {
+      g.addNode(at + k, added.get(k)); // before the Concat, after q's Add
+    }
+    String file = dir.resolve("tiny-lm-computed-heads.onnx").toString();
+    Configuration conf = new Configuration();
+    PrunedModelWriter.writeOnnx(lm.graph().toBuilder().setGraph(g).build(), lm.weights(), file, conf);
+    ModelStructure structure = ModelStructure.analyse(OnnxModel.load(ModelSource.onnx(file), conf));
+
+    ChannelGroup heads = structure.group("blocks.0.attn.q_proj.weight").orElseThrow();
+    assertFalse(heads.prunable());
+    assertEquals(List.of("node q_shape (Shape) reads the shape of the channels' axis (read by q_width (Gather))",
+        "the size 4 in the shape of node /blocks.0/attn/Reshape (Reshape) is computed (heads_computed), not a"
+        + " constant Lopper can rewrite"), heads.blockers());
+    // Without q's heads, k's and v's meet an operand of 4 heads they cannot match, and block too.
+    assertEquals(List.of("node /blocks.0/attn/MatMul (MatMul) joins the channels on axis 1 with an operand"
+        + " whose channels come from no traced weight"),
+        structure.group("blocks.0.attn.k_proj.weight").orElseThrow().blockers());
+    assertEquals(List.of("node /blocks.0/attn/MatMul_1 (MatMul) joins the channels on axis 1 with an operand"
+        + " whose channels come from no traced weight"),
+        structure.group("blocks.0.attn.v_proj.weight").orElseThrow().blockers());
+    // The other layer and the FFNs are untouched.
+    assertEquals(List.of("blocks.0.mlp.up.weight", "blocks.1.attn.q_proj.weight+blocks.1.attn.k_proj.weight"
+        + "+blocks.1.attn.v_proj.weight", "blocks.1.mlp.up.weight"),
+        structure.prunableGroups().stream().map(ChannelGroup::name).toList());
   }
 }
