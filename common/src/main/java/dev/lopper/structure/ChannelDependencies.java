@@ -1052,9 +1052,10 @@ final class ChannelDependencies {
     Map<String, Integer> edited = new HashMap<>(); // node#input -> group
     for (int g = 0; g < groupEdits.size(); g++) {
       for (ChannelGroup.ShapeEdit e : groupEdits.get(g)) {
-        Integer other = edited.putIfAbsent(e.node() + "#" + e.input(), g);
+        Integer other = edited.putIfAbsent(e.node() + "#" + e.input() + "#" + e.position(), g);
         if (other != null && other != g) {
-          String why = "input " + e.input() + " of node " + e.node() + " sizes the channels of two groups";
+          String why = "element " + e.position() + " of input " + e.input() + " of node " + e.node()
+              + " sizes the channels of two groups";
           groupBlockers.get(g).add(why);
           groupBlockers.get(other).add(why);
         }

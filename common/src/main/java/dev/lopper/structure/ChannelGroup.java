@@ -101,13 +101,6 @@ public record ChannelGroup(int id, String name, long channels, List<Member> memb
       return values.clone();
     }
 
-    /** The input's new elements when {@code removed} channels are gone. */
-    public long[] valuesWithout(long removed) {
-      long[] out = values.clone();
-      out[position] -= removed * unit;
-      return out;
-    }
-
     @Override
     public boolean equals(Object o) {
       return o instanceof ShapeEdit e && node.equals(e.node) && input == e.input

@@ -115,9 +115,17 @@ public final class ModelShrinker {
         graph.setNode(n, b);
       }
     }
+    // Edits of one input (two groups' channels in one shape) are applied to one new constant.
+    Map<String, long[]> edited = new LinkedHashMap<>();
+    Map<String, ChannelGroup.ShapeEdit> firstEdit = new LinkedHashMap<>();
     for (Map.Entry<ChannelGroup.ShapeEdit, Long> e : edits.entrySet()) {
-      editShape(graph, e.getKey(), e.getValue());
+      ChannelGroup.ShapeEdit edit = e.getKey();
+      String key = edit.node() + "#" + edit.input();
+      long[] values = edited.computeIfAbsent(key, k -> edit.values());
+      values[edit.position()] -= e.getValue() * edit.unit();
+      firstEdit.putIfAbsent(key, edit);
     }
+    edited.forEach((key, values) -> editShape(graph, firstEdit.get(key), values));
     Onnx.ModelProto.Builder proto = model.graph().toBuilder().setGraph(graph);
     if (proto.getIrVersion() < 4) {
       proto.setIrVersion(4); // initializers need not be listed as inputs from IR 4 on
@@ -125,7 +133,7 @@ public final class ModelShrinker {
     return new ShrunkModel(model, proto.build(), weights, slices);
   }
 
-  private static void editShape(Onnx.GraphProto.Builder graph, ChannelGroup.ShapeEdit edit, long removed) {
+  private static void editShape(Onnx.GraphProto.Builder graph, ChannelGroup.ShapeEdit edit, long[] values) {
     for (int n = 0; n < graph.getNodeCount(); n++) {
       Onnx.NodeProto node = graph.getNode(n);
       if (!NodeAttributes.nodeName(node).equals(edit.node())) {
@@ -134,7 +142,7 @@ public final class ModelShrinker {
       String name = edit.node() + "/lopper_shape_" + edit.input();
       Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name)
           .setDataType(Onnx.TensorProto.DataType.INT64_VALUE).addDims(edit.values().length);
-      Arrays.stream(edit.valuesWithout(removed)).forEach(t::addInt64Data);
+      Arrays.stream(values).forEach(t::addInt64Data);
       graph.addInitializer(t);
       graph.setNode(n, node.toBuilder().setInput(edit.input(), name));
       return;
