@@ -34,10 +34,23 @@ import onnx.Onnx;
  */
 final class ChannelDependencies {
 
-  /** Channels of group {@code seed} on {@code axis} of a value: [offset + c*block, offset + (c+1)*block). */
-  private record Tag(int seed, int axis, long offset, long block, long count) {
+  /**
+   * Channels of group {@code seed} on {@code axis} of a value: [offset + c*block, offset + (c+1)*block),
+   * and when {@code repeat > 1} the same again every {@code stride} positions (a fused q/k/v
+   * projection before its Split: channel c is head c of q, of k and of v).
+   */
+  private record Tag(int seed, int axis, long offset, long block, long count, long repeat, long stride) {
+    Tag(int seed, int axis, long offset, long block, long count) {
+      this(seed, axis, offset, block, count, 1, 0);
+    }
+
     Tag at(int newAxis) {
-      return new Tag(seed, newAxis, offset, block, count);
+      return new Tag(seed, newAxis, offset, block, count, repeat, stride);
+    }
+
+    /** The same channels on an axis whose every position became {@code inner} positions. */
+    Tag scaled(int newAxis, long inner) {
+      return new Tag(seed, newAxis, offset * inner, block * inner, count, repeat, stride * inner);
     }
   }
 
@@ -78,6 +91,10 @@ final class ChannelDependencies {
   private final Map<Integer, Long> granularity;
   /** Per seed, the factor by which its channels must become coarser, found in this pass. */
   private final Map<Integer, Long> coarsen = new HashMap<>();
+  /** Per seed, into how many equal parts a Split cuts its outputs (fused q/k/v); fixed for a pass. */
+  private final Map<Integer, Long> folds;
+  /** Per seed, the parts found in this pass. */
+  private final Map<Integer, Long> fold = new HashMap<>();
   /** Values that are a 2-D float initializer transposed ({@code Transpose perm [1, 0]}). */
   private final Map<String, String> transposed = new HashMap<>();
   private final List<List<ChannelGroup.ShapeEdit>> edits = new ArrayList<>();
@@ -90,7 +107,8 @@ final class ChannelDependencies {
   private long order;
 
   private ChannelDependencies(OnnxModel model, ShapeInference.Inferred inferred,
-      Map<Integer, Long> granularity) {
+      Map<Integer, Long> granularity, Map<Integer, Long> folds) {
+    this.folds = folds;
     this.model = model;
     this.graph = model.graph().getGraph();
     this.floatWeights = model.weights().keySet();
@@ -124,18 +142,25 @@ final class ChannelDependencies {
       throw new InvalidInputException(model.source().onnxPath() + ": inconsistent shapes: " + e.getMessage(), e);
     }
     Map<Integer, Long> granularity = new HashMap<>();
+    Map<Integer, Long> folds = new HashMap<>();
     for (int pass = 1; ; pass++) {
-      ChannelDependencies walk = new ChannelDependencies(model, inferred, granularity);
+      ChannelDependencies walk = new ChannelDependencies(model, inferred, granularity, folds);
       walk.walk();
-      if (walk.coarsen.isEmpty() || pass == PASSES) {
-        walk.coarsen.keySet().forEach(s -> walk.blockers.get(s).add("the channels' granularity did"
+      if ((walk.coarsen.isEmpty() && walk.fold.isEmpty()) || pass == PASSES) {
+        Set<Integer> unsettled = new HashSet<>(walk.coarsen.keySet());
+        unsettled.addAll(walk.fold.keySet());
+        unsettled.forEach(s -> walk.blockers.get(s).add("the channels' granularity did"
             + " not settle in " + PASSES + " passes (heads of different sizes joined?)"));
         return walk.run();
       }
-      // Heads: some seeds' channels must go in blocks (a head's rows); walk again with them.
+      // Heads: some seeds' channels must go in blocks (a head's rows) or fold over the parts of a
+      // Split (fused q/k/v); walk again with them.
       Map<Integer, Long> next = new HashMap<>(granularity);
       walk.coarsen.forEach((s, f) -> next.merge(s, f, (a, b) -> a * b));
       granularity = next;
+      Map<Integer, Long> nextFolds = new HashMap<>(folds);
+      nextFolds.putAll(walk.fold);
+      folds = nextFolds;
     }
   }
 
@@ -183,6 +208,7 @@ final class ChannelDependencies {
       case "Reshape" -> reshape(node);
       case "Transpose" -> transpose(node);
       case "Shape" -> shape(node);
+      case "Split" -> split(node);
       case "Softmax", "LogSoftmax", "Hardmax" -> softmax(node);
       case "Dropout" -> {
         if (node.getOutputCount() > 1 && !node.getOutput(1).isEmpty()) {
@@ -452,7 +478,8 @@ final class ChannelDependencies {
     for (int i = 0; i < a.size(); i++) {
       Tag x = a.get(i);
       Tag y = b.get(i);
-      if (x.offset() != y.offset() || x.count() * x.block() != y.count() * y.block()) {
+      if (x.offset() != y.offset() || x.count() * x.block() != y.count() * y.block()
+          || x.repeat() != y.repeat() || x.stride() != y.stride()) {
         return false;
       }
       if (x.block() < y.block() && y.block() % x.block() == 0) {
@@ -571,7 +598,7 @@ final class ChannelDependencies {
       } else if (os[j] < n && n % os[j] == 0) {
         long inner = n / os[j];
         if (t.block() % inner == 0 && t.offset() % inner == 0) {
-          moved = new Tag(t.seed(), j, t.offset() / inner, t.block() / inner, t.count());
+          moved = t.repeat() > 1 ? null : new Tag(t.seed(), j, t.offset() / inner, t.block() / inner, t.count());
         } else if (inner % t.block() == 0 && t.offset() == 0 && t.count() * t.block() == n
             && t.count() % (inner / t.block()) == 0) {
           coarsen.merge(t.seed(), inner / t.block(), Math::max);
@@ -595,7 +622,12 @@ final class ChannelDependencies {
           continue;
         }
         long inner = merged / n;
-        moved = new Tag(t.seed(), j, t.offset() * inner, t.block() * inner, t.count());
+        moved = t.scaled(j, inner);
+      }
+      if (moved == null) {
+        block(t, "node " + describe(node) + " splits channels that repeat in parts (a fused projection"
+            + " before its Split)");
+        continue;
       }
       String problem = recordEdit(node, moved, is, os);
       if (problem != null) {
@@ -667,6 +699,69 @@ final class ChannelDependencies {
     edits.get(t.seed()).add(new ChannelGroup.ShapeEdit(nodeName(holder), input, values.get(value),
         position, t.block(), nodeName(node)));
     return null;
+  }
+
+  /**
+   * Split: channels on another axis go to every part. On their own axis, channels that repeat once
+   * per part (a fused q/k/v projection, folded in an earlier pass) go to each part at their offset
+   * in it, and the split sizes are recorded for the shrinker; channels that cover the axis and
+   * divide into equal parts ask for the seed to be folded over the parts in the next pass (head c
+   * of q, k and v is then one channel). Anything else blocks.
+   */
+  private void split(Onnx.NodeProto node) {
+    List<Tag> in = tagsOf(input(node, 0));
+    if (in.isEmpty()) {
+      return;
+    }
+    long[] shape = shapes.get(input(node, 0));
+    String name = describe(node);
+    if (shape == null) {
+      blockAll(in, "the shape before node " + name + " is unknown");
+      return;
+    }
+    int axis = (int) NodeAttributes.integer(node, "axis", 0);
+    axis = axis < 0 ? axis + shape.length : axis;
+    int parts = node.getOutputCount();
+    String sizesInput = input(node, 1);
+    long[] sizes = sizesInput.isEmpty() ? NodeAttributes.integers(node, "split") : values.get(sizesInput);
+    if (sizes == null && sizesInput.isEmpty()) {
+      sizes = new long[parts];
+      java.util.Arrays.fill(sizes, shape[axis] / parts);
+    }
+    List<List<Tag>> out = new ArrayList<>();
+    for (int k = 0; k < parts; k++) {
+      out.add(new ArrayList<>());
+    }
+    for (Tag t : in) {
+      if (t.axis() != axis) {
+        out.forEach(o -> o.add(t));
+        continue;
+      }
+      boolean equal = sizes != null && sizes.length == parts
+          && Arrays.stream(sizes).allMatch(x -> x == shape[t.axis()] / parts) && shape[t.axis()] % parts == 0;
+      long part = equal ? sizes[0] : -1;
+      if (!equal) {
+        block(t, "node " + name + " splits the channels into parts of different or unknown sizes");
+      } else if (t.repeat() == 1 && t.offset() == 0 && t.count() * t.block() == shape[t.axis()]
+          && part % t.block() == 0 && t.count() % parts == 0) {
+        fold.put(t.seed(), (long) parts);
+        block(t, "node " + name + " splits the channels into " + parts + " parts, which the next pass folds");
+      } else if (t.repeat() == parts && t.stride() == part && t.offset() + t.count() * t.block() <= part) {
+        if (sizesInput.isEmpty() || !fromConstants(sizesInput)) {
+          block(t, "node " + name + " has split sizes that are not a constant input Lopper can rewrite");
+          continue;
+        }
+        for (int k = 0; k < parts; k++) {
+          out.get(k).add(new Tag(t.seed(), t.axis(), t.offset(), t.block(), t.count()));
+          edits.get(t.seed()).add(new ChannelGroup.ShapeEdit(nodeName(node), 1, sizes, k, t.block(), nodeName(node)));
+        }
+      } else {
+        block(t, "node " + name + " splits through the channels");
+      }
+    }
+    for (int k = 0; k < parts; k++) {
+      setTags(node.getOutput(k), out.get(k));
+    }
   }
 
   /** True when {@code value} is a constant, or Unsqueeze/Squeeze/Cast/Identity of one. */
@@ -786,7 +881,7 @@ final class ChannelDependencies {
         continue;
       }
       long inner = NodeAttributes.product(shape, t.axis() + 1, shape.length);
-      out.add(new Tag(t.seed(), 1, t.offset() * inner, t.block() * inner, t.count()));
+      out.add(t.scaled(1, inner));
     }
     setTags(node.getOutput(0), out);
   }
@@ -812,7 +907,7 @@ final class ChannelDependencies {
     for (String in : node.getInputList()) {
       for (Tag t : tagsOf(in)) {
         if (t.axis() == axis) {
-          out.add(new Tag(t.seed(), t.axis(), t.offset() + prefix, t.block(), t.count()));
+          out.add(new Tag(t.seed(), t.axis(), t.offset() + prefix, t.block(), t.count(), t.repeat(), t.stride()));
         } else {
           otherAxes.add(t.axis());
         }
@@ -938,7 +1033,8 @@ final class ChannelDependencies {
     for (int i = 0; i < a.size(); i++) {
       Tag x = a.get(i);
       Tag y = b.get(i);
-      if (x.offset() != y.offset() || x.block() != y.block() || x.count() != y.count()) {
+      if (x.offset() != y.offset() || x.block() != y.block() || x.count() != y.count()
+          || x.repeat() != y.repeat() || x.stride() != y.stride()) {
         return false;
       }
     }
@@ -952,16 +1048,18 @@ final class ChannelDependencies {
       long channels, int outAxis) {
     int s = parent.size();
     long block = granularity.getOrDefault(s, 1L);
+    long parts = folds.getOrDefault(s, 1L);
+    long stride = channels / parts;
     parent.add(s);
-    counts.add(channels / block);
+    counts.add(stride / block);
     members.add(new ArrayList<>());
     blockers.add(new LinkedHashSet<>());
     edits.add(new ArrayList<>());
-    if (channels % block != 0) {
+    if (channels % parts != 0 || stride % block != 0) {
       blockers.get(s).add("the " + channels + " outputs of node " + describe(node)
-          + " do not split into channels of " + block);
+          + " do not split into " + parts + " parts of channels of " + block);
     }
-    Tag t = new Tag(s, outAxis, 0, block, channels / block);
+    Tag t = new Tag(s, outAxis, 0, block, stride / block, parts, parts > 1 ? stride : 0);
     member(t, weight, Role.OUTPUT, weightAxis, node);
     if (!bias.isEmpty()) {
       if (floatWeights.contains(bias)) {
@@ -975,8 +1073,10 @@ final class ChannelDependencies {
   }
 
   private void member(Tag t, String tensor, Role role, int axis, Onnx.NodeProto node) {
-    members.get(t.seed()).add(new Draft(
-        new Member(tensor, role, axis, t.offset(), t.block(), nodeName(node)), order++));
+    for (long r = 0; r < t.repeat(); r++) {
+      members.get(t.seed()).add(new Draft(
+          new Member(tensor, role, axis, t.offset() + r * t.stride(), t.block(), nodeName(node)), order++));
+    }
   }
 
   private int find(int s) {

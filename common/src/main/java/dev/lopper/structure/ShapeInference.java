@@ -124,6 +124,10 @@ public final class ShapeInference {
     if (x == null) {
       return;
     }
+    if (op.equals("Split")) {
+      split(node, x, constants).forEach(shapes::put);
+      return;
+    }
     long[] value = IntegerValues.evaluate(node, shapes, constants);
     if (value != null) {
       constants.put(node.getOutput(0), value);
@@ -431,6 +435,35 @@ public final class ShapeInference {
       int from = perm == null ? x.length - 1 - i : (int) perm[i];
       check(from >= 0 && from < x.length, node, "perm " + Arrays.toString(perm) + " outside rank " + x.length);
       out[i] = x[from];
+    }
+    return out;
+  }
+
+  /** The shape of every output of a Split (sizes from input 1, the attribute, or equal parts). */
+  private static Map<String, long[]> split(Onnx.NodeProto node, long[] x, Map<String, long[]> constants) {
+    int axis = (int) NodeAttributes.integer(node, "axis", 0);
+    if (axis < 0) {
+      axis += x.length;
+    }
+    check(axis >= 0 && axis < x.length, node, "axis " + axis + " outside rank " + x.length);
+    int parts = node.getOutputCount();
+    long[] sizes = input(node, 1).isEmpty() ? NodeAttributes.integers(node, "split") : constants.get(input(node, 1));
+    if (sizes == null && !input(node, 1).isEmpty()) {
+      return Map.of();
+    }
+    if (sizes == null) {
+      check(x[axis] % parts == 0, node, "axis " + axis + " of " + Arrays.toString(x) + " does not split into "
+          + parts + " equal parts");
+      sizes = new long[parts];
+      Arrays.fill(sizes, x[axis] / parts);
+    }
+    check(sizes.length == parts && Arrays.stream(sizes).sum() == x[axis], node, "split sizes "
+        + Arrays.toString(sizes) + " do not cut axis " + axis + " of " + Arrays.toString(x) + " into " + parts);
+    Map<String, long[]> out = new HashMap<>();
+    for (int k = 0; k < parts; k++) {
+      long[] s = x.clone();
+      s[axis] = sizes[k];
+      out.put(node.getOutput(k), s);
     }
     return out;
   }

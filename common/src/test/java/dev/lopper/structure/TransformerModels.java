@@ -40,6 +40,11 @@ final class TransformerModels {
     return OnnxModel.load(ModelSource.onnx(SampleData.path("tiny-lm.onnx")), CONF);
   }
 
+  /** data/fused-lm.onnx: fused q/k/v cut by Split, a gated (SwiGLU) MLP; vocabulary 32. */
+  static OnnxModel fusedLm() {
+    return OnnxModel.load(ModelSource.onnx(SampleData.path("fused-lm.onnx")), CONF);
+  }
+
   /** all-MiniLM-L6-v2's ONNX file, copied once from the classpath to the temporary directory. */
   static synchronized String miniLmPath() {
     if (miniLm == null) {

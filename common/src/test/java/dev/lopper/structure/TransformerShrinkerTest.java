@@ -91,6 +91,22 @@ class TransformerShrinkerTest {
         + ": hidden states differ by " + difference);
   }
 
+  @ParameterizedTest
+  @CsvSource({"0.25, 0", "0.5, 0.5", "0.75, 0.75"})
+  void shrunkFusedProjectionAndGatedMlpGiveTheMaskedLogits(double heads, double neurons) throws Exception {
+    ModelStructure fused = ModelStructure.analyse(TransformerModels.fusedLm());
+    long[][] rows = new long[3][];
+    for (int r = 0; r < rows.length; r++) {
+      rows[r] = new long[11];
+      for (int i = 0; i < rows[r].length; i++) {
+        rows[r][i] = (7L * r + 5L * i + 3) % 32;
+      }
+    }
+    double difference = shrunkAgainstMasked(fused, select(fused, heads, neurons),
+        f -> TransformerModels.runLm(f, rows), "fused");
+    assertTrue(difference <= TOLERANCE, "heads " + heads + ", neurons " + neurons + ": logits differ by " + difference);
+  }
+
   @Test
   void shrunkSampleLmGivesPyTorchsHeadPrunedLogits() throws Exception {
     // The heads and neurons data/make_head_reference.py keeps.

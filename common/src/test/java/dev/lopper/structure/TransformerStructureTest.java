@@ -192,4 +192,36 @@ class TransformerStructureTest {
         + "+blocks.1.attn.v_proj.weight", "blocks.1.mlp.up.weight"),
         structure.prunableGroups().stream().map(ChannelGroup::name).toList());
   }
+
+  /**
+   * data/fused-lm.onnx (data/make_fused_sample.py): q, k and v are one [32, 96] weight cut by
+   * Split [32, 32, 32], so head h is columns 8h .. 8h+7 of each third; the MLP is SwiGLU, so gate
+   * and up lose the same neurons.
+   */
+  @Test
+  void aFusedProjectionGivesOneHeadGroupWithAnOffsetPerPartAndAGatedMlpOneNeuronGroup() {
+    ModelStructure fused = ModelStructure.analyse(TransformerModels.fusedLm());
+    ChannelGroup heads = fused.group("onnx::MatMul_124").orElseThrow();
+    assertTrue(heads.prunable(), heads.reason());
+    assertEquals(4, heads.channels());
+    assertEquals(List.of("onnx::MatMul_124 output 1 0 8", "onnx::MatMul_124 output 1 32 8",
+        "onnx::MatMul_124 output 1 64 8", "attn.qkv.bias parameter 0 0 8", "attn.qkv.bias parameter 0 32 8",
+        "attn.qkv.bias parameter 0 64 8", "onnx::MatMul_132 input 0 0 8"), members(heads));
+    assertEquals(Set.of(
+        "/attn/Split: /attn/Split input 1 [32, 32, 32][0] unit 8",
+        "/attn/Split: /attn/Split input 1 [32, 32, 32][1] unit 8",
+        "/attn/Split: /attn/Split input 1 [32, 32, 32][2] unit 8",
+        "/attn/Reshape: /attn/Concat input 2 [4][0] unit 1",
+        "/attn/Reshape_1: /attn/Concat_1 input 2 [4][0] unit 1",
+        "/attn/Reshape_2: /attn/Concat_2 input 2 [4][0] unit 1",
+        "/attn/Reshape_3: /attn/Concat_3 input 2 [32][0] unit 8"), edits(heads));
+
+    ChannelGroup mlp = fused.group("onnx::MatMul_133+onnx::MatMul_134").orElseThrow();
+    assertTrue(mlp.prunable(), mlp.reason());
+    assertEquals(48, mlp.channels());
+    assertEquals(List.of("onnx::MatMul_133 output 1 0 1", "onnx::MatMul_134 output 1 0 1",
+        "mlp.gate.bias parameter 0 0 1", "mlp.up.bias parameter 0 0 1", "onnx::MatMul_135 input 0 0 1"),
+        members(mlp));
+    assertEquals(List.of(heads.name(), mlp.name()), fused.prunableGroups().stream().map(ChannelGroup::name).toList());
+  }
 }
