@@ -399,7 +399,6 @@ final class ChannelDependencies {
     int rb = bs.length;
     int ro = os.length;
     List<Tag> out = new ArrayList<>();
-    Map<Integer, List<List<Tag>>> batch = new LinkedHashMap<>();
     for (int side = 0; side < 2; side++) {
       List<Tag> tags = side == 0 ? ta : tb;
       int rank = side == 0 ? ra : rb;
@@ -538,13 +537,17 @@ final class ChannelDependencies {
     if (in.isEmpty()) {
       return;
     }
+    long[] dims = shapes.get(input(node, 0));
     long start = NodeAttributes.integer(node, "start", 0);
+    long[] read = dims == null ? null : IntegerValues.evaluate(node, shapes, values);
     for (Onnx.NodeProto reader : consumers.getOrDefault(node.getOutput(0), List.of())) {
       long[] index = values.get(input(reader, 1));
       boolean harmless = reader.getOpType().equals("Gather") && input(reader, 0).equals(node.getOutput(0))
-          && index != null;
+          && index != null && read != null;
       for (int k = 0; harmless && k < index.length; k++) {
-        long axis = start + index[k];
+        // An index into the Shape output, which starts at axis `start` (opset 15) of the input.
+        long i = index[k] < 0 ? index[k] + read.length : index[k];
+        long axis = (start < 0 ? start + dims.length : start) + i;
         harmless = in.stream().noneMatch(t -> t.axis() == axis);
       }
       if (!harmless) {
