@@ -28,25 +28,25 @@ import org.apache.hadoop.conf.Configuration;
  * The two transformer fixtures of the head and neuron groups: the sample LM (data/tiny-lm.onnx,
  * torch.onnx.export at opset 14) and the real all-MiniLM-L6-v2 (opset 11, from the langchain4j jar
  * on the test classpath), with token inputs for each and a way to run a model file on ONNX Runtime
- * directly.
+ * directly. Public for the jobs module's pipeline tests.
  */
-final class TransformerModels {
+public final class TransformerModels {
   private static final Configuration CONF = new Configuration();
   private static Path miniLm;
 
   private TransformerModels() {}
 
-  static OnnxModel tinyLm() {
+  public static OnnxModel tinyLm() {
     return OnnxModel.load(ModelSource.onnx(SampleData.path("tiny-lm.onnx")), CONF);
   }
 
   /** data/fused-lm.onnx: fused q/k/v cut by Split, a gated (SwiGLU) MLP; vocabulary 32. */
-  static OnnxModel fusedLm() {
+  public static OnnxModel fusedLm() {
     return OnnxModel.load(ModelSource.onnx(SampleData.path("fused-lm.onnx")), CONF);
   }
 
   /** all-MiniLM-L6-v2's ONNX file, copied once from the classpath to the temporary directory. */
-  static synchronized String miniLmPath() {
+  public static synchronized String miniLmPath() {
     if (miniLm == null) {
       try (InputStream in = TransformerModels.class.getResourceAsStream("/all-minilm-l6-v2.onnx")) {
         if (in == null) {
@@ -65,12 +65,12 @@ final class TransformerModels {
     return miniLm.toString();
   }
 
-  static OnnxModel miniLm() {
+  public static OnnxModel miniLm() {
     return OnnxModel.load(ModelSource.onnx(miniLmPath()), CONF);
   }
 
   /** The first {@code count} rows of data/tiny-lm-val.parquet (64 byte tokens each). */
-  static long[][] lmRows(int count) {
+  public static long[][] lmRows(int count) {
     Table table = ParquetTables.read(SampleData.path("tiny-lm-val.parquet"), CONF);
     int column = table.indexOf("input_ids");
     long[][] rows = new long[count][];
@@ -85,7 +85,7 @@ final class TransformerModels {
    * "the cat sat on the mat", "hello world", "a dog sat on the mat hello world" (the padding is
    * masked out by attention_mask, which exercises the mask's broadcast over the heads).
    */
-  static long[][] sentences() {
+  public static long[][] sentences() {
     return new long[][] {
         {101, 1996, 4937, 2938, 2006, 1996, 13523, 102, 0},
         {101, 7592, 2088, 102, 0, 0, 0, 0, 0},
@@ -93,12 +93,12 @@ final class TransformerModels {
   }
 
   /** The first output of the LM file for {@code rows} (input_ids), flattened. */
-  static float[] runLm(String onnxFile, long[][] rows) throws OrtException {
+  public static float[] runLm(String onnxFile, long[][] rows) throws OrtException {
     return run(onnxFile, Map.of("input_ids", rows));
   }
 
   /** MiniLM's last_hidden_state for {@code rows}, with the mask of non-zero ids and token types 0. */
-  static float[] runMiniLm(String onnxFile, long[][] rows) throws OrtException {
+  public static float[] runMiniLm(String onnxFile, long[][] rows) throws OrtException {
     long[][] mask = new long[rows.length][];
     long[][] types = new long[rows.length][];
     for (int r = 0; r < rows.length; r++) {
