@@ -87,7 +87,10 @@ public final class ModelStructure {
     return out;
   }
 
-  /** The static shape of graph value {@code value} at batch size 1, if it could be inferred. */
+  /**
+   * The static shape of graph value {@code value} at batch size 1 (and sequence length 7 for any
+   * other symbolic input dimension), if it could be inferred.
+   */
   public Optional<long[]> shape(String value) {
     long[] s = shapes.get(value);
     return s == null ? Optional.empty() : Optional.of(s.clone());
