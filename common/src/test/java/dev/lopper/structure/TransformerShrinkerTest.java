@@ -149,6 +149,50 @@ class TransformerShrinkerTest {
   }
 
   @Test
+  void shrunkMiniLmGivesTheHiddenStatesOfBertWrittenOutInPyTorch() throws Exception {
+    // The heads and neurons data/make_minilm_head_reference.py keeps: in layer l the heads h with
+    // (h + l) % 3 != 0, and the even neurons of layers 0, 2 and 4.
+    ModelStructure bert = ModelStructure.analyse(TransformerModels.miniLm());
+    Map<Integer, int[]> kept = new LinkedHashMap<>();
+    for (int l = 0; l < 6; l++) {
+      int layer = l;
+      int base = 787 + 13 * l;
+      String heads = "onnx::MatMul_" + base + "+onnx::MatMul_" + (base + 1) + "+onnx::MatMul_" + (base + 4);
+      kept.put(bert.group(heads).orElseThrow().id(), IntStream.range(0, 12).filter(h -> (h + layer) % 3 != 0).toArray());
+      if (l % 2 == 0) {
+        kept.put(bert.group("onnx::MatMul_" + (base + 11)).orElseThrow().id(),
+            IntStream.range(0, 1536).filter(n -> n % 2 == 0).toArray());
+      }
+    }
+    ShrunkModel shrunk = ModelShrinker.shrink(bert, ChannelSelection.of(kept));
+    assertArrayEquals(new long[] {384, 256}, shrunk.weights().get("onnx::MatMul_787").shape());
+    assertArrayEquals(new long[] {256, 384}, shrunk.weights().get("onnx::MatMul_797").shape());
+    assertArrayEquals(new long[] {768, 384}, shrunk.weights().get("onnx::MatMul_799").shape());
+    String file = dir.resolve("minilm-heads.onnx").toString();
+    shrunk.writeOnnx(file, conf);
+
+    long[][] rows = TransformerModels.sentences();
+    float[] hidden = TransformerModels.runMiniLm(file, rows);
+    float[] dense = TransformerModels.runMiniLm(TransformerModels.miniLmPath(), rows);
+    List<Map<String, String>> reference = ReferenceCsv.read("minilm-heads-hidden.csv");
+    assertEquals(12, reference.size());
+    double worst = 0;
+    double moved = 0;
+    for (Map<String, String> row : reference) {
+      int r = Integer.parseInt(row.get("row"));
+      int position = Integer.parseInt(row.get("position"));
+      for (int i = 0; i < 384; i++) {
+        int at = (r * rows[0].length + position) * 384 + i;
+        double expected = Double.parseDouble(row.get("h" + i));
+        worst = Math.max(worst, Math.abs(expected - hidden[at]));
+        moved = Math.max(moved, Math.abs(expected - dense[at]));
+      }
+    }
+    assertTrue(worst <= TOLERANCE, "shrunk hidden states differ from PyTorch's by " + worst);
+    assertTrue(moved > 0.1, "removing heads should change the hidden states; they moved by " + moved);
+  }
+
+  @Test
   void refusesToRemoveEveryHead() {
     ModelStructure lm = ModelStructure.analyse(TransformerModels.tinyLm());
     ChannelGroup heads = lm.prunableGroups().get(0);
