@@ -80,6 +80,8 @@ final class ChannelDependencies {
   private final Onnx.GraphProto graph;
   private final Map<String, long[]> shapes;
   private final Map<String, long[]> values;
+  /** The value of symbolic dimensions other than the batch in {@link #shapes}, or -1 (unknown). */
+  private final long sequence;
   private final Set<String> floatWeights;
   private final Set<String> constants = new HashSet<>();
   private final Map<String, Integer> readers = new HashMap<>();
@@ -106,8 +108,9 @@ final class ChannelDependencies {
   private final List<Set<String>> blockers = new ArrayList<>();
   private long order;
 
-  private ChannelDependencies(OnnxModel model, ShapeInference.Inferred inferred,
+  private ChannelDependencies(OnnxModel model, ShapeInference.Inferred inferred, long sequence,
       Map<Integer, Long> granularity, Map<Integer, Long> folds) {
+    this.sequence = sequence;
     this.folds = folds;
     this.model = model;
     this.graph = model.graph().getGraph();
@@ -136,15 +139,23 @@ final class ChannelDependencies {
 
   static ModelStructure analyse(OnnxModel model) {
     ShapeInference.Inferred inferred;
+    long sequence = SEQUENCE;
     try {
-      inferred = ShapeInference.inferWithValues(model.graph().getGraph(), 1, SEQUENCE);
-    } catch (IllegalArgumentException e) {
-      throw new InvalidInputException(model.source().onnxPath() + ": inconsistent shapes: " + e.getMessage(), e);
+      inferred = ShapeInference.inferWithValues(model.graph().getGraph(), 1, sequence);
+    } catch (IllegalArgumentException atSequence) {
+      // Other symbolic dimensions that are not a sequence (an image's height) may not take the
+      // value 7; such a model is analysed with them unknown, as before.
+      sequence = -1;
+      try {
+        inferred = ShapeInference.inferWithValues(model.graph().getGraph(), 1, sequence);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidInputException(model.source().onnxPath() + ": inconsistent shapes: " + e.getMessage(), e);
+      }
     }
     Map<Integer, Long> granularity = new HashMap<>();
     Map<Integer, Long> folds = new HashMap<>();
     for (int pass = 1; ; pass++) {
-      ChannelDependencies walk = new ChannelDependencies(model, inferred, granularity, folds);
+      ChannelDependencies walk = new ChannelDependencies(model, inferred, sequence, granularity, folds);
       walk.walk();
       if ((walk.coarsen.isEmpty() && walk.fold.isEmpty()) || pass == PASSES) {
         Set<Integer> unsettled = new HashSet<>(walk.coarsen.keySet());
@@ -1172,7 +1183,7 @@ final class ChannelDependencies {
       groups.add(new ChannelGroup(g, name, groupChannels.get(g), m, List.copyOf(groupBlockers.get(g)),
           groupEdits.get(g)));
     }
-    return new ModelStructure(model, groups, shapes);
+    return new ModelStructure(model, groups, shapes, sequence);
   }
 
   /**

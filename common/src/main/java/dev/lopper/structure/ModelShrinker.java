@@ -54,7 +54,7 @@ public final class ModelShrinker {
       }
     }
     ShrunkModel shrunk = apply(structure.model(), slices, edits);
-    verify(structure.model(), shrunk);
+    verify(structure.model(), shrunk, structure.sequence());
     return shrunk;
   }
 
@@ -150,15 +150,15 @@ public final class ModelShrinker {
     throw new IllegalStateException("node " + edit.node() + " of a shape edit is not in the graph");
   }
 
-  private static void verify(OnnxModel model, ShrunkModel shrunk) {
+  private static void verify(OnnxModel model, ShrunkModel shrunk, long sequence) {
     Map<String, long[]> after;
     try {
-      after = ShapeInference.infer(shrunk.graph().getGraph(), 1, ChannelDependencies.SEQUENCE);
+      after = ShapeInference.infer(shrunk.graph().getGraph(), 1, sequence);
     } catch (IllegalArgumentException e) {
       throw new IllegalStateException(model.source().onnxPath() + ": the shrunk model's shapes are"
           + " inconsistent, so it was not produced: " + e.getMessage(), e);
     }
-    Map<String, long[]> before = ShapeInference.infer(model.graph().getGraph(), 1, ChannelDependencies.SEQUENCE);
+    Map<String, long[]> before = ShapeInference.infer(model.graph().getGraph(), 1, sequence);
     for (Onnx.ValueInfoProto output : model.graph().getGraph().getOutputList()) {
       long[] b = before.get(output.getName());
       long[] a = after.get(output.getName());

@@ -111,6 +111,16 @@ class ModelStructureTest {
   }
 
   @Test
+  void symbolicSizesThatCannotBeSevenAreLeftUnknownInsteadOfFailingTheAnalysis() {
+    // With H = W = 7 the 11x11 convolution would not fit (7 + 2 < 11): the analysis falls back to
+    // unknown sizes, as before sequences had a stand-in size, and says what it could not know.
+    ModelStructure model = ModelStructure.analyse(SmallOnnxModels.anySizeConv(dir));
+    ChannelGroup conv = model.group("conv.weight").orElseThrow();
+    assertEquals(List.of("the shape before node flatten (Flatten) is unknown, so the columns of each channel"
+        + " after it are not known"), conv.blockers());
+  }
+
+  @Test
   void aReshapeBlocksTheGroupAndTheReportSaysWhy() {
     ModelStructure model = ModelStructure.analyse(SmallOnnxModels.reshapeMixingChannels(dir));
     ChannelGroup conv = model.group("conv.weight").orElseThrow();
