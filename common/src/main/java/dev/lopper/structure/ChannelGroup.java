@@ -25,9 +25,16 @@ import java.util.Objects;
  * @param channels the number of channels
  * @param members how each tensor takes part, producers first, then in graph order
  * @param blockers why the group cannot be pruned structurally; empty when it can
+ * @param shapeEdits the Reshape shape entries that count the group's channels (a head count, or
+ *     heads × head size), which a shrunk model must rewrite
  */
 public record ChannelGroup(int id, String name, long channels, List<Member> members,
-    List<String> blockers) implements Serializable {
+    List<String> blockers, List<ShapeEdit> shapeEdits) implements Serializable {
+
+  /** A group whose channels appear in no Reshape shape. */
+  public ChannelGroup(int id, String name, long channels, List<Member> members, List<String> blockers) {
+    this(id, name, channels, members, blockers, List.of());
+  }
 
   /** How a tensor takes part in a group. */
   public enum Role {
@@ -62,10 +69,62 @@ public record ChannelGroup(int id, String name, long channels, List<Member> memb
     }
   }
 
+  /**
+   * One integer entry of a Reshape's shape that counts the group's channels: input {@code input}
+   * of node {@code node} is the integer vector {@code values}, whose element {@code position} is
+   * {@code channels * unit} positions of a tagged axis (plus any positions outside the group). A
+   * shrunk model replaces that input with a new constant in which the element is lowered by {@code
+   * unit} per removed channel; the new constant is the node's alone, so a constant that other
+   * nodes share (the head count of every layer) is never changed for them.
+   *
+   * @param node the node whose input is replaced: the Reshape, or the Concat that builds its shape
+   * @param input the index of that input
+   * @param values the dense model's elements of that input
+   * @param position the element that counts the channels
+   * @param unit how much one channel adds to it (1 for a head count, the head size for heads ×
+   *     head size)
+   * @param reshape the Reshape whose shape this is, for messages
+   */
+  public record ShapeEdit(String node, int input, long[] values, int position, long unit,
+      String reshape) implements Serializable {
+    public ShapeEdit {
+      Objects.requireNonNull(node, "node");
+      values = values.clone();
+      if (position < 0 || position >= values.length || unit < 1) {
+        throw new IllegalArgumentException("shape edit of " + node + ": position " + position
+            + " of " + java.util.Arrays.toString(values) + ", unit " + unit);
+      }
+    }
+
+    @Override
+    public long[] values() {
+      return values.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof ShapeEdit e && node.equals(e.node) && input == e.input
+          && java.util.Arrays.equals(values, e.values) && position == e.position && unit == e.unit
+          && reshape.equals(e.reshape);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(node, input, java.util.Arrays.hashCode(values), position, unit, reshape);
+    }
+
+    @Override
+    public String toString() {
+      return "ShapeEdit[" + node + " input " + input + " " + java.util.Arrays.toString(values) + "["
+          + position + "] -= " + unit + " per removed channel (" + reshape + ")]";
+    }
+  }
+
   public ChannelGroup {
     Objects.requireNonNull(name, "name");
     members = List.copyOf(members);
     blockers = List.copyOf(blockers);
+    shapeEdits = List.copyOf(shapeEdits);
   }
 
   /** True when the group can be pruned structurally. */

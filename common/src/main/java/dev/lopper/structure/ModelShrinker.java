@@ -45,8 +45,16 @@ public final class ModelShrinker {
       }
     }
     Map<String, TensorSlice> slices = selection.slices(structure.groups(), structure.tensorShapes());
-    ShrunkModel shrunk = apply(structure.model(), slices);
-    verify(structure.model(), shrunk);
+    Map<ChannelGroup.ShapeEdit, Long> edits = new LinkedHashMap<>();
+    for (int g : selection.groups()) {
+      ChannelGroup group = structure.group(g);
+      long removed = group.channels() - selection.kept(g).orElseThrow().length;
+      if (removed > 0) {
+        group.shapeEdits().forEach(e -> edits.put(e, removed));
+      }
+    }
+    ShrunkModel shrunk = apply(structure.model(), slices, edits);
+    verify(structure.model(), shrunk, structure.sequence());
     return shrunk;
   }
 
@@ -55,6 +63,16 @@ public final class ModelShrinker {
    * tests that show what goes wrong when a group is cut apart.
    */
   static ShrunkModel apply(OnnxModel model, Map<String, TensorSlice> slices) {
+    return apply(model, slices, Map.of());
+  }
+
+  /**
+   * Slices the tensors and rewrites the shape entries that count removed channels: each edited
+   * input gets a new INT64 initializer of its own (named after the node and input), so a head count
+   * constant shared by several layers is changed only where this group reads it.
+   */
+  static ShrunkModel apply(OnnxModel model, Map<String, TensorSlice> slices,
+      Map<ChannelGroup.ShapeEdit, Long> edits) {
     Map<String, WeightTensor> weights = new LinkedHashMap<>();
     for (WeightTensor w : model.weights().values()) {
       TensorSlice slice = slices.get(w.name());
@@ -97,6 +115,17 @@ public final class ModelShrinker {
         graph.setNode(n, b);
       }
     }
+    // Edits of one input (two groups' channels in one shape) are applied to one new constant.
+    Map<String, long[]> edited = new LinkedHashMap<>();
+    Map<String, ChannelGroup.ShapeEdit> firstEdit = new LinkedHashMap<>();
+    for (Map.Entry<ChannelGroup.ShapeEdit, Long> e : edits.entrySet()) {
+      ChannelGroup.ShapeEdit edit = e.getKey();
+      String key = edit.node() + "#" + edit.input();
+      long[] values = edited.computeIfAbsent(key, k -> edit.values());
+      values[edit.position()] -= e.getValue() * edit.unit();
+      firstEdit.putIfAbsent(key, edit);
+    }
+    edited.forEach((key, values) -> editShape(graph, firstEdit.get(key), values));
     Onnx.ModelProto.Builder proto = model.graph().toBuilder().setGraph(graph);
     if (proto.getIrVersion() < 4) {
       proto.setIrVersion(4); // initializers need not be listed as inputs from IR 4 on
@@ -104,15 +133,32 @@ public final class ModelShrinker {
     return new ShrunkModel(model, proto.build(), weights, slices);
   }
 
-  private static void verify(OnnxModel model, ShrunkModel shrunk) {
+  private static void editShape(Onnx.GraphProto.Builder graph, ChannelGroup.ShapeEdit edit, long[] values) {
+    for (int n = 0; n < graph.getNodeCount(); n++) {
+      Onnx.NodeProto node = graph.getNode(n);
+      if (!NodeAttributes.nodeName(node).equals(edit.node())) {
+        continue;
+      }
+      String name = edit.node() + "/lopper_shape_" + edit.input();
+      Onnx.TensorProto.Builder t = Onnx.TensorProto.newBuilder().setName(name)
+          .setDataType(Onnx.TensorProto.DataType.INT64_VALUE).addDims(edit.values().length);
+      Arrays.stream(values).forEach(t::addInt64Data);
+      graph.addInitializer(t);
+      graph.setNode(n, node.toBuilder().setInput(edit.input(), name));
+      return;
+    }
+    throw new IllegalStateException("node " + edit.node() + " of a shape edit is not in the graph");
+  }
+
+  private static void verify(OnnxModel model, ShrunkModel shrunk, long sequence) {
     Map<String, long[]> after;
     try {
-      after = ShapeInference.infer(shrunk.graph().getGraph(), 1);
+      after = ShapeInference.infer(shrunk.graph().getGraph(), 1, sequence);
     } catch (IllegalArgumentException e) {
       throw new IllegalStateException(model.source().onnxPath() + ": the shrunk model's shapes are"
           + " inconsistent, so it was not produced: " + e.getMessage(), e);
     }
-    Map<String, long[]> before = ShapeInference.infer(model.graph().getGraph(), 1);
+    Map<String, long[]> before = ShapeInference.infer(model.graph().getGraph(), 1, sequence);
     for (Onnx.ValueInfoProto output : model.graph().getGraph().getOutputList()) {
       long[] b = before.get(output.getName());
       long[] a = after.get(output.getName());

@@ -27,9 +27,11 @@ public final class ModelStructure {
   private final List<ChannelGroup> groups;
   private final Map<String, long[]> shapes;
   private final Map<String, long[]> tensorShapes;
+  private final long sequence;
 
-  ModelStructure(OnnxModel model, List<ChannelGroup> groups, Map<String, long[]> shapes) {
+  ModelStructure(OnnxModel model, List<ChannelGroup> groups, Map<String, long[]> shapes, long sequence) {
     this.model = model;
+    this.sequence = sequence;
     this.groups = List.copyOf(groups);
     this.shapes = Collections.unmodifiableMap(new LinkedHashMap<>(shapes));
     Map<String, long[]> tensors = new LinkedHashMap<>();
@@ -87,10 +89,19 @@ public final class ModelStructure {
     return out;
   }
 
-  /** The static shape of graph value {@code value} at batch size 1, if it could be inferred. */
+  /**
+   * The static shape of graph value {@code value} at batch size 1 (and sequence length 7 for any
+   * other symbolic input dimension, unless that made the shapes inconsistent), if it could be
+   * inferred.
+   */
   public Optional<long[]> shape(String value) {
     long[] s = shapes.get(value);
     return s == null ? Optional.empty() : Optional.of(s.clone());
+  }
+
+  /** The value the analysis gave symbolic dimensions other than the batch (7), or -1 when unknown. */
+  long sequence() {
+    return sequence;
   }
 
   /** The dense shape of every float weight of the model, by name. */

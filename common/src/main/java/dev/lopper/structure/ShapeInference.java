@@ -49,6 +49,26 @@ public final class ShapeInference {
    * @throws IllegalArgumentException when a node's operands have inconsistent shapes
    */
   public static Map<String, long[]> infer(Onnx.GraphProto graph, long batch) {
+    return infer(graph, batch, -1);
+  }
+
+  /**
+   * Like {@link #infer(Onnx.GraphProto, long)}, with every other symbolic input dimension (a
+   * transformer's sequence length) set to {@code sequence}. The small integer computations that
+   * build a dynamic Reshape's shape (Shape, Gather, Unsqueeze, Concat, Cast, Range…) are evaluated
+   * with these values, so a Reshape whose shape comes from {@code Shape(x)} gets a shape too.
+   *
+   * @param sequence the value of the other symbolic dimensions, or -1 to leave them unknown
+   * @throws IllegalArgumentException when a node's operands have inconsistent shapes
+   */
+  public static Map<String, long[]> infer(Onnx.GraphProto graph, long batch, long sequence) {
+    return inferWithValues(graph, batch, sequence).shapes();
+  }
+
+  /** Shapes, and the elements of every small integer value that could be evaluated. */
+  record Inferred(Map<String, long[]> shapes, Map<String, long[]> values) {}
+
+  static Inferred inferWithValues(Onnx.GraphProto graph, long batch, long sequence) {
     Map<String, long[]> shapes = new HashMap<>();
     Map<String, long[]> constants = new HashMap<>();
     for (Onnx.TensorProto t : graph.getInitializerList()) {
@@ -72,6 +92,8 @@ public final class ShapeInference {
           dims[i] = d.getDimValue();
         } else if (i == 0) {
           dims[i] = batch;
+        } else if (sequence > 0) {
+          dims[i] = sequence;
         } else {
           known = false;
         }
@@ -83,7 +105,7 @@ public final class ShapeInference {
     for (Onnx.NodeProto node : graph.getNodeList()) {
       infer(node, shapes, constants);
     }
-    return shapes;
+    return new Inferred(shapes, constants);
   }
 
   private static void infer(Onnx.NodeProto node, Map<String, long[]> shapes, Map<String, long[]> constants) {
@@ -102,6 +124,14 @@ public final class ShapeInference {
     if (x == null) {
       return;
     }
+    if (op.equals("Split")) {
+      split(node, x, constants).forEach(shapes::put);
+      return;
+    }
+    long[] value = IntegerValues.evaluate(node, shapes, constants);
+    if (value != null) {
+      constants.put(node.getOutput(0), value);
+    }
     long[] out = switch (op) {
       case "Conv" -> conv(node, x, shapes);
       case "MaxPool", "AveragePool", "LpPool" -> pool(node, x);
@@ -117,6 +147,13 @@ public final class ShapeInference {
       case "Unsqueeze" -> unsqueeze(node, x, constants);
       case "Dropout" -> x.clone();
       case "Shape" -> new long[] {x.length};
+      case "Gather" -> gather(node, x, shapes);
+      case "Slice" -> slice(node, x, constants);
+      case "Range" -> value == null ? null : new long[] {value.length};
+      case "ConstantOfShape" -> constants.containsKey(input(node, 0)) ? constants.get(input(node, 0)).clone() : null;
+      case "Trilu" -> x.clone();
+      case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceL1",
+          "ReduceSumSquare", "ReduceLogSumExp" -> reduce(node, x, constants);
       default -> {
         if (SAME_SHAPE.contains(op)) {
           yield x.clone();
@@ -400,6 +437,108 @@ public final class ShapeInference {
       out[i] = x[from];
     }
     return out;
+  }
+
+  /** The shape of every output of a Split (sizes from input 1, the attribute, or equal parts). */
+  private static Map<String, long[]> split(Onnx.NodeProto node, long[] x, Map<String, long[]> constants) {
+    int axis = (int) NodeAttributes.integer(node, "axis", 0);
+    if (axis < 0) {
+      axis += x.length;
+    }
+    check(axis >= 0 && axis < x.length, node, "axis " + axis + " outside rank " + x.length);
+    int parts = node.getOutputCount();
+    long[] sizes = input(node, 1).isEmpty() ? NodeAttributes.integers(node, "split") : constants.get(input(node, 1));
+    if (sizes == null && !input(node, 1).isEmpty()) {
+      return Map.of();
+    }
+    if (sizes == null) {
+      check(x[axis] % parts == 0, node, "axis " + axis + " of " + Arrays.toString(x) + " does not split into "
+          + parts + " equal parts");
+      sizes = new long[parts];
+      Arrays.fill(sizes, x[axis] / parts);
+    }
+    check(sizes.length == parts && Arrays.stream(sizes).sum() == x[axis], node, "split sizes "
+        + Arrays.toString(sizes) + " do not cut axis " + axis + " of " + Arrays.toString(x) + " into " + parts);
+    Map<String, long[]> out = new HashMap<>();
+    for (int k = 0; k < parts; k++) {
+      long[] s = x.clone();
+      s[axis] = sizes[k];
+      out.put(node.getOutput(k), s);
+    }
+    return out;
+  }
+
+  private static long[] gather(Onnx.NodeProto node, long[] data, Map<String, long[]> shapes) {
+    long[] indices = shapes.get(input(node, 1));
+    if (indices == null) {
+      return null;
+    }
+    int axis = (int) NodeAttributes.integer(node, "axis", 0);
+    if (axis < 0) {
+      axis += data.length;
+    }
+    check(axis >= 0 && axis < data.length, node, "axis " + axis + " outside rank " + data.length);
+    long[] out = new long[data.length - 1 + indices.length];
+    System.arraycopy(data, 0, out, 0, axis);
+    System.arraycopy(indices, 0, out, axis, indices.length);
+    System.arraycopy(data, axis + 1, out, axis + indices.length, data.length - axis - 1);
+    return out;
+  }
+
+  /** Slice with constant starts, ends, axes and steps (inputs from opset 10, attributes before). */
+  private static long[] slice(Onnx.NodeProto node, long[] x, Map<String, long[]> constants) {
+    long[] starts = node.getInputCount() > 1 ? constants.get(input(node, 1)) : NodeAttributes.integers(node, "starts");
+    long[] ends = node.getInputCount() > 1 ? constants.get(input(node, 2)) : NodeAttributes.integers(node, "ends");
+    long[] axes = node.getInputCount() > 1 ? (input(node, 3).isEmpty() ? null : constants.get(input(node, 3)))
+        : NodeAttributes.integers(node, "axes");
+    long[] steps = input(node, 4).isEmpty() ? null : constants.get(input(node, 4));
+    if (starts == null || ends == null || (!input(node, 3).isEmpty() && axes == null)
+        || (!input(node, 4).isEmpty() && steps == null)) {
+      return null;
+    }
+    long[] out = x.clone();
+    for (int i = 0; i < starts.length; i++) {
+      int axis = (int) (axes == null ? i : axes[i] < 0 ? axes[i] + x.length : axes[i]);
+      long step = steps == null ? 1 : steps[i];
+      check(axis >= 0 && axis < x.length && step != 0, node, "bad axis " + axis + " or step " + step);
+      long n = x[axis];
+      long begin = clamp(starts[i] < 0 ? starts[i] + n : starts[i], step > 0 ? 0 : -1, step > 0 ? n : n - 1);
+      long end = clamp(ends[i] < 0 ? ends[i] + n : ends[i], step > 0 ? 0 : -1, step > 0 ? n : n - 1);
+      out[axis] = step > 0 ? Math.max(0, Math.floorDiv(end - begin + step - 1, step))
+          : Math.max(0, Math.floorDiv(begin - end - step - 1, -step));
+    }
+    return out;
+  }
+
+  private static long clamp(long v, long low, long high) {
+    return Math.max(low, Math.min(high, v));
+  }
+
+  private static long[] reduce(Onnx.NodeProto node, long[] x, Map<String, long[]> constants) {
+    long[] axes = axes(node, constants);
+    boolean keep = NodeAttributes.integer(node, "keepdims", 1) != 0;
+    java.util.Set<Integer> reduced = new java.util.HashSet<>();
+    if (axes == null || axes.length == 0) {
+      if (NodeAttributes.integer(node, "noop_with_empty_axes", 0) != 0) {
+        return x.clone();
+      }
+      for (int i = 0; i < x.length; i++) {
+        reduced.add(i);
+      }
+    } else {
+      for (long a : axes) {
+        reduced.add((int) (a < 0 ? a + x.length : a));
+      }
+    }
+    java.util.List<Long> out = new java.util.ArrayList<>();
+    for (int i = 0; i < x.length; i++) {
+      if (!reduced.contains(i)) {
+        out.add(x[i]);
+      } else if (keep) {
+        out.add(1L);
+      }
+    }
+    return out.stream().mapToLong(Long::longValue).toArray();
   }
 
   private static long[] axes(Onnx.NodeProto node, Map<String, long[]> constants) {

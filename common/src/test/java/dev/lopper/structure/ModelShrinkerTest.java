@@ -121,9 +121,9 @@ class ModelShrinkerTest {
   }
 
   @Test
-  void depthwiseConcatAndMatMulModelsShrinkToTheMaskedOutputs() throws Exception {
+  void depthwiseConcatMatMulAndReshapeModelsShrinkToTheMaskedOutputs() throws Exception {
     List<Function<Path, OnnxModel>> models = List.of(SmallOnnxModels::depthwise,
-        SmallOnnxModels::concat, SmallOnnxModels::matMulMlp);
+        SmallOnnxModels::concat, SmallOnnxModels::matMulMlp, SmallOnnxModels::reshapeAfterConv);
     for (Function<Path, OnnxModel> make : models) {
       OnnxModel model = make.apply(dir);
       ModelStructure structure = ModelStructure.analyse(model);
@@ -178,11 +178,11 @@ class ModelShrinkerTest {
 
   @Test
   void refusesToShrinkAGroupThatIsNotPrunable() {
-    ModelStructure model = ModelStructure.analyse(SmallOnnxModels.reshapeAfterConv(dir));
+    ModelStructure model = ModelStructure.analyse(SmallOnnxModels.reshapeMixingChannels(dir));
     InvalidInputException e = assertThrows(InvalidInputException.class,
         () -> ModelShrinker.shrink(model, ChannelSelection.of(Map.of(0, new int[] {1}))));
-    assertEquals("channel group 0 (conv.weight) is not prunable structurally: its channels reach node"
-        + " reshape (Reshape), an op structured pruning does not see through", e.getMessage());
+    assertEquals("channel group 0 (conv.weight) is not prunable structurally: node reshape (Reshape)"
+        + " reshapes [1, 2, 4, 4] to [1, 4, 8], which mixes the channels' axis 1 with others", e.getMessage());
   }
 
   @Test

@@ -99,12 +99,34 @@ class ModelStructureTest {
   }
 
   @Test
-  void aReshapeBlocksTheGroupAndTheReportSaysWhy() {
+  void aReshapeThatMergesTheChannelAxisOutermostIsFollowedAndItsShapeEntryRecorded() {
     ModelStructure model = ModelStructure.analyse(SmallOnnxModels.reshapeAfterConv(dir));
     ChannelGroup conv = model.group("conv.weight").orElseThrow();
+    assertTrue(conv.prunable(), conv.reason());
+    // [N, 2, 4, 4] -> [-1, 32]: channel c is columns 16c .. 16c+15 of fc, and the 32 counts 16 per channel.
+    assertEquals(List.of("conv.weight output 0 0 1", "conv.bias parameter 0 0 1", "fc.weight input 1 0 16"),
+        members(conv));
+    assertEquals(List.of(new ChannelGroup.ShapeEdit("reshape", 1, new long[] {-1, 32}, 1, 16, "reshape")),
+        conv.shapeEdits());
+  }
+
+  @Test
+  void symbolicSizesThatCannotBeSevenAreLeftUnknownInsteadOfFailingTheAnalysis() {
+    // With H = W = 7 the 11x11 convolution would not fit (7 + 2 < 11): the analysis falls back to
+    // unknown sizes, as before sequences had a stand-in size, and says what it could not know.
+    ModelStructure model = ModelStructure.analyse(SmallOnnxModels.anySizeConv(dir));
+    ChannelGroup conv = model.group("conv.weight").orElseThrow();
+    assertEquals(List.of("the shape before node flatten (Flatten) is unknown, so the columns of each channel"
+        + " after it are not known"), conv.blockers());
+  }
+
+  @Test
+  void aReshapeBlocksTheGroupAndTheReportSaysWhy() {
+    ModelStructure model = ModelStructure.analyse(SmallOnnxModels.reshapeMixingChannels(dir));
+    ChannelGroup conv = model.group("conv.weight").orElseThrow();
     assertFalse(conv.prunable());
-    assertEquals(List.of("its channels reach node reshape (Reshape), an op structured pruning does not see through"),
-        conv.blockers());
+    assertEquals(List.of("node reshape (Reshape) reshapes [1, 2, 4, 4] to [1, 4, 8], which mixes the"
+        + " channels' axis 1 with others"), conv.blockers());
     assertTrue(model.prunableGroups().isEmpty());
 
     Table table = model.report().table();

@@ -91,4 +91,24 @@ class ShapeInferenceTest {
     assertEquals("node conv (Conv): input has 4 channels, weight w [6, 3, 3, 3] with group 1 expects 3",
         e.getMessage());
   }
+
+  /**
+   * The sample LM's dynamic Reshapes (shape = Concat(Unsqueeze(Gather(Shape(x), 0)), …,
+   * Unsqueeze(Constant 4), Unsqueeze(Constant 16))) get the shapes PyTorch's view gives, for the
+   * batch and sequence length given; with the sequence left symbolic they get none.
+   */
+  @Test
+  void evaluatesTheShapeSubgraphOfADynamicReshape() {
+    Onnx.GraphProto lm = TransformerModels.tinyLm().graph().getGraph();
+    Map<String, long[]> shapes = ShapeInference.infer(lm, 3, 5);
+    assertArrayEquals(new long[] {3, 5, 64}, shapes.get("/Add_output_0"), "token + position embeddings");
+    assertArrayEquals(new long[] {3, 5, 1}, shapes.get("/blocks.0/ln1/ReduceMean_output_0"));
+    assertArrayEquals(new long[] {3, 5, 4, 16}, shapes.get("/blocks.0/attn/Reshape_output_0"));
+    assertArrayEquals(new long[] {3, 4, 16, 5}, shapes.get("/blocks.0/attn/Transpose_2_output_0"));
+    assertArrayEquals(new long[] {5, 5}, shapes.get("/blocks.0/attn/Trilu_output_0"));
+    assertArrayEquals(new long[] {3, 4, 5, 5}, shapes.get("/blocks.0/attn/Add_output_0"));
+    assertArrayEquals(new long[] {3, 5, 64}, shapes.get("/blocks.0/attn/Reshape_3_output_0"));
+    assertArrayEquals(new long[] {3, 5, 256}, shapes.get("logits"));
+    assertFalse(ShapeInference.infer(lm, 3).containsKey("/blocks.0/attn/Reshape_output_0"));
+  }
 }

@@ -114,7 +114,8 @@ public final class ConfigKeys {
 
   static final Key<String> SWEEP_CRITERION = name("sweep.criterion", CRITERIA).flag("--criterion")
       .doc("How the weights to prune are chosen within a tensor (`l1-unstructured` is an alias of `magnitude`); "
-          + "`channel-l1` and `channel-l2` remove whole channels of channel groups and emit a smaller model, "
+          + "`channel-l1` and `channel-l2` remove whole channels of channel groups (a transformer's attention "
+          + "heads and FFN neurons) and emit a smaller model, "
           + "`channel-fluctuation` and `channel-wanda` too, choosing the channels from calibration statistics of "
           + "their consumers' inputs (FLAP's fluctuation and Wanda-sp); "
           + "`wanda` ranks |w| times the input's root mean square within each output row, `sparsegpt` chooses and "

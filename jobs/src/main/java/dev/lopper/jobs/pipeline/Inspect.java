@@ -135,11 +135,10 @@ public final class Inspect {
             + " dimensions; Lopper feeds token inputs of shape [batch, positions]");
       }
     }
-    if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion
-        || config.allocation().unit() == CostUnit.FLOPS) {
-      throw new InvalidInputException(path + " takes token inputs " + inputs.names() + "; channel criteria and"
-          + " allocation.unit flops are for models of float features (Conv, Gemm channel groups); prune a"
-          + " transformer's weights with sweep.criterion magnitude and allocation.unit params");
+    if (config.allocation().unit() == CostUnit.FLOPS) {
+      throw new InvalidInputException(path + " takes token inputs " + inputs.names() + "; allocation.unit flops"
+          + " counts multiply-accumulates of models of float features, whose shapes follow from the input shape;"
+          + " count a transformer's parameters (allocation.unit params)");
     }
     DecisionMetric metric = config.metric();
     Scoring scoring = switch (metric) {
@@ -168,6 +167,12 @@ public final class Inspect {
             + " not next-token logits, so metric " + metric.configName() + " does not apply; compare outputs with"
             + " metric cosine");
       }
+    }
+    if (Criteria.byName(config.sweep().criterion()) instanceof ChannelCriterion) {
+      // Heads and FFN neurons: the groups come from the same graph walk as a CNN's channels.
+      ModelStructure structure = ModelStructure.analyse(model);
+      return new InspectedModel(model, tensors, new long[0], 0, scoring, inputs, structure,
+          channelGroups(structure, tensors), ChannelCost.of(structure));
     }
     return new InspectedModel(model, tensors, new long[0], 0, scoring, inputs, null,
         tensors.stream().map(SweepItem::of).toList(), null);

@@ -198,4 +198,41 @@ class SensitivitySweepTest {
       }
     }
   }
+
+  /**
+   * The sample language model's head groups (4 heads of 16 per layer) and FFN neuron groups (256
+   * per layer) swept whole with channel-l2 on token rows: the same tallies for 1, 3 and 8
+   * partitions, and removing heads or neurons raises the perplexity.
+   */
+  @Test
+  void languageModelHeadAndNeuronGroupSweepIsIdenticalForAnyPartitioning() {
+    OnnxModel lm = OnnxModel.load(new ModelSource(SampleData.path("tiny-lm.onnx"),
+        SampleData.path("tiny-lm.safetensors")), new Configuration());
+    ModelStructure structure = ModelStructure.analyse(lm);
+    List<ChannelGroup> groups = structure.prunableGroups();
+    assertEquals(List.of(4L, 256L, 4L, 256L), groups.stream().map(ChannelGroup::channels).toList());
+    List<SweepItem> items = groups.stream().map(g -> SweepItem.of(g, structure.tensorShapes())).toList();
+    double[] grid = {0.25, 0.5, 0.75};
+    SweepSpec spec = new SweepSpec(lm.source(), lm.checksum(), PrunableTensors.find(lm), "channel-l2", grid,
+        16, 1, 0, Scoring.languageModel(), items, structure.groups());
+    SequenceSpec tokens = new SequenceSpec(List.of(new SequenceSpec.Column("input_ids", "input_ids",
+        BatchInput.ElementType.INT64, 256)), null, "input_ids", null, 0, true);
+    SweepResult first = null;
+    for (int partitions : new int[] {1, 3, 8}) {
+      ValidationData data = ValidationData.load(spark,
+          ValidationData.Spec.sequences(SampleData.path("tiny-lm-val.parquet"), tokens, partitions), 0);
+      assertEquals(partitions, data.partitionCount());
+      SweepResult result = SensitivitySweep.run(spark, data, spec, conf);
+      data.release();
+      first = first == null ? result : first;
+      assertEquals(first.baseline(), result.baseline(), partitions + " partitions: baseline");
+      for (int g = 0; g < items.size(); g++) {
+        for (int s = 0; s < grid.length; s++) {
+          String where = partitions + " partitions: " + items.get(g).name() + " at " + grid[s];
+          assertEquals(first.variant(g, s), result.variant(g, s), where);
+          assertTrue(result.variant(g, s).metrics().perplexity() > result.baseline().metrics().perplexity(), where);
+        }
+      }
+    }
+  }
 }

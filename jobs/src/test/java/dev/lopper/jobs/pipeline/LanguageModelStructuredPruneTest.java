@@ -1,0 +1,91 @@
+package dev.lopper.jobs.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lopper.fixtures.OnnxCheck;
+import dev.lopper.fixtures.SampleData;
+import dev.lopper.io.ParquetTables;
+import dev.lopper.io.Table;
+import dev.lopper.jobs.cli.ExitCode;
+import dev.lopper.mask.MaskSet;
+import dev.lopper.model.ModelSource;
+import dev.lopper.model.OnnxModel;
+import dev.lopper.model.PrunedModelWriter;
+import dev.lopper.structure.TransformerModels;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The sample language model pruned by heads and FFN neurons through the real command line: the
+ * sweep's items are its four groups, the emitted model has whole heads and neurons removed (its
+ * Reshape shapes rewritten), passes {@code onnx.checker}, and computes under ONNX Runtime what the
+ * dense model with the emitted masks computes.
+ */
+class LanguageModelStructuredPruneTest {
+  private static final Configuration CONF = new Configuration();
+  @TempDir Path dir;
+
+  @Test
+  void prunesTheSampleLmByHeadsAndNeuronsAndEmitsAModelThatEqualsItsMasks() throws Exception {
+    Path out = dir.resolve("lm");
+    RunLopper run = RunLopper.run("prune",
+        "--config", SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml").toString(),
+        "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
+        "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
+        "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet"),
+        "--set", "sweep.criterion=channel-l2", "--set", "sweep.sparsities=[0.25,0.5,0.75]",
+        "--set", "allocation.target=0.3", "--set", "gate.max-drop=10", "--out", out.toString());
+    assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
+
+    Table sensitivity = ParquetTables.read(out.resolve("sensitivity.parquet").toString(), CONF);
+    List<Object> names = sensitivity.rows().stream().map(r -> r.get(sensitivity.indexOf("tensor"))).distinct().toList();
+    String heads0 = "blocks.0.attn.q_proj.weight+blocks.0.attn.k_proj.weight+blocks.0.attn.v_proj.weight";
+    String heads1 = "blocks.1.attn.q_proj.weight+blocks.1.attn.k_proj.weight+blocks.1.attn.v_proj.weight";
+    assertEquals(List.of("(dense)", heads0, "blocks.0.mlp.up.weight", heads1, "blocks.1.mlp.up.weight"), names);
+
+    // Whole heads (16 rows of q, k, v; 16 columns of out_proj) and neurons are gone, consistently.
+    Table allocation = ParquetTables.read(out.resolve("allocation.parquet").toString(), CONF);
+    String prunedFile = out.resolve("model/pruned.onnx").toString();
+    OnnxModel shrunk = OnnxModel.load(ModelSource.onnx(prunedFile), CONF);
+    for (List<Object> row : allocation.rows()) {
+      String group = (String) row.get(allocation.indexOf("tensor"));
+      long kept = (Long) row.get(allocation.indexOf("kept_channels"));
+      String b = group.startsWith("blocks.0") ? "blocks.0" : "blocks.1";
+      if (group.contains("attn")) {
+        for (String p : List.of("q_proj", "k_proj", "v_proj")) {
+          assertArrayEquals(new long[] {16 * kept, 64}, shrunk.weight(b + ".attn." + p + ".weight").shape(), group);
+        }
+        assertArrayEquals(new long[] {64, 16 * kept}, shrunk.weight(b + ".attn.out_proj.weight").shape(), group);
+      } else {
+        assertArrayEquals(new long[] {kept, 64}, shrunk.weight(b + ".mlp.up.weight").shape(), group);
+        assertArrayEquals(new long[] {64, kept}, shrunk.weight(b + ".mlp.down.weight").shape(), group);
+      }
+    }
+    assertTrue(allocation.rows().stream().anyMatch(r -> (Long) r.get(allocation.indexOf("kept_channels"))
+        < (Long) r.get(allocation.indexOf("channels"))), "something was pruned");
+    if (OnnxCheck.available()) {
+      OnnxCheck.Verdict verdict = OnnxCheck.run(prunedFile);
+      assertTrue(verdict.valid(), verdict.line());
+    }
+
+    // masks.safetensors on the dense weights computes what the shrunk file computes.
+    MaskSet masks = MaskSet.readSafetensors(out.resolve("masks.safetensors").toString(), CONF);
+    OnnxModel dense = OnnxModel.load(new ModelSource(SampleData.path("tiny-lm.onnx"),
+        SampleData.path("tiny-lm.safetensors")), CONF);
+    String maskedFile = dir.resolve("masked.onnx").toString();
+    PrunedModelWriter.writeOnnx(dense, masks.apply(dense.weights()), maskedFile, CONF);
+    long[][] rows = TransformerModels.lmRows(8);
+    float[] a = TransformerModels.runLm(maskedFile, rows);
+    float[] s = TransformerModels.runLm(prunedFile, rows);
+    double worst = 0;
+    for (int i = 0; i < a.length; i++) {
+      worst = Math.max(worst, Math.abs(a[i] - s[i]));
+    }
+    assertTrue(worst <= 1e-4, "masked and shrunk logits differ by " + worst);
+  }
+}
