@@ -124,19 +124,13 @@ class SensitivitySweepTest {
     assertEquals(3, tensors.size());
     SweepSpec spec = new SweepSpec(lm.source(), lm.checksum(), tensors, "magnitude", GRID, 16, 1, 0,
         Scoring.languageModel(), tensors.stream().map(SweepItem::of).toList(), List.of());
-    SequenceSpec tokens = new SequenceSpec(List.of(new SequenceSpec.Column("input_ids", "input_ids",
-        BatchInput.ElementType.INT64, 256)), null, "input_ids", null, 0, true);
     Map<String, Map<String, String>> torch = new HashMap<>();
     for (Map<String, String> row : ReferenceCsv.read("tiny-lm-sensitivity.csv")) {
       torch.put(row.get("tensor") + "@" + row.get("sparsity"), row);
     }
     SweepResult first = null;
     for (int partitions : new int[] {1, 3, 8}) {
-      ValidationData data = ValidationData.load(spark,
-          ValidationData.Spec.sequences(SampleData.path("tiny-lm-val.parquet"), tokens, partitions), 0);
-      assertEquals(partitions, data.partitionCount());
-      SweepResult result = SensitivitySweep.run(spark, data, spec, conf);
-      data.release();
+      SweepResult result = sweepTinyLm(spec, partitions);
       first = first == null ? result : first;
       assertEquals(first.baseline(), result.baseline(), partitions + " partitions: baseline");
       for (int t = 0; t < tensors.size(); t++) {
@@ -215,15 +209,9 @@ class SensitivitySweepTest {
     double[] grid = {0.25, 0.5, 0.75};
     SweepSpec spec = new SweepSpec(lm.source(), lm.checksum(), PrunableTensors.find(lm), "channel-l2", grid,
         16, 1, 0, Scoring.languageModel(), items, structure.groups());
-    SequenceSpec tokens = new SequenceSpec(List.of(new SequenceSpec.Column("input_ids", "input_ids",
-        BatchInput.ElementType.INT64, 256)), null, "input_ids", null, 0, true);
     SweepResult first = null;
     for (int partitions : new int[] {1, 3, 8}) {
-      ValidationData data = ValidationData.load(spark,
-          ValidationData.Spec.sequences(SampleData.path("tiny-lm-val.parquet"), tokens, partitions), 0);
-      assertEquals(partitions, data.partitionCount());
-      SweepResult result = SensitivitySweep.run(spark, data, spec, conf);
-      data.release();
+      SweepResult result = sweepTinyLm(spec, partitions);
       first = first == null ? result : first;
       assertEquals(first.baseline(), result.baseline(), partitions + " partitions: baseline");
       for (int g = 0; g < items.size(); g++) {
@@ -234,5 +222,17 @@ class SensitivitySweepTest {
         }
       }
     }
+  }
+
+  /** The sweep of {@code spec} over the sample LM's validation rows in {@code partitions} partitions. */
+  private static SweepResult sweepTinyLm(SweepSpec spec, int partitions) {
+    SequenceSpec tokens = new SequenceSpec(List.of(new SequenceSpec.Column("input_ids", "input_ids",
+        BatchInput.ElementType.INT64, 256)), null, "input_ids", null, 0, true);
+    ValidationData data = ValidationData.load(spark,
+        ValidationData.Spec.sequences(SampleData.path("tiny-lm-val.parquet"), tokens, partitions), 0);
+    assertEquals(partitions, data.partitionCount());
+    SweepResult result = SensitivitySweep.run(spark, data, spec, conf);
+    data.release();
+    return result;
   }
 }
