@@ -103,7 +103,7 @@ for t in ("0.1", "0.2", "0.3"):
                 cells.append("%.3f (%.3f)" % (float(r["perplexity"]), float(r["removed"])))
     print(f"| {int(float(t) * 100)}% | " + " | ".join(cells) + " |")
 print("\nVerified perplexity of the shrunk model on all 112 rows of data/tiny-lm-val.parquet; in brackets the"
-      " share of the whole model's parameters removed (manifest parameters_pruned / parameters).")
+      " share of the whole model's parameters removed (1 - manifest parameters_pruned / parameters).")
 EOF
 }
 
