@@ -22,13 +22,15 @@ import java.util.Map;
  * </ul>
  *
  * A channel's score is the sum of its columns' values (its block's positions times the taps) over
- * all INPUT members, as FLAP sums a head's 128 columns.
+ * all INPUT members. For an attention head (a group whose channels a Reshape's shape counts, {@link
+ * ChannelGroup#shapeEdits()} not empty) each column's value is squared first, as FLAP's
+ * {@code prune_flap} does for o_proj ({@code metrics[...](...) ** 2}, then {@code reshape(-1,
+ * 128).sum(dim=1)}, for WIFV and WIFN alike); the squares change which heads a group keeps.
  *
  * <p>Taken from FLAP: the formulas, the sample variance (n − 1), the mean over output rows in
  * WIFN and the root mean square (its {@code scaler_inp} is Σx²/n). Left out: FLAP's running update
  * of the variance drops the first calibration sample's term and aliases the old and new means (an
- * in-place {@code *=}), which the exact sums here do not reproduce; the squaring of the attention
- * heads' metric (FLAP squares WIFV for o_proj only: no head groups here); and the standardisation
+ * in-place {@code *=}), which the exact sums here do not reproduce; and the standardisation
  * across layers ((x − mean)/std per layer), which is affine within a layer and so changes no
  * channel's rank inside a group: it only matters for FLAP's global threshold, and Lopper's
  * allocation chooses each group's count from the measured sensitivity instead.
@@ -42,6 +44,10 @@ final class ChannelActivationScores {
   static double[] scores(int kind, String criterion, ChannelGroup group, Map<String, WeightTensor> weights,
       Map<String, InputStatistics> statistics) {
     int channels = Math.toIntExact(group.channels());
+    // Attention heads (channels counted in a Reshape's shape): FLAP squares o_proj's metric per
+    // column before summing a head's head_dim columns (prune_flap: metrics(...) ** 2, then
+    // reshape(-1, 128).sum(dim=1)); FFN neurons and other channels take it as it is.
+    boolean heads = !group.shapeEdits().isEmpty();
     double[] scores = new double[channels];
     boolean any = false;
     for (ChannelGroup.Member m : group.members()) {
@@ -75,12 +81,10 @@ final class ChannelActivationScores {
             double v = columns.get(o, j);
             weight += kind == FLUCTUATION ? v * v : Math.abs(v);
           }
-          if (kind == FLUCTUATION) {
-            double variance = Math.max(0, (squares[j] - sums[j] * sums[j] / n) / (n - 1));
-            score += variance * weight;
-          } else {
-            score += weight / columns.outputs() * Math.sqrt(squares[j] / n);
-          }
+          double value = kind == FLUCTUATION
+              ? Math.max(0, (squares[j] - sums[j] * sums[j] / n) / (n - 1)) * weight
+              : weight / columns.outputs() * Math.sqrt(squares[j] / n);
+          score += heads ? value * value : value;
         }
         scores[c] += score;
       }

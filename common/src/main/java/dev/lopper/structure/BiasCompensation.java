@@ -22,14 +22,17 @@ import onnx.Onnx;
  *
  * <p>Consumers ({@link ChannelGroup.Role#INPUT} members, as matrices of {@link ConsumerColumns}):
  * a Gemm adds to its C (scaled by alpha/beta), a Conv to its B, a MatMul to the float initializer
- * of the one Add that reads its output. For a Gemm or MatMul this is exact on the mean: the
+ * of the one Add that reads its output (either operand), also when the weight is stored {@code [out,
+ * in]} and reaches the MatMul through {@code Transpose(perm [1, 0])}, as torch.onnx.export writes
+ * a Linear without constant folding. For a Gemm or MatMul this is exact on the mean: the
  * outputs' mean over the calibration samples is unchanged. For a Conv the removed columns are
  * im2col columns (input channel × kernel tap) and their means include the zero padding: the
  * compensation is one constant per output channel, exact for the mean over output positions and
  * approximate at each border position, where the removed channel's padded taps contributed less.
  *
  * <p>A group none of whose consumers can take a compensation (no bias input, a bias that broadcasts
- * or is shared, a consumer reached through a Transpose) is {@linkplain #blocker blocked}: it is
+ * or is shared, a consumer reached through anything but a weight's own Transpose perm [1, 0]) is
+ * {@linkplain #blocker blocked}: it is
  * pruned without compensation, and the reason is reported. Lopper does not add biases to the graph.
  *
  * <p>The compensated biases are a weight change made before masking and before shrinking, from the
@@ -99,11 +102,27 @@ public final class BiasCompensation implements Serializable {
   /** Finds member {@code m}'s bias and puts it into {@code targets}; returns why not, or null. */
   private static String target(OnnxModel model, ChannelGroup.Member m, Map<String, Integer> readers,
       Map<String, Target> targets) {
+    // torch.onnx.export without constant folding: a Linear's weight [out, in] reaches its MatMul
+    // through Transpose(perm [1, 0]); the member names the MatMul, its axis is the stored input axis.
+    String read = m.tensor();
+    for (Onnx.NodeProto n : model.nodes()) {
+      if (n.getOpType().equals("Transpose") && n.getInputCount() == 1 && n.getInput(0).equals(m.tensor())
+          && readers.getOrDefault(n.getOutput(0), 0) == 1) {
+        long[] perm = NodeAttributes.integers(n, "perm");
+        if (perm == null || java.util.Arrays.equals(perm, new long[] {1, 0})) {
+          read = n.getOutput(0);
+        }
+      }
+    }
+    String value = read;
     Onnx.NodeProto node = model.nodes().stream()
-        .filter(n -> NodeAttributes.nodeName(n).equals(m.node()) && n.getInputList().contains(m.tensor()))
+        .filter(n -> NodeAttributes.nodeName(n).equals(m.node()) && n.getInputList().contains(value))
         .findFirst().orElse(null);
     if (node == null) {
       return "it reaches its consumer through another node (" + m.node() + ")";
+    }
+    if (!read.equals(m.tensor()) && !node.getOpType().equals("MatMul")) {
+      return "its transpose is read by a " + node.getOpType() + " node (" + m.node() + ")";
     }
     String op = node.getOpType();
     String bias;
@@ -124,7 +143,7 @@ public final class BiasCompensation implements Serializable {
         scale = alpha / beta;
       }
       case "MatMul" -> {
-        if (!NodeAttributes.input(node, 1).equals(m.tensor())) {
+        if (!NodeAttributes.input(node, 1).equals(read)) {
           return "it is MatMul node " + m.node() + "'s left operand";
         }
         String out = node.getOutput(0);

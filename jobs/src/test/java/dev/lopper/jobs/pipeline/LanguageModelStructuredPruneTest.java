@@ -4,18 +4,24 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lopper.fixtures.OnnxCheck;
 import dev.lopper.fixtures.SampleData;
 import dev.lopper.io.ParquetTables;
+import dev.lopper.io.Safetensors;
 import dev.lopper.io.Table;
 import dev.lopper.jobs.cli.ExitCode;
 import dev.lopper.mask.MaskSet;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunedModelWriter;
+import dev.lopper.model.WeightTensor;
 import dev.lopper.structure.TransformerModels;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -87,5 +93,55 @@ class LanguageModelStructuredPruneTest {
       worst = Math.max(worst, Math.abs(a[i] - s[i]));
     }
     assertTrue(worst <= 1e-4, "masked and shrunk logits differ by " + worst);
+  }
+
+  /**
+   * channel-fluctuation with compensation on the sample LM, whose Linear weights reach their
+   * MatMuls through Transpose and whose biases come first in their Adds: no group's compensation
+   * is blocked, the manifest counts the compensated out_proj/down biases, and the dense weights
+   * with compensation.safetensors and then masks.safetensors compute what the shrunk file computes.
+   */
+  @Test
+  void compensatesTheSampleLmsHeadsAndNeuronsWithFluctuation() throws Exception {
+    Path out = dir.resolve("lm-fluctuation");
+    RunLopper run = RunLopper.run("prune",
+        "--config", SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml").toString(),
+        "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
+        "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
+        "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet"),
+        "--set", "sweep.criterion=channel-fluctuation", "--set", "structure.compensate=true",
+        "--set", "sweep.sparsities=[0.25,0.5,0.75]",
+        "--set", "allocation.target=0.3", "--set", "gate.max-drop=10", "--out", out.toString());
+    assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
+    JsonNode results = new ObjectMapper()
+        .readTree(out.resolve("manifest.json").toFile()).get("results");
+    assertTrue(results.get("compensated_biases").asInt() >= 1, results.toString());
+    assertTrue(results.get("compensation_blocked") == null || results.get("compensation_blocked").isEmpty(),
+        results.toString());
+
+    OnnxModel dense = OnnxModel.load(new ModelSource(SampleData.path("tiny-lm.onnx"),
+        SampleData.path("tiny-lm.safetensors")), CONF);
+    Map<String, WeightTensor> weights = new LinkedHashMap<>();
+    Safetensors.File compensation =
+        Safetensors.open(out.resolve("compensation.safetensors").toString(), CONF);
+    for (String name : compensation.entries().keySet()) {
+      assertTrue(name.endsWith("out_proj.bias") || name.endsWith("mlp.down.bias"), name);
+      weights.put(name, compensation.readFloat(name));
+    }
+    assertEquals(results.get("compensated_biases").asInt(), weights.size());
+    Map<String, WeightTensor> all = new LinkedHashMap<>(dense.weights());
+    all.putAll(weights);
+    MaskSet masks = MaskSet.readSafetensors(out.resolve("masks.safetensors").toString(), CONF);
+    weights.putAll(masks.apply(all));
+    String maskedFile = dir.resolve("masked-compensated.onnx").toString();
+    PrunedModelWriter.writeOnnx(dense, weights, maskedFile, CONF);
+    long[][] rows = TransformerModels.lmRows(8);
+    float[] a = TransformerModels.runLm(maskedFile, rows);
+    float[] s = TransformerModels.runLm(out.resolve("model/pruned.onnx").toString(), rows);
+    double worst = 0;
+    for (int i = 0; i < a.length; i++) {
+      worst = Math.max(worst, Math.abs(a[i] - s[i]));
+    }
+    assertTrue(worst <= 1e-4, "compensated masked and shrunk logits differ by " + worst);
   }
 }
