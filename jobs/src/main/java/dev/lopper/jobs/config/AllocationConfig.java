@@ -15,11 +15,12 @@ import dev.lopper.jobs.allocation.CostUnit;
  * @param minSpeedup the smallest predicted (and measured) speed-up of a structured run, above 1, or
  *     null when latency is not considered
  * @param latencyBatch rows per run when latency is measured, positive
+ * @param latencySequence tokens per row when latency is measured on a model of token inputs, positive
  * @param owlM policy owl: the outlier threshold, a multiple of a group's mean Wanda score
  * @param owlLambda policy owl: how far a group's sparsity may lie from the target
  */
 public record AllocationConfig(String policy, double target, double tolerance, double maxSparsity, CostUnit unit,
-    Double minSpeedup, int latencyBatch, double owlM, double owlLambda) {
+    Double minSpeedup, int latencyBatch, int latencySequence, double owlM, double owlLambda) {
 
   /** Policy owl's outlier threshold unless configured (OWL's default). */
   public static final double DEFAULT_OWL_M = 5.0;
@@ -29,12 +30,18 @@ public record AllocationConfig(String policy, double target, double tolerance, d
   /** Rows per run when latency is measured, unless configured. */
   public static final int DEFAULT_LATENCY_BATCH = 256;
 
+  /** Tokens per row when latency is measured on a token model, unless configured. */
+  public static final int DEFAULT_LATENCY_SEQUENCE = 128;
+
   public AllocationConfig {
     if (minSpeedup != null && !(minSpeedup > 1 && Double.isFinite(minSpeedup))) {
       throw new IllegalArgumentException("minSpeedup must be a finite number above 1 or null, found " + minSpeedup);
     }
     if (latencyBatch < 1) {
       throw new IllegalArgumentException("latencyBatch must be positive, found " + latencyBatch);
+    }
+    if (latencySequence < 1) {
+      throw new IllegalArgumentException("latencySequence must be positive, found " + latencySequence);
     }
   }
 
@@ -45,7 +52,7 @@ public record AllocationConfig(String policy, double target, double tolerance, d
 
   /** An allocation without a speed-up constraint. */
   public AllocationConfig(String policy, double target, double tolerance, double maxSparsity, CostUnit unit) {
-    this(policy, target, tolerance, maxSparsity, unit, null, DEFAULT_LATENCY_BATCH, DEFAULT_OWL_M,
+    this(policy, target, tolerance, maxSparsity, unit, null, DEFAULT_LATENCY_BATCH, DEFAULT_LATENCY_SEQUENCE, DEFAULT_OWL_M,
         DEFAULT_OWL_LAMBDA);
   }
 

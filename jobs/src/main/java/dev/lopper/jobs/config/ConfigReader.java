@@ -205,6 +205,7 @@ final class ConfigReader {
     Double maxSparsity = read(ConfigKeys.ALLOCATION_MAX_SPARSITY);
     Double minSpeedup = read(ConfigKeys.ALLOCATION_MIN_SPEEDUP);
     int latencyBatch = read(ConfigKeys.ALLOCATION_LATENCY_BATCH);
+    int latencySequence = read(ConfigKeys.ALLOCATION_LATENCY_SEQUENCE);
     double owlM = read(ConfigKeys.ALLOCATION_OWL_M);
     double owlLambda = read(ConfigKeys.ALLOCATION_OWL_LAMBDA);
     GateConfig gate = new GateConfig(read(ConfigKeys.GATE_MAX_DROP));
@@ -301,7 +302,7 @@ final class ConfigReader {
           + "to null");
     }
     AllocationConfig allocation = new AllocationConfig(policy, target, tolerance, maxSparsity, unit, minSpeedup,
-        latencyBatch, owlM, owlLambda);
+        latencyBatch, latencySequence, owlM, owlLambda);
     return new LopperConfig(model, data, sweep, calibration, metric, allocation, gate, output, runtime, spark);
   }
 
