@@ -301,7 +301,10 @@ final class ConfigReader {
           + "speed-up constraint, found allocation.policy " + policy + "; use target or set allocation.min-speedup "
           + "to null");
     }
-    AllocationConfig allocation = new AllocationConfig(policy, target, tolerance, maxSparsity, unit, minSpeedup,
+    // min-speedup alone asks for speed, not for the default target's cost
+    boolean targetNamed = minSpeedup == null || given.containsKey(ConfigKeys.ALLOCATION_TARGET.name());
+    AllocationConfig allocation = new AllocationConfig(policy, target, targetNamed, tolerance, maxSparsity, unit,
+        minSpeedup,
         latencyBatch, latencySequence, owlM, owlLambda);
     return new LopperConfig(model, data, sweep, calibration, metric, allocation, gate, output, runtime, spark);
   }

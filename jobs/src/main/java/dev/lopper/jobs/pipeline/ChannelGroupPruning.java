@@ -125,7 +125,8 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
         run.writeTable("latency", LatencyRow.SCHEMA.table(latency.rows()));
         ChannelAllocation.LatencyPlan constrained = run.timings().time("allocation", () ->
             ChannelAllocation.allocateMeasured(policy, curves, latency, minSpeedup, config.allocation().settings(),
-                model.items(), model.cost(), unit, probe, LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion,
+                config.allocation().targetNamed(), model.items(), model.cost(), unit, probe,
+                LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion,
                 structure, model.model().weights()));
         plan = new Plan(curves, constrained.plan(), constrained);
       }
