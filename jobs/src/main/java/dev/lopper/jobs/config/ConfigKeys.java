@@ -240,9 +240,12 @@ public final class ConfigKeys {
       .optional(null);
   static final Key<Double> ALLOCATION_MIN_SPEEDUP = number("allocation.min-speedup", Type.SPEEDUP)
       .doc("With a channel criterion and policy target: the smallest speed-up the pruned model must be predicted "
-          + "to run with on ONNX Runtime (CPU, one thread, batch `allocation.latency-batch`, of `allocation.latency-sequence` tokens per row for token models), from latencies "
+          + "to run with on ONNX Runtime (CPU, one thread, batch `allocation.latency-batch`, of "
+          + "`allocation.latency-sequence` tokens per row for token models), from latencies "
           + "measured per channel group after the sweep; the emitted model's measured speed-up below it fails "
-          + "the quality gate (exit code 3). null: latency is not considered.")
+          + "the quality gate (exit code 3). Given while the configuration names no `allocation.target`, the "
+          + "default target does not apply: the groups with the least measured loss per unit of time saved are "
+          + "removed until the predicted speed-up is reached. null: latency is not considered.")
       .valueIn(c -> c.allocation().minSpeedup())
       .optional(null);
   static final Key<Integer> ALLOCATION_LATENCY_BATCH = integer("allocation.latency-batch", Type.POSITIVE_INT)
