@@ -5,8 +5,13 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.lopper.eval.OrtRuntime;
+import dev.lopper.model.ModelInputs;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 
@@ -15,7 +20,10 @@ import java.util.Random;
  * the files: plain sessions on the ONNX bytes with every weight embedded, one intra-op and one
  * inter-op thread, sequential execution, ONNX Runtime's default optimisation level (all, which
  * turns convolutions into its blocked-channel NCHWc layout), a fixed random batch of a configured
- * size.
+ * size: for a model of one float input a batch of standard normal rows ({@link #open(byte[], long[],
+ * int, Budget)}), for any other a feed of several named inputs ({@link #open(byte[], Map, Budget)},
+ * e.g. {@link #tokenFeed} for token models: ids, mask and token types of {@code batch} rows of
+ * {@code sequence} tokens).
  *
  * <p>The timing loop ({@link #compare}) is the one {@code StructuredLatencyBenchmark} uses: a
  * warm-up of both models, then rounds of paired runs, one run of the dense model and one of the
@@ -156,16 +164,16 @@ public final class LatencyProbe implements AutoCloseable {
   private final OrtEnvironment env;
   private final OrtSession.SessionOptions options;
   private final OrtSession dense;
-  private final OnnxTensor input;
+  private final Map<String, OnnxTensor> feed;
   private final Budget budget;
   private final int runs;
 
-  private LatencyProbe(OrtEnvironment env, OrtSession.SessionOptions options, OrtSession dense, OnnxTensor input,
-      Budget budget, int runs) {
+  private LatencyProbe(OrtEnvironment env, OrtSession.SessionOptions options, OrtSession dense,
+      Map<String, OnnxTensor> feed, Budget budget, int runs) {
     this.env = env;
     this.options = options;
     this.dense = dense;
-    this.input = input;
+    this.feed = feed;
     this.budget = budget;
     this.runs = runs;
   }
@@ -184,22 +192,104 @@ public final class LatencyProbe implements AutoCloseable {
       throw new IllegalArgumentException("batch must be positive, found " + batch);
     }
     OrtEnvironment env = OrtRuntime.environment();
+    OnnxTensor input;
+    try {
+      input = input(env, batch, rowShape);
+    } catch (OrtException e) {
+      throw new IllegalStateException("cannot make the latency probe's input: " + e.getMessage(), e);
+    }
+    return open(denseOnnx, Map.of(FIRST_INPUT, input), budget);
+  }
+
+  /**
+   * Opens the dense model with a feed of named inputs (the probe owns and closes the tensors, also
+   * when opening fails), then settles the runs per round from the dense model's warmed-up latency.
+   * Candidates must take the same inputs.
+   *
+   * @param feed the inputs by graph input name, every input of the model
+   * @throws IllegalStateException when ONNX Runtime cannot open or run the model
+   */
+  public static LatencyProbe open(byte[] denseOnnx, Map<String, OnnxTensor> feed, Budget budget) {
+    OrtEnvironment env = OrtRuntime.environment();
     OrtSession.SessionOptions options = options(OrtSession.SessionOptions.OptLevel.ALL_OPT);
     OrtSession session = null;
-    OnnxTensor input = null;
+    Map<String, OnnxTensor> inputs = new LinkedHashMap<>(feed);
     try {
       session = env.createSession(denseOnnx, options);
-      input = input(env, batch, rowShape);
-      double[] warm = runs(session, Map.of(session.getInputNames().iterator().next(), input), 2 * budget.minRuns());
+      double[] warm = runs(session, named(session, inputs), 2 * budget.minRuns());
       double perRun = median(Arrays.copyOfRange(warm, budget.minRuns(), warm.length));
       int runs = (int) Math.max(budget.minRuns(), Math.min(100_000, budget.roundNanos() / Math.max(1.0, perRun)));
-      return new LatencyProbe(env, options, session, input, budget, runs);
+      return new LatencyProbe(env, options, session, inputs, budget, runs);
     } catch (OrtException e) {
-      closeQuietly(input, session, options);
+      closeQuietly(inputs, session, options);
       throw new IllegalStateException("ONNX Runtime cannot run the dense model for the latency probe: "
           + e.getMessage(), e);
     } catch (RuntimeException e) {
-      closeQuietly(input, session, options);
+      closeQuietly(inputs, session, options);
+      throw e;
+    }
+  }
+
+  /** The key of a one-tensor feed that goes to whatever a session's first input is called. */
+  private static final String FIRST_INPUT = "\u0000first";
+
+  /** {@code feed} keyed by {@code session}'s input names (a one-tensor feed under FIRST_INPUT renamed). */
+  private static Map<String, OnnxTensor> named(OrtSession session, Map<String, OnnxTensor> feed) {
+    if (feed.size() == 1 && feed.containsKey(FIRST_INPUT)) {
+      return Map.of(session.getInputNames().iterator().next(), feed.get(FIRST_INPUT));
+    }
+    return feed;
+  }
+
+  /**
+   * A fixed feed for a token model: {@code batch} rows of {@code sequence} tokens for every input
+   * of {@code inputs}. An input whose name says mask ({@code attention_mask}) is all ones, one that
+   * says type ({@code token_type_ids}) or that indexes no embedding table is all zeros, and any other
+   * (the token ids) holds random ids (seed 1) below its embedding table's rows. Integer inputs take
+   * their own element type (int64 or int32); the caller closes the tensors (or hands them to {@link
+   * #open(byte[], Map, Budget)}).
+   *
+   * @throws IllegalArgumentException when an input is neither int64 nor int32 or is not of rank 2
+   */
+  public static Map<String, OnnxTensor> tokenFeed(OrtEnvironment env, ModelInputs inputs, int batch, int sequence)
+      throws OrtException {
+    if (batch < 1 || sequence < 1) {
+      throw new IllegalArgumentException("batch and sequence must be positive, found " + batch + " and " + sequence);
+    }
+    Map<String, OnnxTensor> feed = new LinkedHashMap<>();
+    try {
+      for (ModelInputs.Input input : inputs.inputs()) {
+        if (input.dims().length != 2) {
+          throw new IllegalArgumentException("the latency probe feeds token inputs of shape [batch, sequence], but "
+              + input + " has rank " + input.dims().length);
+        }
+        String name = input.name().toLowerCase(Locale.ROOT);
+        long[] values = new long[batch * sequence];
+        if (name.contains("mask")) {
+          Arrays.fill(values, 1);
+        } else if (!name.contains("type") && input.vocabulary() > 0) {
+          Random random = new Random(1);
+          for (int i = 0; i < values.length; i++) {
+            values[i] = (long) (random.nextDouble() * input.vocabulary());
+          }
+        }
+        long[] shape = {batch, sequence};
+        if (input.elementType() == onnx.Onnx.TensorProto.DataType.INT64_VALUE) {
+          feed.put(input.name(), OnnxTensor.createTensor(env, LongBuffer.wrap(values), shape));
+        } else if (input.elementType() == onnx.Onnx.TensorProto.DataType.INT32_VALUE) {
+          int[] ints = new int[values.length];
+          for (int i = 0; i < ints.length; i++) {
+            ints[i] = (int) values[i];
+          }
+          feed.put(input.name(), OnnxTensor.createTensor(env, IntBuffer.wrap(ints), shape));
+        } else {
+          throw new IllegalArgumentException("the latency probe feeds token models int64 or int32 inputs, but "
+              + input + " is " + input.typeName());
+        }
+      }
+      return feed;
+    } catch (OrtException | RuntimeException e) {
+      feed.values().forEach(OnnxTensor::close);
       throw e;
     }
   }
@@ -222,7 +312,7 @@ public final class LatencyProbe implements AutoCloseable {
   /** Times {@code candidateOnnx} against the dense model for {@code budget.rounds()} rounds. */
   public Comparison against(byte[] candidateOnnx, Budget budget) {
     try (OrtSession candidate = env.createSession(candidateOnnx, options)) {
-      return compare(dense, candidate, input, runs, budget.rounds(), (r, d, c) -> {});
+      return compare(dense, candidate, feed, runs, budget.rounds(), (r, d, c) -> {});
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime cannot run a candidate model for the latency probe: "
           + e.getMessage(), e);
@@ -231,7 +321,7 @@ public final class LatencyProbe implements AutoCloseable {
 
   @Override
   public void close() {
-    closeQuietly(input, dense, options);
+    closeQuietly(feed, dense, options);
   }
 
   /**
@@ -284,8 +374,17 @@ public final class LatencyProbe implements AutoCloseable {
    */
   public static Comparison compare(OrtSession dense, OrtSession candidate, OnnxTensor input, int runs, int rounds,
       RoundListener listener) throws OrtException {
-    Map<String, OnnxTensor> denseInput = Map.of(dense.getInputNames().iterator().next(), input);
-    Map<String, OnnxTensor> candidateInput = Map.of(candidate.getInputNames().iterator().next(), input);
+    return compare(dense, candidate, Map.of(FIRST_INPUT, input), runs, rounds, listener);
+  }
+
+  /**
+   * The timing loop of {@link #compare(OrtSession, OrtSession, OnnxTensor, int, int, RoundListener)}
+   * on a feed of named inputs, the same for both models.
+   */
+  public static Comparison compare(OrtSession dense, OrtSession candidate, Map<String, OnnxTensor> feed, int runs,
+      int rounds, RoundListener listener) throws OrtException {
+    Map<String, OnnxTensor> denseInput = named(dense, feed);
+    Map<String, OnnxTensor> candidateInput = named(candidate, feed);
     for (int i = 0; i < Math.max(1, runs / 2); i++) {
       once(dense, denseInput);
       once(candidate, candidateInput);
@@ -346,10 +445,9 @@ public final class LatencyProbe implements AutoCloseable {
     return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   }
 
-  private static void closeQuietly(OnnxTensor input, OrtSession session, OrtSession.SessionOptions options) {
-    if (input != null) {
-      input.close();
-    }
+  private static void closeQuietly(Map<String, OnnxTensor> feed, OrtSession session,
+      OrtSession.SessionOptions options) {
+    feed.values().forEach(OnnxTensor::close);
     if (session != null) {
       try {
         session.close();

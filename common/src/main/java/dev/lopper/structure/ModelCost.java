@@ -14,7 +14,9 @@ import onnx.Onnx;
 /**
  * The size of a model as structured pruning changes it: parameters (elements of float
  * initializers) and multiply-accumulates per sample, computed from the graph and the input shape
- * with the batch size set to 1.
+ * with the batch size set to 1. For a model of token inputs a sample is one row of a given number
+ * of tokens ({@link #of(Onnx.ModelProto, long)}; {@value #DEFAULT_SEQUENCE} unless said), and the
+ * MatMuls of activations (attention's scores and its weighted sum of values) count like any other.
  *
  * <p>Multiply-accumulates are counted for the ops that carry nearly all of them: Conv {@code
  * out_c × in_c/group × kernel elements × output positions}, Gemm {@code m × k × n} and MatMul
@@ -32,6 +34,9 @@ import onnx.Onnx;
  *     reader) and multiply-accumulates
  */
 public record ModelCost(long parameters, long macs, List<NodeCost> nodes) {
+
+  /** Tokens per row at which a token model's multiply-accumulates are counted unless said. */
+  public static final long DEFAULT_SEQUENCE = 128;
 
   /** The node name of the totals' row in {@link #comparison}. */
   public static final String TOTAL = "(total)";
@@ -61,8 +66,26 @@ public record ModelCost(long parameters, long macs, List<NodeCost> nodes) {
    * @throws IllegalArgumentException when the graph's shapes are inconsistent
    */
   public static ModelCost of(Onnx.ModelProto model) {
+    return of(model, DEFAULT_SEQUENCE);
+  }
+
+  /**
+   * The cost of a model with each row of a token model {@code sequence} tokens long (the symbolic
+   * dimensions of its integer inputs other than the batch); a model of float inputs is counted as
+   * by {@link #of(Onnx.ModelProto)}, its other symbolic dimensions unknown.
+   *
+   * @throws IllegalArgumentException when the graph's shapes are inconsistent
+   */
+  public static ModelCost of(Onnx.ModelProto model, long sequence) {
     Onnx.GraphProto graph = model.getGraph();
-    Map<String, long[]> shapes = ShapeInference.infer(graph, 1);
+    Map<String, long[]> shapes;
+    try {
+      shapes = ShapeInference.infer(graph, 1, tokenInputs(graph) ? sequence : -1);
+    } catch (IllegalArgumentException e) {
+      // a graph whose symbolic dimensions cannot all be this length (an image model with integer
+      // inputs of its own): counted with them unknown, as before token models were counted
+      shapes = ShapeInference.infer(graph, 1);
+    }
     Map<String, Long> floatSizes = new LinkedHashMap<>();
     for (Onnx.TensorProto t : graph.getInitializerList()) {
       if (t.getDataType() == Onnx.TensorProto.DataType.FLOAT_VALUE) {
@@ -87,6 +110,15 @@ public record ModelCost(long parameters, long macs, List<NodeCost> nodes) {
       nodes.add(new NodeCost(NodeAttributes.nodeName(node), node.getOpType(), params, m));
     }
     return new ModelCost(parameters, macs, nodes);
+  }
+
+  /** Whether some graph input that is no initializer takes integers (token ids, masks). */
+  private static boolean tokenInputs(Onnx.GraphProto graph) {
+    Set<String> initializers = new HashSet<>();
+    graph.getInitializerList().forEach(t -> initializers.add(t.getName()));
+    return graph.getInputList().stream().filter(v -> !initializers.contains(v.getName()))
+        .anyMatch(v -> v.getType().getTensorType().getElemType() == Onnx.TensorProto.DataType.INT64_VALUE
+            || v.getType().getTensorType().getElemType() == Onnx.TensorProto.DataType.INT32_VALUE);
   }
 
   /** False when some Conv, Gemm or MatMul node's multiply-accumulates could not be counted. */

@@ -9,8 +9,15 @@ import dev.lopper.criteria.ChannelCriterion;
 import dev.lopper.fixtures.SampleData;
 import dev.lopper.model.ModelSource;
 import dev.lopper.model.OnnxModel;
+import ai.onnxruntime.OnnxTensor;
+import dev.lopper.eval.OrtRuntime;
+import dev.lopper.model.ModelInputs;
+import java.nio.LongBuffer;
 import java.nio.file.Files;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 
@@ -76,5 +83,59 @@ class LatencyProbeTest {
           () -> probe.against(new byte[] {1, 2, 3}));
       assertTrue(e.getMessage().startsWith("ONNX Runtime cannot run a candidate model"), e.getMessage());
     }
+  }
+
+  @Test
+  void feedsTokenModelsIdsBelowTheVocabularyAMaskOfOnesAndZeroTokenTypes() throws Exception {
+    // MiniLM's three int64 inputs; its word table has 30 522 rows, its token-type table 2.
+    ModelInputs inputs = ModelInputs.of(TransformerModels.miniLm());
+    assertEquals(List.of("input_ids", "attention_mask", "token_type_ids"), inputs.names());
+    Map<String, OnnxTensor> feed = LatencyProbe.tokenFeed(OrtRuntime.environment(), inputs, 3, 5);
+    try {
+      assertEquals(inputs.names(), List.copyOf(feed.keySet()));
+      for (OnnxTensor t : feed.values()) {
+        assertArrayEquals(new long[] {3, 5}, t.getInfo().getShape());
+      }
+      long[] ids = values(feed.get("input_ids"));
+      assertTrue(IntStream.range(0, ids.length).allMatch(i -> ids[i] >= 0 && ids[i] < 30_522));
+      assertTrue(IntStream.range(0, ids.length).mapToLong(i -> ids[i]).distinct().count() > 10, "random ids");
+      assertTrue(java.util.Arrays.stream(values(feed.get("attention_mask"))).allMatch(v -> v == 1));
+      assertTrue(java.util.Arrays.stream(values(feed.get("token_type_ids"))).allMatch(v -> v == 0));
+    } finally {
+      feed.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  @Test
+  void timesTheSampleLmAgainstAShrunkCopyOnTokenRows() throws Exception {
+    ModelStructure lm = ModelStructure.analyse(TransformerModels.tinyLm());
+    ShrunkModel dense = ModelShrinker.shrink(lm, ChannelSelection.none());
+    // One of 4 heads and 32 of 256 neurons kept in both blocks: the blocks' MatMuls shrink to an
+    // eighth (heads a quarter), so at 8 rows x 64 tokens (its position table's 64 rows) the copy must run clearly faster.
+    Map<Integer, int[]> kept = new LinkedHashMap<>();
+    for (int b = 0; b < 2; b++) {
+      kept.put(lm.group("blocks." + b + ".attn.q_proj.weight+blocks." + b + ".attn.k_proj.weight+blocks." + b
+          + ".attn.v_proj.weight").orElseThrow().id(), new int[] {0});
+      kept.put(lm.group("blocks." + b + ".mlp.up.weight").orElseThrow().id(), IntStream.range(0, 32).toArray());
+    }
+    ShrunkModel small = ModelShrinker.shrink(lm, ChannelSelection.of(kept));
+    LatencyProbe.Budget budget = new LatencyProbe.Budget(3, 20_000_000L, 4);
+    ModelInputs inputs = ModelInputs.of(TransformerModels.tinyLm());
+    try (LatencyProbe probe = LatencyProbe.open(dense.onnxBytes(),
+        LatencyProbe.tokenFeed(OrtRuntime.environment(), inputs, 8, 64), budget)) {
+      LatencyProbe.Comparison same = probe.against(dense.onnxBytes());
+      LatencyProbe.Comparison c = probe.against(small.onnxBytes());
+      assertEquals(3, c.ratios().length);
+      // Paired ratios: the dense model against itself is near 1 however loaded the machine is.
+      assertEquals(1.0, same.ratio(), 0.25, same.toString());
+      assertTrue(c.speedup() > 1.2, c.toString());
+    }
+  }
+
+  private static long[] values(OnnxTensor t) {
+    LongBuffer b = t.getLongBuffer();
+    long[] v = new long[b.remaining()];
+    b.get(v);
+    return v;
   }
 }

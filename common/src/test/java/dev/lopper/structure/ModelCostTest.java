@@ -58,4 +58,37 @@ class ModelCostTest {
     // conv1 144 + 16, three batch norms 3·64, conv2 and conv3 2304 + 16 each, fc 2560 + 10
     assertEquals(160 + 192 + 2 * 2320 + 2570, cost.parameters());
   }
+
+  @Test
+  void countsTheSampleLmsMatMulsByHandAtASequenceLength() {
+    // data/tiny-lm.onnx: 2 blocks of width 64, 4 heads of 16, MLP 256, vocabulary 256. Per row of S
+    // tokens and block: q, k, v and output projections 4 x S x 64 x 64; scores Q K^T 4 heads x S x S
+    // x 16 and their weighted sum of V as many; up and down S x 64 x 256 each. Then the LM head S x
+    // 64 x 256. Embeddings (Gather), LayerNorms, softmax and GELU are not counted.
+    OnnxModel lm = TransformerModels.tinyLm();
+    for (long s : new long[] {16, 64}) {
+      long block = 4 * s * 64 * 64 + 2 * 4 * s * s * 16 + 2 * s * 64 * 256;
+      long expected = 2 * block + s * 64 * 256;
+      ModelCost cost = ModelCost.of(lm.graph(), s);
+      assertTrue(cost.complete(), cost.nodes().toString());
+      assertEquals(expected, cost.macs(), "S=" + s);
+      // Attention's two products: the MatMuls that multiply no weight (an initializer or a value
+      // computed from initializers alone, such as a transposed weight), S x S x 16 per head each.
+      java.util.Set<String> weights = new java.util.HashSet<>(lm.weights().keySet());
+      lm.graph().getGraph().getInitializerList().forEach(t -> weights.add(t.getName()));
+      List<onnx.Onnx.NodeProto> graphNodes = lm.graph().getGraph().getNodeList();
+      long activationMatMuls = 0;
+      for (int n = 0; n < graphNodes.size(); n++) {
+        onnx.Onnx.NodeProto node = graphNodes.get(n);
+        if (node.getInputCount() > 0 && node.getInputList().stream().allMatch(weights::contains)) {
+          weights.addAll(node.getOutputList());
+        }
+        if (node.getOpType().equals("MatMul") && node.getInputList().stream().noneMatch(weights::contains)) {
+          activationMatMuls += cost.nodes().get(n).macs();
+        }
+      }
+      assertEquals(2 * 2 * 4 * s * s * 16, activationMatMuls, "S=" + s);
+    }
+    assertEquals(ModelCost.of(lm.graph(), ModelCost.DEFAULT_SEQUENCE).macs(), ModelCost.of(lm).macs());
+  }
 }

@@ -198,12 +198,27 @@ public final class ChannelAllocation {
       double minSpeedup, AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit,
       LatencyProbe probe, LatencyProbe.Budget budget, ChannelCriterion criterion, ModelStructure structure,
       Map<String, WeightTensor> weights) {
+    return allocateMeasured(policy, curves, latency, minSpeedup, settings, true, items, cost, unit, probe, budget,
+        criterion, structure, weights);
+  }
+
+  /**
+   * Like {@link #allocateMeasured(AllocationPolicy, List, Latency, double, AllocationSettings, List,
+   * ChannelCost, CostUnit, LatencyProbe, LatencyProbe.Budget, ChannelCriterion, ModelStructure, Map)};
+   * without a cost target ({@code withTarget} false: the configuration names no {@code
+   * allocation.target}) each attempt is a {@link SpeedupAllocation} instead of the policy's.
+   */
+  public static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
+      double minSpeedup, AllocationSettings settings, boolean withTarget, List<SweepItem> items, ChannelCost cost,
+      CostUnit unit, LatencyProbe probe, LatencyProbe.Budget budget, ChannelCriterion criterion,
+      ModelStructure structure, Map<String, WeightTensor> weights) {
     double required = minSpeedup;
     LatencyPlan last = null;
     for (int attempt = 1; attempt <= LATENCY_ATTEMPTS; attempt++) {
       LatencyPlan next;
       try {
-        next = allocate(policy, curves, latency, required, settings, items, cost, unit);
+        next = withTarget ? allocate(policy, curves, latency, required, settings, items, cost, unit)
+            : allocateBySpeedup(curves, latency, required, settings, items, cost, unit);
       } catch (InvalidInputException e) {
         if (last == null) {
           throw e;
@@ -239,6 +254,26 @@ public final class ChannelAllocation {
     TargetCalibration.Result c = r.calibrated();
     return new LatencyPlan(new Plan(c.allocation(), c.policyTarget(), c.removed(), kept(c.allocation().sparsities(),
         items)), r, null, minSpeedup, 1);
+  }
+
+  /**
+   * Allocates channels without a cost target so that the model is predicted to run at least {@code
+   * minSpeedup} times faster, least measured loss per saved time first ({@link SpeedupAllocation}).
+   */
+  public static LatencyPlan allocateBySpeedup(List<SensitivityCurve> curves, Latency latency, double minSpeedup,
+      AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit) {
+    if (curves.isEmpty()) {
+      throw new InvalidInputException("no swept channel group can lose a channel at the swept sparsities "
+          + "(each would keep all or none of its channels); sweep other sparsities");
+    }
+    Map<String, SweepItem> byName = new LinkedHashMap<>();
+    items.forEach(i -> byName.put(i.name(), i));
+    Allocation a = SpeedupAllocation.allocate(curves, latency.curves(), minSpeedup, settings.maxSparsity());
+    double removed = removed(a.sparsities(), byName, cost, unit);
+    LatencyConstrainedAllocation.Result r = new LatencyConstrainedAllocation.Result(
+        new TargetCalibration.Result(a, Double.NaN, removed), Double.NaN,
+        LatencyConstrainedAllocation.predictedSpeedup(a.sparsities(), latency.curves()), Double.NaN);
+    return new LatencyPlan(new Plan(a, Double.NaN, removed, kept(a.sparsities(), items)), r, null, minSpeedup, 1);
   }
 
   private static Map<Integer, Long> kept(Map<String, Double> sparsities, List<SweepItem> items) {

@@ -78,10 +78,12 @@ public final class TargetCalibration {
       for (SensitivityCurve c : curves) {
         caps.put(c.tensor(), floorToUnits(Math.min(settings.maxSparsity(), c.maxSparsity()), c.units()));
       }
-      throw new InvalidInputException("allocation.target: " + target + " of the model cannot be removed by policy "
-          + policy.name() + ": every swept item at its largest allowed sparsity (allocation.max-sparsity "
-          + settings.maxSparsity() + " and its largest swept sparsity) removes " + removed.applyAsDouble(caps)
-          + "; lower the target, sweep higher sparsities or include more tensors");
+      double reachable = removed.applyAsDouble(caps);
+      throw new InvalidInputException(String.format(java.util.Locale.ROOT, "allocation.target: %s of the model cannot "
+          + "be removed by policy %s: the prunable items remove at most %.4f of it (every swept item at its largest "
+          + "allowed sparsity: allocation.max-sparsity %s and its largest swept sparsity; what no item holds, such "
+          + "as embeddings, stays); lower the target to at most %.4f, sweep higher sparsities or include more "
+          + "tensors", target, policy.name(), reachable, settings.maxSparsity(), reachable));
     }
     return best;
   }

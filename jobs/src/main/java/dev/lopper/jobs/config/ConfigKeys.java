@@ -240,15 +240,24 @@ public final class ConfigKeys {
       .optional(null);
   static final Key<Double> ALLOCATION_MIN_SPEEDUP = number("allocation.min-speedup", Type.SPEEDUP)
       .doc("With a channel criterion and policy target: the smallest speed-up the pruned model must be predicted "
-          + "to run with on ONNX Runtime (CPU, one thread, batch `allocation.latency-batch`), from latencies "
+          + "to run with on ONNX Runtime (CPU, one thread, batch `allocation.latency-batch`, of "
+          + "`allocation.latency-sequence` tokens per row for token models), from latencies "
           + "measured per channel group after the sweep; the emitted model's measured speed-up below it fails "
-          + "the quality gate (exit code 3). null: latency is not considered.")
+          + "the quality gate (exit code 3). Given while the configuration names no `allocation.target`, the "
+          + "default target does not apply: the groups with the least measured loss per unit of time saved are "
+          + "removed until the predicted speed-up is reached. null: latency is not considered.")
       .valueIn(c -> c.allocation().minSpeedup())
       .optional(null);
   static final Key<Integer> ALLOCATION_LATENCY_BATCH = integer("allocation.latency-batch", Type.POSITIVE_INT)
       .doc("Rows per run when latency is measured for `allocation.min-speedup`.")
       .valueIn(c -> c.allocation().latencyBatch())
       .withDefault(256);
+  static final Key<Integer> ALLOCATION_LATENCY_SEQUENCE = integer("allocation.latency-sequence", Type.POSITIVE_INT)
+      .doc("Tokens per row when latency is measured for `allocation.min-speedup` on a model of token inputs "
+          + "(`allocation.latency-batch` rows of random token ids below the vocabulary, attention mask all ones, "
+          + "token types zero); capped at the model's position table. Float models ignore it.")
+      .valueIn(c -> c.allocation().latencySequence())
+      .withDefault(128);
 
   static final Key<Double> ALLOCATION_OWL_M = number("allocation.owl-m", Type.NON_NEGATIVE_NUMBER)
       .doc("Policy owl: a Wanda score is an outlier when above this many times its group's mean score.")
@@ -309,7 +318,7 @@ public final class ConfigKeys {
       CALIBRATION_FROM,
       METRIC,
       ALLOCATION_POLICY, ALLOCATION_TARGET, ALLOCATION_UNIT, ALLOCATION_TOLERANCE, ALLOCATION_MAX_SPARSITY,
-      ALLOCATION_MIN_SPEEDUP, ALLOCATION_LATENCY_BATCH, ALLOCATION_OWL_M, ALLOCATION_OWL_LAMBDA,
+      ALLOCATION_MIN_SPEEDUP, ALLOCATION_LATENCY_BATCH, ALLOCATION_LATENCY_SEQUENCE, ALLOCATION_OWL_M, ALLOCATION_OWL_LAMBDA,
       GATE_MAX_DROP,
       OUTPUT_DIR, OUTPUT_OVERWRITE, OUTPUT_NAME_BY_DATE,
       RUNTIME_THREADS,

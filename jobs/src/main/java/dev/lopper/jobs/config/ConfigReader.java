@@ -205,6 +205,7 @@ final class ConfigReader {
     Double maxSparsity = read(ConfigKeys.ALLOCATION_MAX_SPARSITY);
     Double minSpeedup = read(ConfigKeys.ALLOCATION_MIN_SPEEDUP);
     int latencyBatch = read(ConfigKeys.ALLOCATION_LATENCY_BATCH);
+    int latencySequence = read(ConfigKeys.ALLOCATION_LATENCY_SEQUENCE);
     double owlM = read(ConfigKeys.ALLOCATION_OWL_M);
     double owlLambda = read(ConfigKeys.ALLOCATION_OWL_LAMBDA);
     GateConfig gate = new GateConfig(read(ConfigKeys.GATE_MAX_DROP));
@@ -300,8 +301,11 @@ final class ConfigReader {
           + "speed-up constraint, found allocation.policy " + policy + "; use target or set allocation.min-speedup "
           + "to null");
     }
-    AllocationConfig allocation = new AllocationConfig(policy, target, tolerance, maxSparsity, unit, minSpeedup,
-        latencyBatch, owlM, owlLambda);
+    // min-speedup alone asks for speed, not for the default target's cost
+    boolean targetNamed = minSpeedup == null || given.containsKey(ConfigKeys.ALLOCATION_TARGET.name());
+    AllocationConfig allocation = new AllocationConfig(policy, target, targetNamed, tolerance, maxSparsity, unit,
+        minSpeedup,
+        latencyBatch, latencySequence, owlM, owlLambda);
     return new LopperConfig(model, data, sweep, calibration, metric, allocation, gate, output, runtime, spark);
   }
 

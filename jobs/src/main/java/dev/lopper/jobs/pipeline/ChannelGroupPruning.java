@@ -2,6 +2,7 @@ package dev.lopper.jobs.pipeline;
 
 import dev.lopper.calibration.InputStatistics;
 import dev.lopper.criteria.ChannelCriterion;
+import dev.lopper.eval.OrtRuntime;
 import dev.lopper.io.Safetensors;
 import dev.lopper.io.HadoopFiles;
 import dev.lopper.io.Table;
@@ -118,14 +119,14 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
     } else {
       int batch = config.allocation().latencyBatch();
       ModelStructure structure = model.structure();
-      try (LatencyProbe probe = LatencyProbe.open(dense(structure).onnxBytes(), model.rowShape(), batch,
-          LatencyProbe.Budget.DEFAULT)) {
+      try (LatencyProbe probe = probe(dense(structure).onnxBytes(), batch)) {
         ChannelAllocation.Latency latency = run.timings().time("latency", () -> ChannelAllocation.latencies(probe,
             batch, curves, model.items(), criterion, structure, model.model().weights()));
         run.writeTable("latency", LatencyRow.SCHEMA.table(latency.rows()));
         ChannelAllocation.LatencyPlan constrained = run.timings().time("allocation", () ->
             ChannelAllocation.allocateMeasured(policy, curves, latency, minSpeedup, config.allocation().settings(),
-                model.items(), model.cost(), unit, probe, LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion,
+                config.allocation().targetNamed(), model.items(), model.cost(), unit, probe,
+                LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion,
                 structure, model.model().weights()));
         plan = new Plan(curves, constrained.plan(), constrained);
       }
@@ -133,6 +134,31 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
     run.writeTable("allocation", ChannelAllocationRow.SCHEMA.table(
         ChannelAllocation.allocationRows(plan.plan(), curves, model.items(), model.cost())));
     return plan;
+  }
+
+  /**
+   * The latency probe on the dense model: a float model is fed {@code batch} random rows of its
+   * row shape, a token model {@code batch} rows of {@code allocation.latency-sequence} tokens
+   * ({@link LatencyProbe#tokenFeed}), at most its position table's rows.
+   */
+  private LatencyProbe probe(byte[] denseOnnx, int batch) {
+    if (!model.sequences()) {
+      return LatencyProbe.open(denseOnnx, model.rowShape(), batch, LatencyProbe.Budget.DEFAULT);
+    }
+    int sequence = config.allocation().latencySequence();
+    long positions = MemoryEstimate.positions(model.model());
+    if (sequence > positions) {
+      LOG.warn("allocation.latency-sequence {} is longer than {}'s {} positions; latency is measured at {} tokens per"
+          + " row", sequence, model.model().source().onnxPath(), positions, positions);
+      sequence = Math.toIntExact(positions);
+    }
+    LOG.info("Latency measured on {} rows x {} tokens", batch, sequence);
+    try {
+      return LatencyProbe.open(denseOnnx, LatencyProbe.tokenFeed(OrtRuntime.environment(), model.inputs(), batch,
+          sequence), LatencyProbe.Budget.DEFAULT);
+    } catch (ai.onnxruntime.OrtException e) {
+      throw new IllegalStateException("cannot make the latency probe's token rows: " + e.getMessage(), e);
+    }
   }
 
   @Override

@@ -136,8 +136,8 @@ class TargetCalibrationTest {
     double most = removed(new double[] {0.75, 0.875, 0.8});
     InvalidInputException e = assertThrows(InvalidInputException.class, () -> TargetCalibration.reach(
         new TargetAllocation(), curves, new AllocationSettings(0.95, 0.01, 0.9), REMOVED));
-    assertTrue(e.getMessage().contains("allocation.target") && e.getMessage().contains(Double.toString(most)),
-        e.getMessage());
+    assertTrue(e.getMessage().contains("allocation.target")
+        && e.getMessage().contains("at most " + String.format(java.util.Locale.ROOT, "%.4f", most)), e.getMessage());
   }
 
   @Test
@@ -161,5 +161,41 @@ class TargetCalibrationTest {
     Allocation a = new TargetAllocation().allocate(List.of(coarse, fine), new AllocationSettings(0.35, 0.01, 0.9));
     assertEquals(0.5, a.tensors().get(0).sparsity(), "half of the coarse curve's channels, its cheap point");
     assertEquals(0.2, a.tensors().get(1).sparsity(), 1e-12, "the fine curve makes up the rest on the 0.005 step");
+  }
+
+  @Test
+  void refusesATargetBeyondTheTransformerGroupsWithTheReachableFraction() {
+    // MiniLM's shape (all-MiniLM-L6-v2), written out by hand: 22 713 216 parameters, 6 layers of width
+    // 384, 12 heads, 1 536 FFN neurons. A head group holds q, k, v rows and biases and the output
+    // projection's columns: 3 x (384 x 384 + 384) + 384 x 384 = 590 976; an FFN group the up rows and
+    // bias and the down columns: 384 x 1 536 + 1 536 + 1 536 x 384 = 1 181 184. The rest (the word
+    // embeddings' 11.7 M among it) no group touches.
+    long total = 22_713_216L;
+    double heads = 590_976;
+    double ffn = 1_181_184;
+    double[] grid = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+    List<SensitivityCurve> curves = new ArrayList<>();
+    for (int layer = 0; layer < 6; layer++) {
+      curves.add(new SensitivityCurve("h" + layer, null, 1000, grid, grid, heads, 12));
+      curves.add(new SensitivityCurve("f" + layer, null, 1000, grid, grid, ffn, 1536));
+    }
+    ToDoubleFunction<Map<String, Double>> removed = s -> {
+      double r = 0;
+      for (int layer = 0; layer < 6; layer++) {
+        r += heads * s.get("h" + layer) + ffn * s.get("f" + layer);
+      }
+      return r / total;
+    };
+    // At max-sparsity 0.9 a head group loses 10 of 12 heads, an FFN group 1 382 of 1 536 neurons.
+    double reachable = 6 * (heads * 10 / 12 + ffn * 1382 / 1536) / total;
+    InvalidInputException e = assertThrows(InvalidInputException.class, () -> TargetCalibration.reach(
+        new TargetAllocation(), curves, new AllocationSettings(0.5, 0.01, 0.9), removed));
+    String expected = String.format(java.util.Locale.ROOT, "%.4f", reachable);
+    assertTrue(e.getMessage().startsWith("allocation.target: 0.5 of the model cannot be removed by policy target: "
+        + "the prunable items remove at most " + expected + " of it"), e.getMessage());
+    assertTrue(e.getMessage().contains("lower the target to at most " + expected), e.getMessage());
+    // Just inside the reach it is reached.
+    assertTrue(TargetCalibration.reach(new TargetAllocation(), curves,
+        new AllocationSettings(reachable - 1e-3, 0.01, 0.9), removed).removed() >= reachable - 1e-3);
   }
 }

@@ -80,6 +80,18 @@ class LopperConfigTest {
     }
     String batch = error(MINIMAL, "sweep.criterion=channel-l1", "allocation.latency-batch=0");
     assertTrue(batch.startsWith("--set allocation.latency-batch: expected a positive integer, found '0'"), batch);
+    assertEquals(128, parse(MINIMAL).allocation().latencySequence());
+    // min-speedup without a named target: the default target does not apply
+    assertEquals(false, a.targetNamed());
+    assertEquals(true, parse(MINIMAL, "sweep.criterion=channel-l1", "allocation.min-speedup=1.5",
+        "allocation.target=0.5").allocation().targetNamed());
+    assertEquals(true, parse(MINIMAL).allocation().targetNamed());
+    assertEquals(64, parse(MINIMAL, "allocation.latency-sequence=64").allocation().latencySequence());
+    for (String bad : List.of("0", "-3", "long", "1.5")) {
+      String sequence = error(MINIMAL, "sweep.criterion=channel-l1", "allocation.latency-sequence=" + bad);
+      assertTrue(sequence.startsWith("--set allocation.latency-sequence: expected a positive integer, found '" + bad
+          + "'"), sequence);
+    }
 
     String magnitude = error(MINIMAL, "allocation.min-speedup=1.5");
     assertTrue(magnitude.contains("allocation.min-speedup") && magnitude.contains("sweep.criterion magnitude")

@@ -144,4 +144,36 @@ class LanguageModelStructuredPruneTest {
     }
     assertTrue(worst <= 1e-4, "compensated masked and shrunk logits differ by " + worst);
   }
+
+  @Test
+  void reachesASpeedupWithoutATargetOnTokenRowsAndEmitsACheckedModel() throws Exception {
+    Path out = dir.resolve("fast");
+    // No allocation.target: the default 0.5 does not apply, the speed-up alone decides. The probe's
+    // default 128 tokens per row are capped at the sample LM's 64 positions.
+    RunLopper run = RunLopper.run("prune",
+        "--config", SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml").toString(),
+        "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
+        "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
+        "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet"),
+        "--set", "sweep.criterion=channel-l2", "--set", "sweep.sparsities=[0.25,0.5,0.75]",
+        "--set", "allocation.min-speedup=1.2", "--set", "allocation.latency-batch=8",
+        "--set", "gate.max-drop=10", "--out", out.toString());
+    // The measured speed-up is the gate's to judge; on a loaded machine it may fall short.
+    assertTrue(run.exit() == ExitCode.SUCCESS
+        || (run.exit() == ExitCode.GATE_FAILED && run.stderr().contains("< min-speedup 1.2")), run.stderr());
+    JsonNode results = new ObjectMapper().readTree(out.resolve("manifest.json").toFile()).get("results");
+    assertEquals(1.2, results.get("min_speedup").asDouble());
+    assertTrue(results.get("predicted_speedup").asDouble() >= 1.2, results.toString());
+    assertTrue(results.get("latency_dense_us").asDouble() > 0, results.toString());
+    Table latency = ParquetTables.read(out.resolve("latency.parquet").toString(), CONF);
+    assertTrue(latency.rows().size() >= 4, "every group timed");
+    String prunedFile = out.resolve("model/pruned.onnx").toString();
+    OnnxModel shrunk = OnnxModel.load(ModelSource.onnx(prunedFile), CONF);
+    assertTrue(shrunk.weights().values().stream().mapToLong(w -> w.shape().length == 0 ? 1
+        : java.util.Arrays.stream(w.shape()).reduce(1, (x, y) -> x * y)).sum() < 137_216, "something was pruned");
+    if (OnnxCheck.available()) {
+      OnnxCheck.Verdict verdict = OnnxCheck.run(prunedFile);
+      assertTrue(verdict.valid(), verdict.line());
+    }
+  }
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Issue 17's MiniLM curve: speed-up against fidelity for allocation.min-speedup without a target, at
+# batch 32 x 128 tokens on ONNX Runtime CPU (one thread), with and without structure.compensate.
+# Prints one line per run: min-speedup, criterion, compensate, exit code, measured speed-up,
+# predicted speed-up, parameters removed, mean cosine (1 - the verified drop), and the load average
+# before the run. Timings need a quiet machine: record the load, rerun where it was high.
+#
+#   data/get_minilm.sh                                  # once: data/minilm/ (model, tokens)
+#   bench/minilm-speedup-curve.sh OUTDIR [SPEEDUPS...]  # default 1.1 1.25 1.5 1.75 2.0
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out=${1:?usage: bench/minilm-speedup-curve.sh OUTDIR [SPEEDUPS...]}
+shift
+speedups=("$@")
+[ ${#speedups[@]} -eq 0 ] && speedups=(1.1 1.25 1.5 1.75 2.0)
+mkdir -p "$out"
+cd "$here" || exit 2
+# conf/minilm.yaml names allocation.target 0.5; without a named target the speed-up alone decides
+config="$out/minilm-no-target.yaml"
+sed '/^  target:/d' conf/minilm.yaml >"$config"
+printf 'min_speedup\tcriterion\tcompensate\texit\tmeasured\tpredicted\tremoved\tcosine\tloadavg\n'
+for criterion in channel-l2 channel-fluctuation; do
+  for compensate in false true; do
+    for s in "${speedups[@]}"; do
+      run="$out/$criterion-$compensate-$s"
+      load=$(cut -d' ' -f1-3 /proc/loadavg)
+      nice -n 19 bin/lopper prune --config "$config" \
+        --set sweep.criterion="$criterion" --set sweep.sparsities='[0.25,0.5,0.75]' \
+        --set allocation.min-speedup="$s" \
+        --set allocation.latency-batch=32 --set allocation.latency-sequence=128 \
+        --set structure.compensate="$compensate" --set gate.max-drop=null \
+        --set output.overwrite=true --out "$run" >"$run.log" 2>&1
+      code=$?
+      python3 - "$run/manifest.json" "$s" "$criterion" "$compensate" "$code" "$load" <<'PY'
+import json, sys
+path, s, criterion, compensate, code, load = sys.argv[1:]
+try:
+    r = json.load(open(path))["results"]
+except Exception as e:  # no manifest: the run failed before writing one
+    print("\t".join([s, criterion, compensate, code, "-", "-", "-", "-", load]))
+    sys.exit(0)
+drop = r.get("measured_drop")
+print("\t".join(str(x) for x in [s, criterion, compensate, code, r.get("measured_speedup"),
+      r.get("predicted_speedup"), r.get("removed_fraction"), None if drop is None else 1 - drop, load]))
+PY
+    done
+  done
+done
