@@ -51,21 +51,44 @@ public final class LatencyProbe implements AutoCloseable {
    * @param roundNanos how long the dense model's runs of one round should take together; the runs
    *     per round follow from the dense model's latency, at least {@code minRuns}
    * @param minRuns the fewest runs per round
+   * @param maxNanos about the longest the dense model's runs of one comparison may take together:
+   *     when {@code minRuns} runs of a slow model make the rounds longer than that, a comparison has
+   *     fewer rounds (at least one). MiniLM at 32 × 128 tokens takes about 2 s a run on one core, and
+   *     5 rounds of 5 paired runs would take 100 s per candidate; a run that long is hardly moved by
+   *     the noise the rounds are there to outvote.
    */
-  public record Budget(int rounds, long roundNanos, int minRuns) {
-    /** 5 rounds of about 40 ms of dense runs each, at least 5 runs per round. */
-    public static final Budget DEFAULT = new Budget(5, 40_000_000L, 5);
+  public record Budget(int rounds, long roundNanos, int minRuns, long maxNanos) {
+    /**
+     * 5 rounds of about 40 ms of dense runs each, at least 5 runs per round; for a model slower
+     * than 400 ms a run, as many rounds as fit in 10 s of dense runs (at least one).
+     */
+    public static final Budget DEFAULT = new Budget(5, 40_000_000L, 5, 10_000_000_000L);
 
     public Budget {
-      if (rounds < 1 || roundNanos < 1 || minRuns < 1) {
-        throw new IllegalArgumentException("rounds, roundNanos and minRuns must be positive, found " + rounds + ", "
-            + roundNanos + ", " + minRuns);
+      if (rounds < 1 || roundNanos < 1 || minRuns < 1 || maxNanos < 1) {
+        throw new IllegalArgumentException("rounds, roundNanos, minRuns and maxNanos must be positive, found " + rounds
+            + ", " + roundNanos + ", " + minRuns + ", " + maxNanos);
       }
     }
 
-    /** This budget with {@code factor} times the rounds. */
+    /** A budget that never cuts the rounds of a slow model. */
+    public Budget(int rounds, long roundNanos, int minRuns) {
+      this(rounds, roundNanos, minRuns, Long.MAX_VALUE);
+    }
+
+    /** This budget with {@code factor} times the rounds (and the time they may take). */
     public Budget timesRounds(int factor) {
-      return new Budget(rounds * factor, roundNanos, minRuns);
+      return new Budget(rounds * factor, roundNanos, minRuns,
+          maxNanos > Long.MAX_VALUE / factor ? Long.MAX_VALUE : maxNanos * factor);
+    }
+
+    /**
+     * The rounds of a comparison with {@code runs} dense runs of {@code perRunNanos} each per round:
+     * {@link #rounds()}, cut to as many as fit in {@link #maxNanos()}, at least one.
+     */
+    public int roundsFor(int runs, double perRunNanos) {
+      double perRound = runs * Math.max(1.0, perRunNanos);
+      return (int) Math.max(1, Math.min(rounds, Math.floor(maxNanos / perRound)));
     }
   }
 
@@ -167,15 +190,17 @@ public final class LatencyProbe implements AutoCloseable {
   private final Map<String, OnnxTensor> feed;
   private final Budget budget;
   private final int runs;
+  private final double perRunNanos;
 
   private LatencyProbe(OrtEnvironment env, OrtSession.SessionOptions options, OrtSession dense,
-      Map<String, OnnxTensor> feed, Budget budget, int runs) {
+      Map<String, OnnxTensor> feed, Budget budget, int runs, double perRunNanos) {
     this.env = env;
     this.options = options;
     this.dense = dense;
     this.feed = feed;
     this.budget = budget;
     this.runs = runs;
+    this.perRunNanos = perRunNanos;
   }
 
   /**
@@ -219,7 +244,7 @@ public final class LatencyProbe implements AutoCloseable {
       double[] warm = runs(session, named(session, inputs), 2 * budget.minRuns());
       double perRun = median(Arrays.copyOfRange(warm, budget.minRuns(), warm.length));
       int runs = (int) Math.max(budget.minRuns(), Math.min(100_000, budget.roundNanos() / Math.max(1.0, perRun)));
-      return new LatencyProbe(env, options, session, inputs, budget, runs);
+      return new LatencyProbe(env, options, session, inputs, budget, runs, perRun);
     } catch (OrtException e) {
       closeQuietly(inputs, session, options);
       throw new IllegalStateException("ONNX Runtime cannot run the dense model for the latency probe: "
@@ -299,6 +324,11 @@ public final class LatencyProbe implements AutoCloseable {
     return runs;
   }
 
+  /** The dense model's warmed-up latency measured at opening, in nanoseconds per run. */
+  public double denseNanosPerRun() {
+    return perRunNanos;
+  }
+
   /**
    * Times {@code candidateOnnx} against the dense model with this probe's budget.
    *
@@ -309,10 +339,13 @@ public final class LatencyProbe implements AutoCloseable {
     return against(candidateOnnx, budget);
   }
 
-  /** Times {@code candidateOnnx} against the dense model for {@code budget.rounds()} rounds. */
+  /**
+   * Times {@code candidateOnnx} against the dense model for {@code budget.rounds()} rounds, fewer
+   * for a slow model ({@link Budget#roundsFor}).
+   */
   public Comparison against(byte[] candidateOnnx, Budget budget) {
     try (OrtSession candidate = env.createSession(candidateOnnx, options)) {
-      return compare(dense, candidate, feed, runs, budget.rounds(), (r, d, c) -> {});
+      return compare(dense, candidate, feed, runs, budget.roundsFor(runs, perRunNanos), (r, d, c) -> {});
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime cannot run a candidate model for the latency probe: "
           + e.getMessage(), e);

@@ -79,10 +79,25 @@ class LatencyProbeTest {
       assertEquals(3, c.candidate().length);
       assertTrue(c.denseNanos() > 0 && c.candidateNanos() > 0, c.toString());
       assertEquals(5, probe.against(half.onnxBytes(), budget.timesRounds(2)).dense().length - 1);
+      // Rounds that may take 1 ns of dense runs together: one round, however many were asked for.
+      assertEquals(1, probe.against(half.onnxBytes(), new LatencyProbe.Budget(3, 1_000_000L, 4, 1)).dense().length);
       IllegalStateException e = assertThrows(IllegalStateException.class,
           () -> probe.against(new byte[] {1, 2, 3}));
       assertTrue(e.getMessage().startsWith("ONNX Runtime cannot run a candidate model"), e.getMessage());
     }
+  }
+
+  @Test
+  void aSlowModelIsTimedInFewerRounds() {
+    LatencyProbe.Budget b = LatencyProbe.Budget.DEFAULT;
+    assertEquals(5, b.roundsFor(40, 1e6)); // 1 ms runs, 40 a round: 5 rounds
+    assertEquals(5, b.roundsFor(5, 4e8)); // 400 ms runs: 5 rounds of 2 s fill the 10 s
+    assertEquals(2, b.roundsFor(5, 1e9)); // 1 s runs: 2 rounds of 5 s
+    assertEquals(1, b.roundsFor(5, 2e9)); // MiniLM at 32 x 128 tokens: one round of 10 s
+    assertEquals(2, b.timesRounds(2).roundsFor(5, 2e9)); // twice the rounds, twice the time
+    assertEquals(1, b.roundsFor(5, 1e11)); // at least one
+    assertEquals(3, new LatencyProbe.Budget(3, 1, 4).roundsFor(4, 1e12)); // no limit
+    assertEquals(Long.MAX_VALUE, new LatencyProbe.Budget(3, 1, 4).timesRounds(2).maxNanos());
   }
 
   @Test

@@ -9,14 +9,19 @@ import dev.lopper.jobs.sweep.SweepResult;
 import dev.lopper.model.WeightTensor;
 import dev.lopper.structure.ChannelCost;
 import dev.lopper.structure.ChannelSelection;
+import dev.lopper.structure.GroupSignature;
 import dev.lopper.structure.LatencyProbe;
 import dev.lopper.structure.ModelShrinker;
 import dev.lopper.structure.ModelStructure;
 import dev.lopper.structure.ShrunkModel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Allocation in whole channels, on the driver: the channel groups' sensitivity curves over the
@@ -31,6 +36,8 @@ import java.util.Map;
  * }</pre>
  */
 public final class ChannelAllocation {
+  private static final Logger LOG = LoggerFactory.getLogger(ChannelAllocation.class);
+
 
   private ChannelAllocation() {}
 
@@ -132,40 +139,70 @@ public final class ChannelAllocation {
    * @param curves per curve name, the saving of the dense latency with that group alone pruned at
    *     each of its curve's sparsities
    * @param rows {@code latency.*}: per (group, sparsity) {@code tensor}, {@code sparsity}, {@code
-   *     channels}, {@code kept_channels}, {@code batch}, {@code dense_us} and {@code pruned_us} (the
-   *     medians of the round medians, the dense model timed in the same rounds), {@code speedup} and
-   *     {@code saving} ({@code 1 / ratio} and {@code 1 - ratio}, the ratio of pruned to dense taken
-   *     over paired runs, {@link LatencyProbe.Comparison#ratio()})
+   *     channels}, {@code kept_channels}, {@code batch}, {@code dense_us} (the median of the round
+   *     medians), {@code pruned_us}, {@code speedup} and {@code saving} (the group's share: the
+   *     timed model's saving, {@code 1 − ratio} with the ratio of pruned to dense taken over paired
+   *     runs ({@link LatencyProbe.Comparison#ratio()}), divided by {@code timed_with}; {@code
+   *     pruned_us} is {@code dense_us × (1 − saving)} and {@code speedup} {@code 1 / (1 − saving)}),
+   *     and {@code timed_with}, the groups pruned together in the timed model (1: the group alone)
    */
   public record Latency(Map<String, LatencyCurve> curves, List<LatencyRow> rows) {}
 
   /**
-   * Times, for every curve, the model with only that group pruned at each of the curve's sparsities
-   * (kept channels chosen by {@code criterion}, shrunk by {@link ModelShrinker}, as the emission
-   * does) against the dense model, with {@code probe}.
+   * Times, at each of the curves' sparsities, models with groups pruned (kept channels chosen by
+   * {@code criterion}, shrunk by {@link ModelShrinker}, as the emission does) against the dense
+   * model, with {@code probe}. Groups that cost alike ({@link GroupSignature}: a transformer's
+   * blocks) and share their curve's sparsities are timed together, all pruned at once, and each is
+   * given an equal share of the saving: one timing per sparsity instead of one per group, and a
+   * saving as many times larger than the timing noise as there are groups. Any other group is timed
+   * alone.
    */
   public static Latency latencies(LatencyProbe probe, int batch, List<SensitivityCurve> curves, List<SweepItem> items,
-      ChannelCriterion criterion, ModelStructure structure, Map<String, WeightTensor> weights) {
+      ChannelCriterion criterion, ModelStructure structure, ChannelCost cost, Map<String, WeightTensor> weights) {
     Map<String, SweepItem> byName = new LinkedHashMap<>();
     items.forEach(i -> byName.put(i.name(), i));
-    Map<String, LatencyCurve> out = new LinkedHashMap<>();
-    List<LatencyRow> rows = new ArrayList<>();
+    Map<Integer, String> signatures = GroupSignature.of(structure, cost);
+    Map<String, List<SensitivityCurve>> alike = new LinkedHashMap<>();
     for (SensitivityCurve curve : curves) {
-      SweepItem item = byName.get(curve.tensor());
-      double[] sparsities = curve.sparsities();
-      double[] savings = new double[sparsities.length];
-      for (int k = 0; k < sparsities.length; k++) {
-        ChannelSelection selection = criterion.selection(structure.groups(), Map.of(item.group(), sparsities[k]),
-            weights);
-        LatencyProbe.Comparison c = probe.against(ModelShrinker.shrink(structure, selection).onnxBytes());
-        savings[k] = Math.min(1.0, c.saving());
-        long kept = selection.kept(item.group()).map(a -> (long) a.length).orElse(item.channels());
-        rows.add(new LatencyRow(item.name(), sparsities[k], item.channels(), kept, batch, c.denseNanos() / 1e3,
-            c.candidateNanos() / 1e3, c.speedup(), c.saving()));
-      }
-      out.put(curve.tensor(), new LatencyCurve(curve.tensor(), sparsities, savings));
+      String key = signatures.get(byName.get(curve.tensor()).group()) + " @ " + Arrays.toString(curve.sparsities());
+      alike.computeIfAbsent(key, k -> new ArrayList<>()).add(curve);
     }
-    return new Latency(out, rows);
+    int timings = alike.values().stream().mapToInt(a -> a.get(0).sparsities().length).sum();
+    Map<String, double[]> savings = new LinkedHashMap<>();
+    Map<String, List<LatencyRow>> rows = new LinkedHashMap<>();
+    int timed = 0;
+    for (List<SensitivityCurve> together : alike.values()) {
+      double[] sparsities = together.get(0).sparsities();
+      for (int k = 0; k < sparsities.length; k++) {
+        Map<Integer, Double> pruned = new LinkedHashMap<>();
+        for (SensitivityCurve curve : together) {
+          pruned.put(byName.get(curve.tensor()).group(), sparsities[k]);
+        }
+        ChannelSelection selection = criterion.selection(structure.groups(), pruned, weights);
+        LatencyProbe.Comparison c = probe.against(ModelShrinker.shrink(structure, selection).onnxBytes());
+        double share = Math.min(1.0, c.saving()) / together.size();
+        double denseUs = c.denseNanos() / 1e3;
+        LOG.info(String.format(Locale.ROOT, "Latency %d/%d: %s at sparsity %s%s: %.1f%% of %.0f us saved%s",
+            ++timed, timings, together.get(0).tensor(), sparsities[k],
+            together.size() > 1 ? " and " + (together.size() - 1) + " groups alike" : "", 100 * c.saving(), denseUs,
+            together.size() > 1 ? String.format(Locale.ROOT, ", %.2f%% each", 100 * share) : ""));
+        for (SensitivityCurve curve : together) {
+          SweepItem item = byName.get(curve.tensor());
+          savings.computeIfAbsent(curve.tensor(), t -> new double[sparsities.length])[k] = share;
+          long kept = selection.kept(item.group()).map(a -> (long) a.length).orElse(item.channels());
+          rows.computeIfAbsent(curve.tensor(), t -> new ArrayList<>()).add(new LatencyRow(item.name(), sparsities[k],
+              item.channels(), kept, batch, denseUs, denseUs * (1 - share), 1 / (1 - share), share,
+              together.size()));
+        }
+      }
+    }
+    Map<String, LatencyCurve> out = new LinkedHashMap<>();
+    List<LatencyRow> table = new ArrayList<>();
+    for (SensitivityCurve curve : curves) {
+      out.put(curve.tensor(), new LatencyCurve(curve.tensor(), curve.sparsities(), savings.get(curve.tensor())));
+      table.addAll(rows.get(curve.tensor()));
+    }
+    return new Latency(out, table);
   }
 
   /**

@@ -3,8 +3,9 @@ package dev.lopper.jobs.allocation;
 import dev.lopper.io.RowSchema;
 
 /**
- * One row of the latency table of a structured run ({@code latency.*}): the model with one channel
- * group pruned at one sparsity, timed against the dense model.
+ * One row of the latency table of a structured run ({@code latency.*}): a channel group pruned at
+ * one sparsity, timed against the dense model alone or together with the groups that cost alike
+ * ({@link ChannelAllocation#latencies}).
  *
  * @param tensor the group's name
  * @param sparsity the sparsity
@@ -12,17 +13,20 @@ import dev.lopper.io.RowSchema;
  * @param keptChannels the channels kept at that sparsity
  * @param batch the batch size timed
  * @param denseUs the dense model's time per batch in microseconds (median of the round medians)
- * @param prunedUs the pruned model's, timed in the same rounds
- * @param speedup 1 / ratio, the ratio of pruned to dense taken over paired runs
- * @param saving 1 - ratio
+ * @param prunedUs the dense time less this group's saving: {@code denseUs * (1 - saving)}
+ * @param speedup {@code 1 / (1 - saving)}
+ * @param saving this group's share of the fraction of the dense time saved: {@code (1 - ratio) /
+ *     timedWith}, the ratio of the timed model's time to the dense model's taken over paired runs
+ * @param timedWith how many groups were pruned in the timed model (this one and those that cost
+ *     alike); 1 when it was timed alone
  */
 public record LatencyRow(String tensor, double sparsity, long channels, long keptChannels, long batch, double denseUs,
-    double prunedUs, double speedup, double saving) {
+    double prunedUs, double speedup, double saving, long timedWith) {
 
   /**
    * The columns: {@code tensor} (STRING), {@code sparsity} (DOUBLE), {@code channels}, {@code
    * kept_channels}, {@code batch} (LONG), {@code dense_us}, {@code pruned_us}, {@code speedup} and
-   * {@code saving} (DOUBLE).
+   * {@code saving} (DOUBLE), {@code timed_with} (LONG).
    */
   public static final RowSchema<LatencyRow> SCHEMA = RowSchema.of(LatencyRow.class);
 }

@@ -121,7 +121,7 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
       ModelStructure structure = model.structure();
       try (LatencyProbe probe = probe(dense(structure).onnxBytes(), batch)) {
         ChannelAllocation.Latency latency = run.timings().time("latency", () -> ChannelAllocation.latencies(probe,
-            batch, curves, model.items(), criterion, structure, model.model().weights()));
+            batch, curves, model.items(), criterion, structure, model.cost(), model.model().weights()));
         run.writeTable("latency", LatencyRow.SCHEMA.table(latency.rows()));
         ChannelAllocation.LatencyPlan constrained = run.timings().time("allocation", () ->
             ChannelAllocation.allocateMeasured(policy, curves, latency, minSpeedup, config.allocation().settings(),

@@ -77,7 +77,7 @@ class TableRowsTest {
     assertEquals(List.of(new Column("tensor", Type.STRING), new Column("sparsity", Type.DOUBLE),
         new Column("channels", Type.LONG), new Column("kept_channels", Type.LONG), new Column("batch", Type.LONG),
         new Column("dense_us", Type.DOUBLE), new Column("pruned_us", Type.DOUBLE), new Column("speedup", Type.DOUBLE),
-        new Column("saving", Type.DOUBLE)), LatencyRow.SCHEMA.columns());
+        new Column("saving", Type.DOUBLE), new Column("timed_with", Type.LONG)), LatencyRow.SCHEMA.columns());
   }
 
   @Test

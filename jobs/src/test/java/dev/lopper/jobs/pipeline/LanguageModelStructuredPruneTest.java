@@ -152,7 +152,20 @@ class LanguageModelStructuredPruneTest {
     assertTrue(results.get("predicted_speedup").asDouble() >= 1.2, results.toString());
     assertTrue(results.get("latency_dense_us").asDouble() > 0, results.toString());
     Table latency = ParquetTables.read(out.resolve("latency.parquet").toString(), CONF);
-    assertTrue(latency.rows().size() >= 4, "every group timed");
+    // Two blocks: each block's heads timed together with the other block's, and its neurons too,
+    // one timing per kind and sparsity, the saving shared equally.
+    assertEquals(4 * 3, latency.rows().size(), "every group at every swept sparsity");
+    Map<String, Double> shares = new LinkedHashMap<>();
+    for (List<Object> r : latency.rows()) {
+      assertEquals(2L, r.get(latency.indexOf("timed_with")));
+      String tensor = (String) r.get(latency.indexOf("tensor"));
+      String key = (tensor.contains("attn") ? "heads" : "neurons") + "@" + r.get(latency.indexOf("sparsity"));
+      Double other = shares.putIfAbsent(key, (Double) r.get(latency.indexOf("saving")));
+      if (other != null) {
+        assertEquals(other, (Double) r.get(latency.indexOf("saving")), key);
+      }
+    }
+    assertEquals(6, shares.size(), shares.toString());
     String prunedFile = out.resolve("model/pruned.onnx").toString();
     OnnxModel shrunk = OnnxModel.load(ModelSource.onnx(prunedFile), CONF);
     assertTrue(shrunk.weights().values().stream().mapToLong(w -> w.shape().length == 0 ? 1
