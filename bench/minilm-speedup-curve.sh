@@ -7,6 +7,8 @@
 #
 #   data/get_minilm.sh                                  # once: data/minilm/ (model, tokens)
 #   bench/minilm-speedup-curve.sh OUTDIR [SPEEDUPS...]  # default 1.1 1.25 1.5 1.75 2.0
+#   CRITERIA="channel-fluctuation" bench/minilm-speedup-curve.sh OUTDIR   # default channel-l2 channel-fluctuation
+# Each run takes about 6 minutes on this machine (sweep 1.5 min, latency 3 min, verification).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out=${1:?usage: bench/minilm-speedup-curve.sh OUTDIR [SPEEDUPS...]}
@@ -18,12 +20,13 @@ cd "$here" || exit 2
 # conf/minilm.yaml names allocation.target 0.5; without a named target the speed-up alone decides
 config="$out/minilm-no-target.yaml"
 sed '/^  target:/d' conf/minilm.yaml >"$config"
-printf 'min_speedup\tcriterion\tcompensate\texit\tmeasured\tpredicted\tremoved\tcosine\tloadavg\n'
-for criterion in channel-l2 channel-fluctuation; do
+printf 'min_speedup\tcriterion\tcompensate\texit\tmeasured\tpredicted\tremoved\tmac_ratio\tcosine\tpredicted_cosine\tseconds\tloadavg\n'
+for criterion in ${CRITERIA:-channel-l2 channel-fluctuation}; do
   for compensate in false true; do
     for s in "${speedups[@]}"; do
       run="$out/$criterion-$compensate-$s"
       load=$(cut -d' ' -f1-3 /proc/loadavg)
+      start=$(date +%s)
       nice -n 19 bin/lopper prune --config "$config" \
         --set sweep.criterion="$criterion" --set sweep.sparsities='[0.25,0.5,0.75]' \
         --set allocation.min-speedup="$s" \
@@ -31,17 +34,22 @@ for criterion in channel-l2 channel-fluctuation; do
         --set structure.compensate="$compensate" --set gate.max-drop=null \
         --set output.overwrite=true --out "$run" >"$run.log" 2>&1
       code=$?
-      python3 - "$run/manifest.json" "$s" "$criterion" "$compensate" "$code" "$load" <<'PY'
+      seconds=$(($(date +%s) - start))
+      python3 - "$run/manifest.json" "$s" "$criterion" "$compensate" "$code" "$seconds" "$load" <<'PY'
 import json, sys
-path, s, criterion, compensate, code, load = sys.argv[1:]
+path, s, criterion, compensate, code, seconds, load = sys.argv[1:]
 try:
     r = json.load(open(path))["results"]
 except Exception as e:  # no manifest: the run failed before writing one
-    print("\t".join([s, criterion, compensate, code, "-", "-", "-", "-", load]))
+    print("\t".join([s, criterion, compensate, code, "-", "-", "-", "-", "-", "-", seconds, load]))
     sys.exit(0)
-drop = r.get("measured_drop")
-print("\t".join(str(x) for x in [s, criterion, compensate, code, r.get("measured_speedup"),
-      r.get("predicted_speedup"), r.get("removed_fraction"), None if drop is None else 1 - drop, load]))
+def cosine(drop):
+    return None if drop is None else round(1 - drop, 4)
+def rounded(x):
+    return None if x is None else round(x, 3)
+print("\t".join(str(x) for x in [s, criterion, compensate, code, rounded(r.get("measured_speedup")),
+      rounded(r.get("predicted_speedup")), rounded(r.get("removed_fraction")), rounded(r.get("mac_ratio")),
+      cosine(r.get("measured_drop")), cosine(r.get("predicted_drop")), seconds, load]))
 PY
     done
   done
