@@ -32,6 +32,6 @@ public record StructureRow(String tensor, @Optional String node, int group, Stri
   /** The table row of a report's row. */
   static StructureRow of(StructureReport.Row r) {
     return new StructureRow(r.tensor(), ReadableNames.of(r.tensor(), r.node()), r.group(), r.groupName(),
-        r.role() == null ? "" : r.role().name().toLowerCase(), r.axis(), r.channels(), r.prunable(), r.reason());
+        r.role(), r.axis(), r.channels(), r.prunable(), r.reason());
   }
 }

@@ -70,6 +70,15 @@ class TransformerStructureTest {
           n + "Reshape_1: " + n + "Concat_1 input 2 [4][0] unit 1",
           n + "Reshape_2: " + n + "Concat_2 input 2 [4][0] unit 1",
           n + "Reshape_3: " + n + "Concat_4 input 2 [64][0] unit 16"), edits(group));
+      // The structure table lists them after the group's tensors: the Concat's input, role reshape,
+      // the entry's position in the axis column.
+      List<String> reshapeRows = lm.report().rows().stream()
+          .filter(r -> r.group() == group.id() && r.role().equals(StructureReport.RESHAPE))
+          .map(r -> r.node() + " " + r.axis() + " " + r.channels()).sorted().toList();
+      assertEquals(List.of(n + "Concat 0 4", n + "Concat_1 0 4", n + "Concat_2 0 4", n + "Concat_4 0 4"),
+          reshapeRows);
+      assertTrue(lm.report().rows().stream().filter(r -> r.group() == group.id() && r.role().equals("reshape"))
+          .allMatch(r -> !r.tensor().isEmpty()), "each names the shape input");
 
       String m = "blocks." + b + ".mlp.";
       ChannelGroup ffn = lm.group(m + "up.weight").orElseThrow();
