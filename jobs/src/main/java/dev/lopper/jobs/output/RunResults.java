@@ -135,7 +135,8 @@ public final class RunResults {
    *
    * @param groupsNotPrunable channel groups the analysis blocked
    * @param policy the allocation policy
-   * @param target {@code allocation.target}
+   * @param target {@code allocation.target}; null when {@code allocation.min-speedup} decides
+   *     without a named target
    * @param unit what the target counts
    * @param policyTarget the target the policy was given to reach {@code removedFraction} (null for
    *     policies without one)
@@ -152,7 +153,7 @@ public final class RunResults {
    * @param channels channels of the swept groups
    * @param channelsPruned channels removed
    */
-  public record Channels(int groupsNotPrunable, String policy, double target, String unit, Double policyTarget,
+  public record Channels(int groupsNotPrunable, String policy, Double target, String unit, Double policyTarget,
       double removedFraction, long parameters, long parametersPruned, long macs, long macsPruned, long bytes,
       long bytesPruned, double parameterRatio, double macRatio, double sizeRatio, long channels,
       long channelsPruned) {}
@@ -178,10 +179,12 @@ public final class RunResults {
    * @param measuredSpeedup the smaller model's measured speed-up
    * @param latencyDenseUs the dense model's measured latency, µs
    * @param latencyPrunedUs the smaller model's, µs
+   * @param latencySequence tokens per row timed (a model of token inputs; null for one float input)
    */
   public record Latency(double minSpeedup, int latencyBatch, Double latencyMultiplier,
       Double unconstrainedPredictedSpeedup, double requiredPredictedSpeedup, int latencyAttempts,
-      Double predictedSpeedup, double measuredSpeedup, double latencyDenseUs, double latencyPrunedUs) {}
+      Double predictedSpeedup, double measuredSpeedup, double latencyDenseUs, double latencyPrunedUs,
+      Integer latencySequence) {}
 
   /**
    * The verification of a pruned model.

@@ -142,15 +142,13 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
    * ({@link LatencyProbe#tokenFeed}), at most its position table's rows.
    */
   private LatencyProbe probe(byte[] denseOnnx, int batch) {
-    if (!model.sequences()) {
+    Integer sequence = latencySequence();
+    if (sequence == null) {
       return LatencyProbe.open(denseOnnx, model.rowShape(), batch, LatencyProbe.Budget.DEFAULT);
     }
-    int sequence = config.allocation().latencySequence();
-    long positions = MemoryEstimate.positions(model.model());
-    if (sequence > positions) {
+    if (sequence < config.allocation().latencySequence()) {
       LOG.warn("allocation.latency-sequence {} is longer than {}'s {} positions; latency is measured at {} tokens per"
-          + " row", sequence, model.model().source().onnxPath(), positions, positions);
-      sequence = Math.toIntExact(positions);
+          + " row", config.allocation().latencySequence(), model.model().source().onnxPath(), sequence, sequence);
     }
     LOG.info("Latency measured on {} rows x {} tokens", batch, sequence);
     try {
@@ -159,6 +157,17 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
     } catch (ai.onnxruntime.OrtException e) {
       throw new IllegalStateException("cannot make the latency probe's token rows: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The tokens per row latency is measured at: {@code allocation.latency-sequence}, at most the
+   * model's position table's rows; null for a model of one float input.
+   */
+  private Integer latencySequence() {
+    if (!model.sequences()) {
+      return null;
+    }
+    return (int) Math.min(config.allocation().latencySequence(), MemoryEstimate.positions(model.model()));
   }
 
   @Override
@@ -193,8 +202,11 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
     ModelCost after = shrunk.cost();
     ChannelAllocation.Plan p = plan.plan();
     List<Record> results = new ArrayList<>();
+    // min-speedup without a named target: no target applied, none reported
+    Double target = config.allocation().minSpeedup() != null && !config.allocation().targetNamed() ? null
+        : config.allocation().target();
     results.add(new RunResults.Channels(structure.groups().size() - structure.prunableGroups().size(),
-        p.allocation().policy(), config.allocation().target(), config.allocation().unit().configName(),
+        p.allocation().policy(), target, config.allocation().unit().configName(),
         finiteOrNull(p.policyTarget()), p.removed(), before.parameters(), after.parameters(), before.macs(),
         after.macs(), denseBytes, prunedBytes, (double) before.parameters() / after.parameters(),
         (double) before.macs() / after.macs(), (double) denseBytes / prunedBytes,
@@ -214,7 +226,7 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
         finiteOrNull(constrained.constrained().multiplier()),
         finiteOrNull(constrained.constrained().unconstrainedSpeedup()), constrained.required(),
         constrained.attempts(), finiteOrNull(constrained.constrained().predictedSpeedup()), measured.speedup(),
-        measured.denseNanos() / 1e3, measured.candidateNanos() / 1e3));
+        measured.denseNanos() / 1e3, measured.candidateNanos() / 1e3, latencySequence()));
     return new Emission(prunedOnnx, p.allocation().predictedDrop(), results, config.allocation().minSpeedup(),
         measured.speedup());
   }

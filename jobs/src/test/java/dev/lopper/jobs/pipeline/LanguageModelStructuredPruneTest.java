@@ -18,6 +18,7 @@ import dev.lopper.model.OnnxModel;
 import dev.lopper.model.PrunedModelWriter;
 import dev.lopper.model.WeightTensor;
 import dev.lopper.structure.TransformerModels;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -134,10 +135,14 @@ class LanguageModelStructuredPruneTest {
   @Test
   void reachesASpeedupWithoutATargetOnTokenRowsAndEmitsACheckedModel() throws Exception {
     Path out = dir.resolve("fast");
-    // No allocation.target: the default 0.5 does not apply, the speed-up alone decides. The probe's
-    // default 128 tokens per row are capped at the sample LM's 64 positions.
+    // No allocation.target (conf/tiny-lm.yaml's line taken out): the default 0.5 does not apply, the
+    // speed-up alone decides. The probe's default 128 tokens per row are capped at the sample LM's
+    // 64 positions.
+    Path config = dir.resolve("tiny-lm-no-target.yaml");
+    Files.write(config, Files.readAllLines(SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml")).stream()
+        .filter(line -> !line.trim().startsWith("target:")).toList());
     RunLopper run = RunLopper.run("prune",
-        "--config", SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml").toString(),
+        "--config", config.toString(),
         "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
         "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
         "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet"),
@@ -151,6 +156,11 @@ class LanguageModelStructuredPruneTest {
     assertEquals(1.2, results.get("min_speedup").asDouble());
     assertTrue(results.get("predicted_speedup").asDouble() >= 1.2, results.toString());
     assertTrue(results.get("latency_dense_us").asDouble() > 0, results.toString());
+    // the default 128 tokens capped at the 64 positions; no target applied, none reported
+    assertEquals(64, results.get("latency_sequence").asInt(), results.toString());
+    assertTrue(results.get("target").isNull(), results.toString());
+    assertEquals("min-speedup", results.get("policy").asText(), results.toString());
+    assertTrue(results.get("policy_target").isNull(), results.toString());
     Table latency = ParquetTables.read(out.resolve("latency.parquet").toString(), CONF);
     // Two blocks: each block's heads timed together with the other block's, and its neurons too,
     // one timing per kind and sparsity, the saving shared equally.

@@ -221,6 +221,8 @@ class StructuredPruneTest {
     assertTrue(results.get("parameters_pruned").asLong() <= 9898 / 2, results.toString());
     assertEquals(1.5, results.get("min_speedup").asDouble());
     assertEquals(256, results.get("latency_batch").asInt());
+    assertTrue(results.get("latency_sequence").isNull(), "a float model has no sequence");
+    assertEquals(0.5, results.get("target").asDouble(), "the named target is reported");
     assertTrue(results.get("measured_speedup").isNumber(), results.toString());
     assertTrue(results.get("latency_dense_us").asDouble() > 0, results.toString());
 
