@@ -324,11 +324,6 @@ public final class LatencyProbe implements AutoCloseable {
     return runs;
   }
 
-  /** The dense model's warmed-up latency measured at opening, in nanoseconds per run. */
-  public double denseNanosPerRun() {
-    return perRunNanos;
-  }
-
   /**
    * Times {@code candidateOnnx} against the dense model with this probe's budget.
    *

@@ -38,7 +38,6 @@ import org.slf4j.LoggerFactory;
 public final class ChannelAllocation {
   private static final Logger LOG = LoggerFactory.getLogger(ChannelAllocation.class);
 
-
   private ChannelAllocation() {}
 
   /** What removing all of a group saves, counted as {@code unit}: per-channel saving times channels. */
