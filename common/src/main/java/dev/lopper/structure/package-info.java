@@ -9,7 +9,9 @@
  * dev.lopper.structure.BiasCompensation}, consumers seen as {@link
  * dev.lopper.structure.ConsumerColumns}), and parameter and multiply-accumulate counts ({@link
  * dev.lopper.structure.ModelCost}), with the rows of their tables ({@link
- * dev.lopper.structure.StructureRow}, {@link dev.lopper.structure.CostComparisonRow}). Static
+ * dev.lopper.structure.StructureRow}, {@link dev.lopper.structure.CostComparisonRow}); ONNX
+ * Runtime latency of candidate models ({@link dev.lopper.structure.LatencyProbe}), timed once for
+ * the groups that cost alike ({@link dev.lopper.structure.GroupSignature}). Static
  * shapes come from a small shape inference of its own ({@link
  * dev.lopper.structure.ShapeInference}), which also evaluates the integer subgraphs that build a
  * dynamic Reshape's shape. See docs/structured.md.
