@@ -40,13 +40,9 @@ class LanguageModelStructuredPruneTest {
   @Test
   void prunesTheSampleLmByHeadsAndNeuronsAndEmitsAModelThatEqualsItsMasks() throws Exception {
     Path out = dir.resolve("lm");
-    RunLopper run = RunLopper.run("prune",
-        "--config", SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml").toString(),
-        "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
-        "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
-        "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet"),
+    RunLopper run = pruneSampleLm(SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml"), out,
         "--set", "sweep.criterion=channel-l2", "--set", "sweep.sparsities=[0.25,0.5,0.75]",
-        "--set", "allocation.target=0.3", "--set", "gate.max-drop=10", "--out", out.toString());
+        "--set", "allocation.target=0.3", "--set", "gate.max-drop=10");
     assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
 
     Table sensitivity = ParquetTables.read(out.resolve("sensitivity.parquet").toString(), CONF);
@@ -98,14 +94,10 @@ class LanguageModelStructuredPruneTest {
   @Test
   void compensatesTheSampleLmsHeadsAndNeuronsWithFluctuation() throws Exception {
     Path out = dir.resolve("lm-fluctuation");
-    RunLopper run = RunLopper.run("prune",
-        "--config", SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml").toString(),
-        "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
-        "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
-        "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet"),
+    RunLopper run = pruneSampleLm(SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml"), out,
         "--set", "sweep.criterion=channel-fluctuation", "--set", "structure.compensate=true",
         "--set", "sweep.sparsities=[0.25,0.5,0.75]",
-        "--set", "allocation.target=0.3", "--set", "gate.max-drop=10", "--out", out.toString());
+        "--set", "allocation.target=0.3", "--set", "gate.max-drop=10");
     assertEquals(ExitCode.SUCCESS, run.exit(), run.stderr());
     JsonNode results = new ObjectMapper()
         .readTree(out.resolve("manifest.json").toFile()).get("results");
@@ -141,14 +133,10 @@ class LanguageModelStructuredPruneTest {
     Path config = dir.resolve("tiny-lm-no-target.yaml");
     Files.write(config, Files.readAllLines(SampleData.dir().resolveSibling("conf").resolve("tiny-lm.yaml")).stream()
         .filter(line -> !line.trim().startsWith("target:")).toList());
-    RunLopper run = RunLopper.run("prune",
-        "--config", config.toString(),
-        "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
-        "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
-        "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet"),
+    RunLopper run = pruneSampleLm(config, out,
         "--set", "sweep.criterion=channel-l2", "--set", "sweep.sparsities=[0.25,0.5,0.75]",
         "--set", "allocation.min-speedup=1.2", "--set", "allocation.latency-batch=8",
-        "--set", "gate.max-drop=10", "--out", out.toString());
+        "--set", "gate.max-drop=10");
     // The measured speed-up is the gate's to judge; on a loaded machine it may fall short.
     assertTrue(run.exit() == ExitCode.SUCCESS
         || (run.exit() == ExitCode.GATE_FAILED && run.stderr().contains("< min-speedup 1.2")), run.stderr());
@@ -184,6 +172,20 @@ class LanguageModelStructuredPruneTest {
       OnnxCheck.Verdict verdict = OnnxCheck.run(prunedFile);
       assertTrue(verdict.valid(), verdict.line());
     }
+  }
+
+  /**
+   * {@code prune} of the sample LM (its model, weights and validation rows) with {@code config},
+   * then {@code settings}, into {@code out}.
+   */
+  private static RunLopper pruneSampleLm(Path config, Path out, String... settings) {
+    List<String> args = new java.util.ArrayList<>(List.of("prune", "--config", config.toString(),
+        "--set", "model.onnx=" + SampleData.path("tiny-lm.onnx"),
+        "--set", "model.weights=" + SampleData.path("tiny-lm.safetensors"),
+        "--set", "data.path=" + SampleData.path("tiny-lm-val.parquet")));
+    args.addAll(List.of(settings));
+    args.addAll(List.of("--out", out.toString()));
+    return RunLopper.run(args.toArray(String[]::new));
   }
 
   /** The two files' logits on 8 of the sample LM's rows agree within 1e-4. */
