@@ -54,15 +54,17 @@ public final class LatencyProbe implements AutoCloseable {
    * @param maxNanos about the longest the dense model's runs of one comparison may take together:
    *     when {@code minRuns} runs of a slow model make the rounds longer than that, a comparison has
    *     fewer rounds (at least one). MiniLM at 32 × 128 tokens takes about 2 s a run on one core, and
-   *     5 rounds of 5 paired runs would take 100 s per candidate; a run that long is hardly moved by
-   *     the noise the rounds are there to outvote.
+   *     5 rounds of 5 paired runs would take 100 s per candidate. Its pairs scatter by about 5% of
+   *     the ratio whatever their length ({@link Comparison#ratioError()}), so what a slow model's
+   *     comparison buys with its time is pairs, not rounds.
    */
   public record Budget(int rounds, long roundNanos, int minRuns, long maxNanos) {
     /**
      * 5 rounds of about 40 ms of dense runs each, at least 5 runs per round; for a model slower
-     * than 400 ms a run, as many rounds as fit in 10 s of dense runs (at least one).
+     * than 1.2 s a run, as many rounds as fit in 30 s of dense runs (at least one): MiniLM at 32 ×
+     * 128 tokens gets 2 rounds of 5 pairs.
      */
-    public static final Budget DEFAULT = new Budget(5, 40_000_000L, 5, 10_000_000_000L);
+    public static final Budget DEFAULT = new Budget(5, 40_000_000L, 5, 30_000_000_000L);
 
     public Budget {
       if (rounds < 1 || roundNanos < 1 || minRuns < 1 || maxNanos < 1) {
@@ -95,22 +97,29 @@ public final class LatencyProbe implements AutoCloseable {
   /**
    * One candidate timed against the dense model: per round, the median latency of each (in
    * nanoseconds per run) and the median of the ratios of paired runs (candidate over dense, each
-   * pair run back to back).
+   * pair run back to back), and every pair's ratio in the order they ran.
    *
    * @param dense the dense model's median per round
    * @param candidate the candidate's median per round
    * @param ratios the median per round of candidate / dense over the round's paired runs
    * @param runs runs of each model per round
+   * @param pairs every paired run's ratio, candidate / dense, round after round ({@code runs} per
+   *     round)
    */
-  public record Comparison(double[] dense, double[] candidate, double[] ratios, int runs) {
+  public record Comparison(double[] dense, double[] candidate, double[] ratios, int runs, double[] pairs) {
 
     public Comparison {
       dense = dense.clone();
       candidate = candidate.clone();
       ratios = ratios.clone();
+      pairs = pairs.clone();
       if (dense.length == 0 || dense.length != candidate.length || dense.length != ratios.length) {
         throw new IllegalArgumentException("needs one dense, candidate and ratio figure per round, found "
             + dense.length + ", " + candidate.length + " and " + ratios.length);
+      }
+      if (pairs.length != (long) runs * dense.length) {
+        throw new IllegalArgumentException("needs " + runs + " paired ratios per round, " + (long) runs * dense.length
+            + " in all, found " + pairs.length);
       }
     }
 
@@ -132,6 +141,42 @@ public final class LatencyProbe implements AutoCloseable {
      */
     public double ratio() {
       return median(ratios);
+    }
+
+    /**
+     * The standard error of {@link #ratio()}, from the spread of the paired ratios: the standard
+     * deviation estimated robustly as 1.4826 × their median absolute deviation, times the median's
+     * 1.2533 / √(pairs) (the large-sample error of a normal sample's median). NaN with fewer than
+     * two pairs. On this machine a pair of MiniLM runs at 32 × 128 tokens scatters with a standard
+     * deviation of about 0.05, so 10 pairs pin the ratio to about ±0.02 and 40 to ±0.01; a model of
+     * a few milliseconds a run gets hundreds of pairs a round and an error far below that.
+     */
+    public double ratioError() {
+      if (pairs.length < 2) {
+        return Double.NaN;
+      }
+      double m = median(pairs);
+      double[] deviations = new double[pairs.length];
+      for (int i = 0; i < pairs.length; i++) {
+        deviations[i] = Math.abs(pairs[i] - m);
+      }
+      return 1.2533 * 1.4826 * median(deviations) / Math.sqrt(pairs.length);
+    }
+
+    /** The standard error of {@link #speedup()}: {@code ratioError() / ratio()²}. */
+    public double speedupError() {
+      double r = ratio();
+      return ratioError() / (r * r);
+    }
+
+    /**
+     * Whether this comparison tells the candidate's speed-up apart from {@code speedup}: its ratio
+     * lies more than {@code z} standard errors ({@link #ratioError()}) from {@code 1 / speedup}.
+     * Without an error estimate (one pair), never.
+     */
+    public boolean decides(double speedup, double z) {
+      double error = ratioError();
+      return Double.isFinite(error) && Math.abs(ratio() - 1 / speedup) > z * error;
     }
 
     /** How many times faster the candidate runs: {@code 1 / ratio()}. */
@@ -160,20 +205,26 @@ public final class LatencyProbe implements AutoCloseable {
     }
 
     @Override
+    public double[] pairs() {
+      return pairs.clone();
+    }
+
+    @Override
     public boolean equals(Object o) {
       return o instanceof Comparison c && runs == c.runs && Arrays.equals(dense, c.dense)
-          && Arrays.equals(candidate, c.candidate) && Arrays.equals(ratios, c.ratios);
+          && Arrays.equals(candidate, c.candidate) && Arrays.equals(ratios, c.ratios) && Arrays.equals(pairs, c.pairs);
     }
 
     @Override
     public int hashCode() {
-      return 31 * (31 * (31 * Arrays.hashCode(dense) + Arrays.hashCode(candidate)) + Arrays.hashCode(ratios)) + runs;
+      return 31 * (31 * (31 * (31 * Arrays.hashCode(dense) + Arrays.hashCode(candidate)) + Arrays.hashCode(ratios))
+          + Arrays.hashCode(pairs)) + runs;
     }
 
     @Override
     public String toString() {
-      return String.format("Comparison[dense %.1f us, candidate %.1f us, %.3fx, %d runs x %d rounds]",
-          denseNanos() / 1e3, candidateNanos() / 1e3, speedup(), runs, dense.length);
+      return String.format(Locale.ROOT, "Comparison[dense %.1f us, candidate %.1f us, %.3fx +- %.3f, %d runs x %d rounds]",
+          denseNanos() / 1e3, candidateNanos() / 1e3, speedup(), speedupError(), runs, dense.length);
     }
   }
 
@@ -339,8 +390,34 @@ public final class LatencyProbe implements AutoCloseable {
    * for a slow model ({@link Budget#roundsFor}).
    */
   public Comparison against(byte[] candidateOnnx, Budget budget) {
+    int rounds = budget.roundsFor(runs, perRunNanos);
+    return against(candidateOnnx, rounds, rounds, c -> false);
+  }
+
+  /**
+   * How many standard errors ({@link Comparison#ratioError()}) from the bar a measured ratio must
+   * lie for {@link #against(byte[], Budget, Budget, double)} to stop early.
+   */
+  public static final double DECISION_Z = 2.0;
+
+  /**
+   * Times {@code candidateOnnx} against the dense model until its speed-up is told apart from
+   * {@code speedup}: {@code start}'s rounds ({@link Budget#roundsFor}), then one more round at a
+   * time while the ratio lies within {@link #DECISION_Z} standard errors of {@code 1 / speedup}
+   * ({@link Comparison#decides}), up to {@code most}'s rounds. A candidate far from the bar is
+   * settled in {@code start}'s rounds; one near it gets up to {@code most}'s, and its verdict is
+   * then the best estimate the longest measurement gives.
+   */
+  public Comparison against(byte[] candidateOnnx, Budget start, Budget most, double speedup) {
+    int rounds = start.roundsFor(runs, perRunNanos);
+    int maxRounds = Math.max(rounds, most.roundsFor(runs, perRunNanos));
+    return against(candidateOnnx, rounds, maxRounds, c -> !c.decides(speedup, DECISION_Z));
+  }
+
+  private Comparison against(byte[] candidateOnnx, int rounds, int maxRounds,
+      java.util.function.Predicate<Comparison> more) {
     try (OrtSession candidate = env.createSession(candidateOnnx, options)) {
-      return compare(dense, candidate, feed, runs, budget.roundsFor(runs, perRunNanos), (r, d, c) -> {});
+      return compare(dense, candidate, feed, runs, rounds, maxRounds, more, (r, d, c) -> {});
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime cannot run a candidate model for the latency probe: "
           + e.getMessage(), e);
@@ -411,19 +488,34 @@ public final class LatencyProbe implements AutoCloseable {
    */
   public static Comparison compare(OrtSession dense, OrtSession candidate, Map<String, OnnxTensor> feed, int runs,
       int rounds, RoundListener listener) throws OrtException {
+    return compare(dense, candidate, feed, runs, rounds, rounds, c -> false, listener);
+  }
+
+  /**
+   * The timing loop with a variable length: {@code rounds} rounds, then more, one at a time, while
+   * {@code more} says so of the comparison so far, up to {@code maxRounds}.
+   */
+  public static Comparison compare(OrtSession dense, OrtSession candidate, Map<String, OnnxTensor> feed, int runs,
+      int rounds, int maxRounds, java.util.function.Predicate<Comparison> more, RoundListener listener)
+      throws OrtException {
+    if (runs < 1 || rounds < 1 || maxRounds < rounds) {
+      throw new IllegalArgumentException("needs runs >= 1 and 1 <= rounds <= maxRounds, found " + runs + ", " + rounds
+          + " and " + maxRounds);
+    }
     Map<String, OnnxTensor> denseInput = named(dense, feed);
     Map<String, OnnxTensor> candidateInput = named(candidate, feed);
     for (int i = 0; i < Math.max(1, runs / 2); i++) {
       once(dense, denseInput);
       once(candidate, candidateInput);
     }
-    double[] denseMedians = new double[rounds];
-    double[] candidateMedians = new double[rounds];
-    double[] ratioMedians = new double[rounds];
+    double[] denseMedians = new double[maxRounds];
+    double[] candidateMedians = new double[maxRounds];
+    double[] ratioMedians = new double[maxRounds];
+    double[] pairs = new double[Math.multiplyExact(runs, maxRounds)];
     double[] d = new double[runs];
     double[] c = new double[runs];
     double[] ratio = new double[runs];
-    for (int r = 0; r < rounds; r++) {
+    for (int r = 0; ; r++) {
       for (int i = 0; i < runs; i++) {
         if ((i + r) % 2 == 0) {
           d[i] = once(dense, denseInput);
@@ -434,12 +526,20 @@ public final class LatencyProbe implements AutoCloseable {
         }
         ratio[i] = c[i] / d[i];
       }
+      System.arraycopy(ratio, 0, pairs, r * runs, runs);
       denseMedians[r] = median(d);
       candidateMedians[r] = median(c);
       ratioMedians[r] = median(ratio);
       listener.round(r, denseMedians[r], candidateMedians[r]);
+      int done = r + 1;
+      if (done >= rounds) {
+        Comparison so = new Comparison(Arrays.copyOf(denseMedians, done), Arrays.copyOf(candidateMedians, done),
+            Arrays.copyOf(ratioMedians, done), runs, Arrays.copyOf(pairs, done * runs));
+        if (done == maxRounds || !more.test(so)) {
+          return so;
+        }
+      }
     }
-    return new Comparison(denseMedians, candidateMedians, ratioMedians, runs);
   }
 
   /** Nanoseconds of one run. */

@@ -34,7 +34,7 @@ class LatencyProbeTest {
     // Round medians (ns): dense 100, 140, 120 -> 120; candidate 60, 90, 80 -> 80; paired ratios
     // 0.5, 0.8, 0.6 -> 0.6 (the speed-up comes from the pairs, not from 80 / 120).
     LatencyProbe.Comparison c = new LatencyProbe.Comparison(new double[] {100, 140, 120}, new double[] {60, 90, 80},
-        new double[] {0.5, 0.8, 0.6}, 7);
+        new double[] {0.5, 0.8, 0.6}, 1, new double[] {0.5, 0.8, 0.6});
     assertEquals(120, c.denseNanos());
     assertEquals(80, c.candidateNanos());
     assertEquals(0.6, c.ratio());
@@ -42,10 +42,37 @@ class LatencyProbeTest {
     assertEquals(0.4, c.saving(), 1e-12);
     assertEquals(2.5, LatencyProbe.median(new double[] {4, 1, 3, 2}));
     LatencyProbe.Comparison slower = new LatencyProbe.Comparison(new double[] {100}, new double[] {125},
-        new double[] {1.25}, 1);
+        new double[] {1.25}, 1, new double[] {1.25});
     assertEquals(-0.25, slower.saving(), 1e-12);
     assertThrows(IllegalArgumentException.class, () -> new LatencyProbe.Comparison(new double[] {1},
-        new double[] {1}, new double[0], 1));
+        new double[] {1}, new double[0], 1, new double[] {1}));
+    // 2 runs a round and 3 rounds need 6 paired ratios
+    assertThrows(IllegalArgumentException.class, () -> new LatencyProbe.Comparison(new double[] {1, 1, 1},
+        new double[] {1, 1, 1}, new double[] {1, 1, 1}, 2, new double[5]));
+  }
+
+  @Test
+  void theRatiosStandardErrorComesFromThePairsSpread() {
+    // Pairs 0.60 0.62 0.58 0.70 0.64 0.55 0.61 0.66 0.59: median 0.61; absolute deviations
+    // 0.01 0.01 0.03 0.09 0.03 0.06 0 0.05 0.02 -> median 0.03; sigma = 1.4826 * 0.03, the
+    // median's error 1.2533 * sigma / sqrt(9) = 0.018582...
+    double[] pairs = {0.60, 0.62, 0.58, 0.70, 0.64, 0.55, 0.61, 0.66, 0.59};
+    LatencyProbe.Comparison c = new LatencyProbe.Comparison(new double[] {100, 100, 100}, new double[] {61, 60, 61},
+        new double[] {0.60, 0.64, 0.61}, 3, pairs);
+    assertEquals(0.61, c.ratio(), 1e-12);
+    double error = 1.2533 * 1.4826 * 0.03 / 3;
+    assertEquals(error, c.ratioError(), 1e-12);
+    assertEquals(error / (0.61 * 0.61), c.speedupError(), 1e-12);
+    // The bar 1/1.5 = 0.6667 lies 0.0567 above the ratio: 3.05 errors, decided at z = 2, not at z = 4.
+    assertTrue(c.decides(1.5, 2));
+    assertTrue(!c.decides(1.5, 4));
+    // 1/1.6 = 0.625 lies 0.8 errors above: undecided.
+    assertTrue(!c.decides(1.6, 2));
+    // One pair: no error, never decided.
+    LatencyProbe.Comparison one = new LatencyProbe.Comparison(new double[] {100}, new double[] {10},
+        new double[] {0.1}, 1, new double[] {0.1});
+    assertTrue(Double.isNaN(one.ratioError()));
+    assertTrue(!one.decides(1.5, 2));
   }
 
   @Test
@@ -81,6 +108,14 @@ class LatencyProbeTest {
       assertEquals(5, probe.against(half.onnxBytes(), budget.timesRounds(2)).dense().length - 1);
       // Rounds that may take 1 ns of dense runs together: one round, however many were asked for.
       assertEquals(1, probe.against(half.onnxBytes(), new LatencyProbe.Budget(3, 1_000_000L, 4, 1)).dense().length);
+      // Between start's and most's rounds, one round at a time until decided: a bar of 1000x is
+      // decided in start's rounds; most's rounds cap a comparison that never decides.
+      LatencyProbe.Comparison far = probe.against(half.onnxBytes(), budget, budget.timesRounds(2), 1000);
+      assertEquals(3, far.dense().length, far.toString());
+      assertEquals(3 * probe.runsPerRound(), far.pairs().length);
+      LatencyProbe.Comparison capped = probe.against(half.onnxBytes(), new LatencyProbe.Budget(1, 1_000_000L, 4),
+          budget, Double.NaN);
+      assertEquals(3, capped.dense().length, capped.toString());
       IllegalStateException e = assertThrows(IllegalStateException.class,
           () -> probe.against(new byte[] {1, 2, 3}));
       assertTrue(e.getMessage().startsWith("ONNX Runtime cannot run a candidate model"), e.getMessage());
@@ -91,10 +126,10 @@ class LatencyProbeTest {
   void aSlowModelIsTimedInFewerRounds() {
     LatencyProbe.Budget b = LatencyProbe.Budget.DEFAULT;
     assertEquals(5, b.roundsFor(40, 1e6)); // 1 ms runs, 40 a round: 5 rounds
-    assertEquals(5, b.roundsFor(5, 4e8)); // 400 ms runs: 5 rounds of 2 s fill the 10 s
-    assertEquals(2, b.roundsFor(5, 1e9)); // 1 s runs: 2 rounds of 5 s
-    assertEquals(1, b.roundsFor(5, 2e9)); // MiniLM at 32 x 128 tokens: one round of 10 s
-    assertEquals(2, b.timesRounds(2).roundsFor(5, 2e9)); // twice the rounds, twice the time
+    assertEquals(5, b.roundsFor(5, 1.2e9)); // 1.2 s runs: 5 rounds of 6 s fill the 30 s
+    assertEquals(3, b.roundsFor(5, 2e9 - 1)); // 3 rounds of just under 10 s
+    assertEquals(2, b.roundsFor(5, 2.2e9)); // MiniLM at 32 x 128 tokens: 2 rounds of 11 s
+    assertEquals(5, b.timesRounds(2).roundsFor(5, 2.2e9)); // twice the time: 60 s hold 5 such rounds
     assertEquals(1, b.roundsFor(5, 1e11)); // at least one
     assertEquals(3, new LatencyProbe.Budget(3, 1, 4).roundsFor(4, 1e12)); // no limit
     assertEquals(Long.MAX_VALUE, new LatencyProbe.Budget(3, 1, 4).timesRounds(2).maxNanos());

@@ -13,7 +13,6 @@ import dev.lopper.structure.GroupSignature;
 import dev.lopper.structure.LatencyProbe;
 import dev.lopper.structure.ModelShrinker;
 import dev.lopper.structure.ModelStructure;
-import dev.lopper.structure.ShrunkModel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -180,18 +179,21 @@ public final class ChannelAllocation {
         ChannelSelection selection = criterion.selection(structure.groups(), pruned, weights);
         LatencyProbe.Comparison c = probe.against(ModelShrinker.shrink(structure, selection).onnxBytes());
         double share = Math.min(1.0, c.saving()) / together.size();
+        double shareError = c.ratioError() / together.size();
         double denseUs = c.denseNanos() / 1e3;
-        LOG.info(String.format(Locale.ROOT, "Latency %d/%d: %s at sparsity %s%s: %.1f%% of %.0f us saved%s",
-            ++timed, timings, together.get(0).tensor(), sparsities[k],
-            together.size() > 1 ? " and " + (together.size() - 1) + " groups alike" : "", 100 * c.saving(), denseUs,
-            together.size() > 1 ? String.format(Locale.ROOT, ", %.2f%% each", 100 * share) : ""));
+        LOG.info(String.format(Locale.ROOT, "Latency %d/%d: %s at sparsity %s%s: %.1f%% (+- %.1f) of %.0f us saved%s,"
+            + " %d pairs", ++timed, timings, together.get(0).tensor(), sparsities[k],
+            together.size() > 1 ? " and " + (together.size() - 1) + (together.size() == 2 ? " group" : " groups")
+            + " alike" : "", 100 * c.saving(),
+            100 * c.ratioError(), denseUs,
+            together.size() > 1 ? String.format(Locale.ROOT, ", %.2f%% each", 100 * share) : "", c.pairs().length));
         for (SensitivityCurve curve : together) {
           SweepItem item = byName.get(curve.tensor());
           savings.computeIfAbsent(curve.tensor(), t -> new double[sparsities.length])[k] = share;
           long kept = selection.kept(item.group()).map(a -> (long) a.length).orElse(item.channels());
           rows.computeIfAbsent(curve.tensor(), t -> new ArrayList<>()).add(new LatencyRow(item.name(), sparsities[k],
               item.channels(), kept, batch, denseUs, denseUs * (1 - share), 1 / (1 - share), share,
-              together.size()));
+              together.size(), shareError, c.pairs().length));
         }
       }
     }
@@ -221,49 +223,66 @@ public final class ChannelAllocation {
 
   /**
    * The constrained allocation, measured: the plan for a predicted {@code minSpeedup} is shrunk and
-   * timed against the dense model; when it measures slower than {@code minSpeedup} (savings of
-   * groups measured one at a time do not add up exactly), the predicted speed-up asked for is raised
-   * by the shortfall ({@code required × minSpeedup / measured}) and the allocation made again, up to
-   * {@link #LATENCY_ATTEMPTS} times. The last plan measured is returned, whether or not it reached
-   * {@code minSpeedup} (the gate judges that); when a raised requirement cannot be predicted, the
-   * previous plan is kept.
+   * timed against the dense model until the measurement tells its speed-up apart from {@code
+   * minSpeedup} ({@link LatencyProbe#against(byte[], LatencyProbe.Budget, LatencyProbe.Budget,
+   * double)}: {@code start}'s rounds, more up to {@code most}'s while the speed-up lies within two
+   * standard errors of the bar). When it measures slower than {@code minSpeedup} (savings of groups
+   * measured apart do not add up exactly, and each was measured with an error), the predicted
+   * speed-up asked for is raised by the shortfall ({@code required × minSpeedup / measured}) and the
+   * allocation made again, up to {@link #LATENCY_ATTEMPTS} times; a requirement that gives a plan
+   * already measured is raised past that plan's prediction first, so every attempt measures a new
+   * plan. The last plan measured is returned, whether or not it reached {@code minSpeedup} (the gate
+   * judges that); when a raised requirement cannot be predicted, the previous plan is kept. Without a
+   * cost target ({@code withTarget} false: the configuration names no {@code allocation.target})
+   * each attempt is a {@link SpeedupAllocation} instead of the policy's.
    *
    * @throws InvalidInputException when not even {@code minSpeedup} can be predicted
    */
   public static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
-      double minSpeedup, AllocationSettings settings, List<SweepItem> items, ChannelCost cost, CostUnit unit,
-      LatencyProbe probe, LatencyProbe.Budget budget, ChannelCriterion criterion, ModelStructure structure,
-      Map<String, WeightTensor> weights) {
-    return allocateMeasured(policy, curves, latency, minSpeedup, settings, true, items, cost, unit, probe, budget,
-        criterion, structure, weights);
+      double minSpeedup, AllocationSettings settings, boolean withTarget, List<SweepItem> items, ChannelCost cost,
+      CostUnit unit, LatencyProbe probe, LatencyProbe.Budget start, LatencyProbe.Budget most,
+      ChannelCriterion criterion, ModelStructure structure, Map<String, WeightTensor> weights) {
+    return allocateMeasured(policy, curves, latency, minSpeedup, settings, withTarget, items, cost, unit, plan ->
+        probe.against(ModelShrinker.shrink(structure, plan.selection(criterion, structure, weights)).onnxBytes(),
+            start, most, minSpeedup));
   }
 
-  /**
-   * Like {@link #allocateMeasured(AllocationPolicy, List, Latency, double, AllocationSettings, List,
-   * ChannelCost, CostUnit, LatencyProbe, LatencyProbe.Budget, ChannelCriterion, ModelStructure, Map)};
-   * without a cost target ({@code withTarget} false: the configuration names no {@code
-   * allocation.target}) each attempt is a {@link SpeedupAllocation} instead of the policy's.
-   */
-  public static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
+  /** The loop of the measured allocation, with {@code measure} timing a plan's smaller model against the dense one. */
+  static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
       double minSpeedup, AllocationSettings settings, boolean withTarget, List<SweepItem> items, ChannelCost cost,
-      CostUnit unit, LatencyProbe probe, LatencyProbe.Budget budget, ChannelCriterion criterion,
-      ModelStructure structure, Map<String, WeightTensor> weights) {
+      CostUnit unit, java.util.function.Function<Plan, LatencyProbe.Comparison> measure) {
     double required = minSpeedup;
     LatencyPlan last = null;
+    List<Map<Integer, Long>> measuredPlans = new ArrayList<>();
     for (int attempt = 1; attempt <= LATENCY_ATTEMPTS; attempt++) {
       LatencyPlan next;
       try {
         next = withTarget ? allocate(policy, curves, latency, required, settings, items, cost, unit)
             : allocateBySpeedup(curves, latency, required, settings, items, cost, unit);
+        // A plan measured already: ask for more than it predicts until the plan changes.
+        while (measuredPlans.contains(next.plan().kept())) {
+          double predicted = next.constrained().predictedSpeedup();
+          if (!(predicted >= required) || !Double.isFinite(predicted)) {
+            throw new InvalidInputException("no other plan predicted at " + required);
+          }
+          required = Math.nextUp(predicted);
+          next = withTarget ? allocate(policy, curves, latency, required, settings, items, cost, unit)
+              : allocateBySpeedup(curves, latency, required, settings, items, cost, unit);
+        }
       } catch (InvalidInputException e) {
         if (last == null) {
           throw e;
         }
+        LOG.info("Latency plan {}: a predicted speed-up of {} cannot be allocated; keeping plan {}", attempt,
+            String.format(Locale.ROOT, "%.3f", required), attempt - 1);
         break;
       }
-      ShrunkModel small = ModelShrinker.shrink(structure, next.plan().selection(criterion, structure, weights));
-      LatencyProbe.Comparison measured = probe.against(small.onnxBytes(), budget);
+      LatencyProbe.Comparison measured = measure.apply(next.plan());
+      measuredPlans.add(next.plan().kept());
       last = new LatencyPlan(next.plan(), next.constrained(), measured, required, attempt);
+      LOG.info(String.format(Locale.ROOT, "Latency plan %d: asked %.3fx, predicted %.3fx, measured %.3fx +- %.3f"
+          + " (%d pairs)", attempt, required, next.constrained().predictedSpeedup(), measured.speedup(),
+          measured.speedupError(), measured.pairs().length));
       if (measured.speedup() >= minSpeedup) {
         break;
       }

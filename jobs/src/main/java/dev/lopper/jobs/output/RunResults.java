@@ -180,11 +180,13 @@ public final class RunResults {
    * @param latencyDenseUs the dense model's measured latency, µs
    * @param latencyPrunedUs the smaller model's, µs
    * @param latencySequence tokens per row timed (a model of token inputs; null for one float input)
+   * @param measuredSpeedupError the standard error of {@code measuredSpeedup} (null when not finite)
+   * @param latencyPairs the paired runs of the smaller and the dense model behind {@code measuredSpeedup}
    */
   public record Latency(double minSpeedup, int latencyBatch, Double latencyMultiplier,
       Double unconstrainedPredictedSpeedup, double requiredPredictedSpeedup, int latencyAttempts,
       Double predictedSpeedup, double measuredSpeedup, double latencyDenseUs, double latencyPrunedUs,
-      Integer latencySequence) {}
+      Integer latencySequence, Double measuredSpeedupError, int latencyPairs) {}
 
   /**
    * The verification of a pruned model.

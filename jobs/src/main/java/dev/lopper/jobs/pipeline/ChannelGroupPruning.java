@@ -126,7 +126,7 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
         ChannelAllocation.LatencyPlan constrained = run.timings().time("allocation", () ->
             ChannelAllocation.allocateMeasured(policy, curves, latency, minSpeedup, config.allocation().settings(),
                 config.allocation().targetNamed(), model.items(), model.cost(), unit, probe,
-                LatencyProbe.Budget.DEFAULT.timesRounds(2), criterion,
+                LatencyProbe.Budget.DEFAULT, LatencyProbe.Budget.DEFAULT.timesRounds(3), criterion,
                 structure, model.model().weights()));
         plan = new Plan(curves, constrained.plan(), constrained);
       }
@@ -226,7 +226,8 @@ final class ChannelGroupPruning implements PruneMethod<ChannelGroupPruning.Plan>
         finiteOrNull(constrained.constrained().multiplier()),
         finiteOrNull(constrained.constrained().unconstrainedSpeedup()), constrained.required(),
         constrained.attempts(), finiteOrNull(constrained.constrained().predictedSpeedup()), measured.speedup(),
-        measured.denseNanos() / 1e3, measured.candidateNanos() / 1e3, latencySequence()));
+        measured.denseNanos() / 1e3, measured.candidateNanos() / 1e3, latencySequence(),
+        finiteOrNull(measured.speedupError()), measured.pairs().length));
     return new Emission(prunedOnnx, p.allocation().predictedDrop(), results, config.allocation().minSpeedup(),
         measured.speedup());
   }

@@ -77,7 +77,8 @@ class TableRowsTest {
     assertEquals(List.of(new Column("tensor", Type.STRING), new Column("sparsity", Type.DOUBLE),
         new Column("channels", Type.LONG), new Column("kept_channels", Type.LONG), new Column("batch", Type.LONG),
         new Column("dense_us", Type.DOUBLE), new Column("pruned_us", Type.DOUBLE), new Column("speedup", Type.DOUBLE),
-        new Column("saving", Type.DOUBLE), new Column("timed_with", Type.LONG)), LatencyRow.SCHEMA.columns());
+        new Column("saving", Type.DOUBLE), new Column("timed_with", Type.LONG),
+        new Column("saving_error", Type.DOUBLE), new Column("pairs", Type.LONG)), LatencyRow.SCHEMA.columns());
   }
 
   @Test

@@ -32,7 +32,7 @@ class RunResultsTest {
   @Test
   void nullFieldsThatAreNotOptionalAreWritten() {
     Map<String, Object> json = RunResults.toMap(List.of(new RunResults.Latency(1.5, 64, null, null, 1.5, 1, null, 1.6,
-        100, 60, null)));
+        100, 60, null, null, 10)));
     assertTrue(json.containsKey("latency_multiplier") && json.get("latency_multiplier") == null);
   }
 

@@ -156,6 +156,8 @@ class LanguageModelStructuredPruneTest {
     Map<String, Double> shares = new LinkedHashMap<>();
     for (List<Object> r : latency.rows()) {
       assertEquals(2L, r.get(latency.indexOf("timed_with")));
+      assertTrue((Long) r.get(latency.indexOf("pairs")) >= 25, r.toString());
+      assertTrue((Double) r.get(latency.indexOf("saving_error")) >= 0, r.toString());
       String tensor = (String) r.get(latency.indexOf("tensor"));
       String key = (tensor.contains("attn") ? "heads" : "neurons") + "@" + r.get(latency.indexOf("sparsity"));
       Double other = shares.putIfAbsent(key, (Double) r.get(latency.indexOf("saving")));

@@ -225,12 +225,17 @@ class StructuredPruneTest {
     assertEquals(0.5, results.get("target").asDouble(), "the named target is reported");
     assertTrue(results.get("measured_speedup").isNumber(), results.toString());
     assertTrue(results.get("latency_dense_us").asDouble() > 0, results.toString());
+    // At least the default budget's 5 rounds of 5 pairs behind the verdict, and its standard error.
+    assertTrue(results.get("latency_pairs").asInt() >= 25, results.toString());
+    assertTrue(results.get("measured_speedup_error").asDouble() >= 0, results.toString());
 
     // Every group with a curve was timed at each of its distinct channel counts.
     Table latency = csv(out, "latency");
     Map<String, List<double[]>> points = new HashMap<>();
     for (List<Object> r : latency.rows()) {
       assertEquals(256L, r.get(latency.indexOf("batch")));
+      assertTrue((Long) r.get(latency.indexOf("pairs")) >= 25, r.toString());
+      assertTrue((Double) r.get(latency.indexOf("saving_error")) >= 0, r.toString());
       long channels = (Long) r.get(latency.indexOf("channels"));
       long kept = (Long) r.get(latency.indexOf("kept_channels"));
       double sparsity = (Double) r.get(latency.indexOf("sparsity"));
