@@ -144,12 +144,17 @@ public final class LatencyProbe implements AutoCloseable {
     }
 
     /**
-     * The standard error of {@link #ratio()}, from the spread of the paired ratios: the standard
-     * deviation estimated robustly as 1.4826 × their median absolute deviation, times the median's
-     * 1.2533 / √(pairs) (the large-sample error of a normal sample's median). NaN with fewer than
-     * two pairs. On this machine a pair of MiniLM runs at 32 × 128 tokens scatters with a standard
-     * deviation of about 0.05, so 10 pairs pin the ratio to about ±0.02 and 40 to ±0.01; a model of
-     * a few milliseconds a run gets hundreds of pairs a round and an error far below that.
+     * The standard error of {@link #ratio()}: the larger of two estimates. Within rounds, from the
+     * spread of the paired ratios: the standard deviation estimated robustly as 1.4826 × their
+     * median absolute deviation, times the median's 1.2533 / √(pairs) (the large-sample error of a
+     * normal sample's median). Between rounds, with three or more: the standard deviation of the
+     * round medians times 1.2533 / √(rounds). The second catches what moves whole rounds (the
+     * machine's load changing the ratio itself, not only both runs of a pair), which the first
+     * cannot see. NaN with fewer than two pairs. On this machine a pair of MiniLM runs at 32 × 128
+     * tokens scatters with a standard deviation of about 0.05, so 10 pairs pin the ratio to about
+     * ±0.02 and 40 to ±0.01, and rounds of 5 pairs minutes apart scatter by about 0.027 where their
+     * pairs say 0.019; a model of a few milliseconds gets hundreds of pairs a round and an error far
+     * below that.
      */
     public double ratioError() {
       if (pairs.length < 2) {
@@ -160,7 +165,13 @@ public final class LatencyProbe implements AutoCloseable {
       for (int i = 0; i < pairs.length; i++) {
         deviations[i] = Math.abs(pairs[i] - m);
       }
-      return 1.2533 * 1.4826 * median(deviations) / Math.sqrt(pairs.length);
+      double within = 1.2533 * 1.4826 * median(deviations) / Math.sqrt(pairs.length);
+      if (ratios.length < 3) {
+        return within;
+      }
+      double mean = Arrays.stream(ratios).average().orElseThrow();
+      double variance = Arrays.stream(ratios).map(r -> (r - mean) * (r - mean)).sum() / (ratios.length - 1);
+      return Math.max(within, 1.2533 * Math.sqrt(variance / ratios.length));
     }
 
     /** The standard error of {@link #speedup()}: {@code ratioError() / ratio()²}. */

@@ -55,7 +55,8 @@ class LatencyProbeTest {
   void theRatiosStandardErrorComesFromThePairsSpread() {
     // Pairs 0.60 0.62 0.58 0.70 0.64 0.55 0.61 0.66 0.59: median 0.61; absolute deviations
     // 0.01 0.01 0.03 0.09 0.03 0.06 0 0.05 0.02 -> median 0.03; sigma = 1.4826 * 0.03, the
-    // median's error 1.2533 * sigma / sqrt(9) = 0.018582...
+    // median's error 1.2533 * sigma / sqrt(9) = 0.018582... The round medians 0.60 0.64 0.61
+    // (sd 0.0208) give 1.2533 * 0.0208 / sqrt(3) = 0.0151, less: the pairs' error stands.
     double[] pairs = {0.60, 0.62, 0.58, 0.70, 0.64, 0.55, 0.61, 0.66, 0.59};
     LatencyProbe.Comparison c = new LatencyProbe.Comparison(new double[] {100, 100, 100}, new double[] {61, 60, 61},
         new double[] {0.60, 0.64, 0.61}, 3, pairs);
@@ -68,6 +69,12 @@ class LatencyProbeTest {
     assertTrue(!c.decides(1.5, 4));
     // 1/1.6 = 0.625 lies 0.8 errors above: undecided.
     assertTrue(!c.decides(1.6, 2));
+    // Rounds that disagree more than their pairs: round medians 0.55, 0.61, 0.67 (sd 0.06) over the
+    // same pairs' spread: 1.2533 * 0.06 / sqrt(3) = 0.043415... is the error.
+    LatencyProbe.Comparison drifting = new LatencyProbe.Comparison(new double[] {100, 100, 100},
+        new double[] {55, 61, 67}, new double[] {0.55, 0.61, 0.67}, 3, pairs);
+    assertEquals(1.2533 * 0.06 / Math.sqrt(3), drifting.ratioError(), 1e-12);
+    assertTrue(!drifting.decides(1.5, 2), "0.0567 from the bar is 1.3 errors");
     // One pair: no error, never decided.
     LatencyProbe.Comparison one = new LatencyProbe.Comparison(new double[] {100}, new double[] {10},
         new double[] {0.1}, 1, new double[] {0.1});

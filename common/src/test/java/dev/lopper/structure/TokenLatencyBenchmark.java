@@ -29,6 +29,15 @@ import org.apache.hadoop.conf.Configuration;
  * loop of {@link LatencyProbe#compare}: a dense and a pruned run back to back, so that load hits
  * both alike); it prints the dense and pruned medians, the paired speed-up with its range over the
  * rounds, and the manifest's measured speed-up and verified metric beside them.
+ *
+ * <p>With {@code -Dsessions=both} it asks where the noise of a slow model's timing lives instead:
+ * per run directory, {@code -Drounds} rounds (default 6) of {@value #RUNS} paired runs on the
+ * sessions opened once and then {@value #RUNS} on a dense and a pruned session opened afresh for
+ * the round, printing each round's paired ratio and its standard error
+ * ({@link LatencyProbe.Comparison#ratioError()}) for both, and at the end the spread of the round
+ * ratios against the rounds' own errors. Rounds of the same sessions that scatter more than their
+ * errors say are moved by time (load); fresh sessions that scatter more than the same sessions
+ * are moved by something of the session itself (memory placement, kernel choice).
  */
 public final class TokenLatencyBenchmark {
   private static final int ROUNDS = 3;
@@ -52,6 +61,10 @@ public final class TokenLatencyBenchmark {
         OrtSession d = env.createSession(dense.toString(), options)) {
       for (int r = 3; r < args.length; r++) {
         Path run = Path.of(args[r]);
+        if ("both".equals(System.getProperty("sessions"))) {
+          sessions(env, options, d, dense, run.resolve("model/pruned.onnx"), feed, Integer.getInteger("rounds", 6));
+          continue;
+        }
         try (OrtSession p = env.createSession(run.resolve("model/pruned.onnx").toString(), options)) {
           LatencyProbe.Comparison c = LatencyProbe.compare(d, p, feed, RUNS, ROUNDS, (round, dn, pn) -> { });
           JsonNode results = new ObjectMapper().readTree(run.resolve("manifest.json").toFile()).path("results");
@@ -67,5 +80,42 @@ public final class TokenLatencyBenchmark {
       feed.values().forEach(OnnxTensor::close);
     }
     System.out.println("load average after: " + Files.readString(Path.of("/proc/loadavg")).trim());
+  }
+
+  /** Rounds of the sessions opened once and of sessions opened afresh, side by side. */
+  private static void sessions(OrtEnvironment env, OrtSession.SessionOptions options, OrtSession d, Path dense,
+      Path pruned, Map<String, OnnxTensor> feed, int rounds) throws Exception {
+    double[] same = new double[rounds];
+    double[] sameError = new double[rounds];
+    double[] fresh = new double[rounds];
+    double[] freshError = new double[rounds];
+    try (OrtSession p = env.createSession(pruned.toString(), options)) {
+      for (int r = 0; r < rounds; r++) {
+        LatencyProbe.Comparison c = LatencyProbe.compare(d, p, feed, RUNS, 1, (round, dn, pn) -> { });
+        same[r] = c.ratio();
+        sameError[r] = c.ratioError();
+        try (OrtSession fd = env.createSession(dense.toString(), options);
+            OrtSession fp = env.createSession(pruned.toString(), options)) {
+          LatencyProbe.Comparison f = LatencyProbe.compare(fd, fp, feed, RUNS, 1, (round, dn, pn) -> { });
+          fresh[r] = f.ratio();
+          freshError[r] = f.ratioError();
+          System.out.printf("%s round %d: same sessions %.4f +- %.4f (dense %.0f ms), fresh sessions %.4f +- %.4f"
+              + " (dense %.0f ms)%n", pruned, r, same[r], sameError[r], c.denseNanos() / 1e6, fresh[r],
+              freshError[r], f.denseNanos() / 1e6);
+        }
+      }
+    }
+    System.out.printf("%s: same sessions: ratio sd over rounds %.4f, mean error of a round %.4f, speed-up %.3fx;"
+        + " fresh sessions: sd %.4f, mean error %.4f, speed-up %.3fx%n", pruned, sd(same), mean(sameError),
+        1 / LatencyProbe.median(same), sd(fresh), mean(freshError), 1 / LatencyProbe.median(fresh));
+  }
+
+  private static double mean(double[] x) {
+    return Arrays.stream(x).average().orElse(Double.NaN);
+  }
+
+  private static double sd(double[] x) {
+    double m = mean(x);
+    return Math.sqrt(Arrays.stream(x).map(v -> (v - m) * (v - m)).sum() / (x.length - 1));
   }
 }

@@ -225,16 +225,19 @@ public final class ChannelAllocation {
    * The constrained allocation, measured: the plan for a predicted {@code minSpeedup} is shrunk and
    * timed against the dense model until the measurement tells its speed-up apart from {@code
    * minSpeedup} ({@link LatencyProbe#against(byte[], LatencyProbe.Budget, LatencyProbe.Budget,
-   * double)}: {@code start}'s rounds, more up to {@code most}'s while the speed-up lies within two
-   * standard errors of the bar). When it measures slower than {@code minSpeedup} (savings of groups
-   * measured apart do not add up exactly, and each was measured with an error), the predicted
-   * speed-up asked for is raised by the shortfall ({@code required × minSpeedup / measured}) and the
-   * allocation made again, up to {@link #LATENCY_ATTEMPTS} times; a requirement that gives a plan
-   * already measured is raised past that plan's prediction first, so every attempt measures a new
-   * plan. The last plan measured is returned, whether or not it reached {@code minSpeedup} (the gate
-   * judges that); when a raised requirement cannot be predicted, the previous plan is kept. Without a
-   * cost target ({@code withTarget} false: the configuration names no {@code allocation.target})
-   * each attempt is a {@link SpeedupAllocation} instead of the policy's.
+   * double)}: {@code start}'s rounds, more up to {@code most}'s while the speed-up lies within
+   * {@link LatencyProbe#DECISION_Z} standard errors of the bar). A plan measured clearly faster is
+   * taken. One that measures slower (savings of groups measured apart do not add up exactly, and
+   * each was measured with an error) raises the predicted speed-up asked for by the shortfall
+   * ({@code required × minSpeedup / measured}); one that reaches the bar by its median but stays
+   * within the errors asks for the next plan (past its prediction). Then the allocation is made
+   * again, up to {@link #LATENCY_ATTEMPTS} plans measured; a requirement that gives a plan already
+   * measured is raised past that plan's prediction first, so every attempt measures a new plan.
+   * When no plan is measured clearly fast enough, the last one is returned, or the last one that
+   * reached the bar by its median if the last did not (the gate judges the figure); when a raised
+   * requirement cannot be predicted, the plans measured so far decide the same way. Without a cost
+   * target ({@code withTarget} false: the configuration names no {@code allocation.target}) each
+   * attempt is a {@link SpeedupAllocation} instead of the policy's.
    *
    * @throws InvalidInputException when not even {@code minSpeedup} can be predicted
    */
@@ -253,6 +256,7 @@ public final class ChannelAllocation {
       CostUnit unit, java.util.function.Function<Plan, LatencyProbe.Comparison> measure) {
     double required = minSpeedup;
     LatencyPlan last = null;
+    LatencyPlan reached = null;
     List<Map<Integer, Long>> measuredPlans = new ArrayList<>();
     for (int attempt = 1; attempt <= LATENCY_ATTEMPTS; attempt++) {
       LatencyPlan next;
@@ -284,11 +288,19 @@ public final class ChannelAllocation {
           + " (%d pairs)", attempt, required, next.constrained().predictedSpeedup(), measured.speedup(),
           measured.speedupError(), measured.pairs().length));
       if (measured.speedup() >= minSpeedup) {
-        break;
+        if (measured.decides(minSpeedup, LatencyProbe.DECISION_Z)) {
+          return last;
+        }
+        // Fast enough by its median but within two standard errors of the bar: the next plan.
+        reached = last;
+        double predicted = next.constrained().predictedSpeedup();
+        required = Math.nextUp(Double.isFinite(predicted) ? Math.max(required, predicted) : required);
+      } else {
+        required = required * minSpeedup / measured.speedup();
       }
-      required = required * minSpeedup / measured.speedup();
     }
-    return last;
+    // No plan measured clearly fast enough: the last that reached the bar by its median, if any.
+    return last.measured().speedup() >= minSpeedup || reached == null ? last : reached;
   }
 
   /**

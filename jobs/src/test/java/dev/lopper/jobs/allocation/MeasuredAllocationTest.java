@@ -63,6 +63,20 @@ class MeasuredAllocationTest {
   }
 
   /**
+   * A measurement of one round of two pairs at {@code factors[k]} × the plan's prediction, ±
+   * {@code spreads[k]} (its standard error is then 1.2533 × 1.4826 × spread / √2).
+   */
+  private static LatencyProbe.Comparison spreadAt(ChannelAllocation.Plan plan, List<Double> seen, double[] factors,
+      double[] spreads) {
+    int k = Math.min(seen.size(), factors.length - 1);
+    double predicted = LatencyConstrainedAllocation.predictedSpeedup(plan.allocation().sparsities(), latency.curves());
+    seen.add(predicted);
+    double ratio = 1 / (factors[k] * predicted);
+    return new LatencyProbe.Comparison(new double[] {100}, new double[] {100 * ratio}, new double[] {ratio}, 2,
+        new double[] {ratio - spreads[k], ratio + spreads[k]});
+  }
+
+  /**
    * A measurement of one round of two pairs, both at {@code factors[k]} × the plan's predicted
    * speed-up for the k-th plan measured (the last factor for any after), its prediction added to
    * {@code seen}.
@@ -108,6 +122,31 @@ class MeasuredAllocationTest {
     assertEquals(List.of(1.25), seen.stream().map(x -> Math.round(x * 1e9) / 1e9).toList());
     assertEquals(1, p.attempts());
     assertEquals(1.2, p.required());
+  }
+
+  @Test
+  void aPlanFastEnoughOnlyWithinItsErrorsAsksForTheNextOne() {
+    // Asked 1.5: the 1.667x plan measures 0.92 x 1.667 = 1.533x (ratio 0.652) +- a spread of 0.02
+    // (error 0.0263): 0.014 from the bar 0.667 is 0.55 errors, undecided. The next plan (2.0x)
+    // measures 1.6x without spread and is taken.
+    List<Double> seen = new ArrayList<>();
+    ChannelAllocation.LatencyPlan p = ChannelAllocation.allocateMeasured(null, curves, latency, 1.5, SETTINGS, false,
+        items, cost, CostUnit.PARAMETERS, plan -> spreadAt(plan, seen, new double[] {0.92, 0.8},
+            new double[] {0.02, 0.0}));
+    assertEquals(2, seen.size(), seen.toString());
+    assertEquals(1 / 0.6, seen.get(0), 1e-9);
+    assertEquals(2.0, seen.get(1), 1e-9);
+    assertEquals(2, p.attempts());
+    assertEquals(1.6, p.measured().speedup(), 1e-9);
+    // When the next plans measure short, the plan that reached the bar by its median is emitted:
+    // 1.533x undecided; 2.0x measures 0.7 x 2 = 1.4x, 2.5x 0.55 x 2.5 = 1.375x; the first is kept.
+    List<Double> again = new ArrayList<>();
+    ChannelAllocation.LatencyPlan q = ChannelAllocation.allocateMeasured(null, curves, latency, 1.5, SETTINGS, false,
+        items, cost, CostUnit.PARAMETERS, plan -> spreadAt(plan, again, new double[] {0.92, 0.7, 0.55},
+            new double[] {0.02, 0.0, 0.0}));
+    assertEquals(3, again.size(), again.toString());
+    assertEquals(1, q.attempts());
+    assertEquals(0.92 / 0.6, q.measured().speedup(), 1e-9);
   }
 
   @Test
