@@ -213,7 +213,7 @@ public final class ChannelAllocation {
    * @param constrained the multiplier, the predicted speed-up and the plain policy's
    * @param measured the shrunk model of this plan timed against the dense model (null until measured)
    * @param required the predicted speed-up the allocation was asked for
-   * @param attempts allocations measured to reach it (1 when the first one measured fast enough)
+   * @param attempts plans measured in all (1 when the first one measured fast enough)
    */
   public record LatencyPlan(Plan plan, LatencyConstrainedAllocation.Result constrained, LatencyProbe.Comparison measured,
       double required, int attempts) {}
@@ -277,8 +277,8 @@ public final class ChannelAllocation {
         if (last == null) {
           throw e;
         }
-        LOG.info("Latency plan {}: a predicted speed-up of {} cannot be allocated; keeping plan {}", attempt,
-            String.format(Locale.ROOT, "%.3f", required), attempt - 1);
+        LOG.info("Latency plan {}: a predicted speed-up of {} cannot be allocated; no further plan", attempt,
+            String.format(Locale.ROOT, "%.3f", required));
         break;
       }
       LatencyProbe.Comparison measured = measure.apply(next.plan());
@@ -300,7 +300,9 @@ public final class ChannelAllocation {
       }
     }
     // No plan measured clearly fast enough: the last that reached the bar by its median, if any.
-    return last.measured().speedup() >= minSpeedup || reached == null ? last : reached;
+    LatencyPlan chosen = last.measured().speedup() >= minSpeedup || reached == null ? last : reached;
+    return new LatencyPlan(chosen.plan(), chosen.constrained(), chosen.measured(), chosen.required(),
+        measuredPlans.size());
   }
 
   /**
