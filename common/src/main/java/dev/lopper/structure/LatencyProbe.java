@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Predicate;
 
 /**
  * ONNX Runtime CPU latency of candidate models against a dense one, measured the way a user runs
@@ -169,9 +170,7 @@ public final class LatencyProbe implements AutoCloseable {
       if (ratios.length < 3) {
         return within;
       }
-      double mean = Arrays.stream(ratios).average().orElseThrow();
-      double variance = Arrays.stream(ratios).map(r -> (r - mean) * (r - mean)).sum() / (ratios.length - 1);
-      return Math.max(within, 1.2533 * Math.sqrt(variance / ratios.length));
+      return Math.max(within, 1.2533 * standardDeviation(ratios) / Math.sqrt(ratios.length));
     }
 
     /** The standard error of {@link #speedup()}: {@code ratioError() / ratio()²}. */
@@ -426,7 +425,7 @@ public final class LatencyProbe implements AutoCloseable {
   }
 
   private Comparison against(byte[] candidateOnnx, int rounds, int maxRounds,
-      java.util.function.Predicate<Comparison> more) {
+      Predicate<Comparison> more) {
     try (OrtSession candidate = env.createSession(candidateOnnx, options)) {
       return compare(dense, candidate, feed, runs, rounds, maxRounds, more, (r, d, c) -> {});
     } catch (OrtException e) {
@@ -507,7 +506,7 @@ public final class LatencyProbe implements AutoCloseable {
    * {@code more} says so of the comparison so far, up to {@code maxRounds}.
    */
   public static Comparison compare(OrtSession dense, OrtSession candidate, Map<String, OnnxTensor> feed, int runs,
-      int rounds, int maxRounds, java.util.function.Predicate<Comparison> more, RoundListener listener)
+      int rounds, int maxRounds, Predicate<Comparison> more, RoundListener listener)
       throws OrtException {
     if (runs < 1 || rounds < 1 || maxRounds < rounds) {
       throw new IllegalArgumentException("needs runs >= 1 and 1 <= rounds <= maxRounds, found " + runs + ", " + rounds
@@ -582,6 +581,15 @@ public final class LatencyProbe implements AutoCloseable {
     Arrays.sort(v);
     int n = v.length;
     return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  /** The sample standard deviation (n − 1 in the denominator); needs two values or more. */
+  public static double standardDeviation(double[] values) {
+    if (values.length < 2) {
+      throw new IllegalArgumentException("a standard deviation needs two values or more, found " + values.length);
+    }
+    double mean = Arrays.stream(values).average().orElseThrow();
+    return Math.sqrt(Arrays.stream(values).map(v -> (v - mean) * (v - mean)).sum() / (values.length - 1));
   }
 
   private static void closeQuietly(Map<String, OnnxTensor> feed, OrtSession session,

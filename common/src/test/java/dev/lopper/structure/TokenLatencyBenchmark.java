@@ -85,6 +85,9 @@ public final class TokenLatencyBenchmark {
   /** Rounds of the sessions opened once and of sessions opened afresh, side by side. */
   private static void sessions(OrtEnvironment env, OrtSession.SessionOptions options, OrtSession d, Path dense,
       Path pruned, Map<String, OnnxTensor> feed, int rounds) throws Exception {
+    if (rounds < 2) {
+      throw new IllegalArgumentException("-Drounds must be 2 or more to compare the rounds' spread, found " + rounds);
+    }
     double[] same = new double[rounds];
     double[] sameError = new double[rounds];
     double[] fresh = new double[rounds];
@@ -106,16 +109,12 @@ public final class TokenLatencyBenchmark {
       }
     }
     System.out.printf("%s: same sessions: ratio sd over rounds %.4f, mean error of a round %.4f, speed-up %.3fx;"
-        + " fresh sessions: sd %.4f, mean error %.4f, speed-up %.3fx%n", pruned, sd(same), mean(sameError),
-        1 / LatencyProbe.median(same), sd(fresh), mean(freshError), 1 / LatencyProbe.median(fresh));
+        + " fresh sessions: sd %.4f, mean error %.4f, speed-up %.3fx%n", pruned, LatencyProbe.standardDeviation(same),
+        mean(sameError), 1 / LatencyProbe.median(same), LatencyProbe.standardDeviation(fresh), mean(freshError),
+        1 / LatencyProbe.median(fresh));
   }
 
   private static double mean(double[] x) {
     return Arrays.stream(x).average().orElse(Double.NaN);
-  }
-
-  private static double sd(double[] x) {
-    double m = mean(x);
-    return Math.sqrt(Arrays.stream(x).map(v -> (v - m) * (v - m)).sum() / (x.length - 1));
   }
 }

@@ -19,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.DoubleFunction;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -253,7 +255,10 @@ public final class ChannelAllocation {
   /** The loop of the measured allocation, with {@code measure} timing a plan's smaller model against the dense one. */
   static LatencyPlan allocateMeasured(AllocationPolicy policy, List<SensitivityCurve> curves, Latency latency,
       double minSpeedup, AllocationSettings settings, boolean withTarget, List<SweepItem> items, ChannelCost cost,
-      CostUnit unit, java.util.function.Function<Plan, LatencyProbe.Comparison> measure) {
+      CostUnit unit, Function<Plan, LatencyProbe.Comparison> measure) {
+    DoubleFunction<LatencyPlan> allocation = r -> withTarget
+        ? allocate(policy, curves, latency, r, settings, items, cost, unit)
+        : allocateBySpeedup(curves, latency, r, settings, items, cost, unit);
     double required = minSpeedup;
     LatencyPlan last = null;
     LatencyPlan reached = null;
@@ -261,8 +266,7 @@ public final class ChannelAllocation {
     for (int attempt = 1; attempt <= LATENCY_ATTEMPTS; attempt++) {
       LatencyPlan next;
       try {
-        next = withTarget ? allocate(policy, curves, latency, required, settings, items, cost, unit)
-            : allocateBySpeedup(curves, latency, required, settings, items, cost, unit);
+        next = allocation.apply(required);
         // A plan measured already: ask for more than it predicts until the plan changes.
         while (measuredPlans.contains(next.plan().kept())) {
           double predicted = next.constrained().predictedSpeedup();
@@ -270,8 +274,7 @@ public final class ChannelAllocation {
             throw new InvalidInputException("no other plan predicted at " + required);
           }
           required = Math.nextUp(predicted);
-          next = withTarget ? allocate(policy, curves, latency, required, settings, items, cost, unit)
-              : allocateBySpeedup(curves, latency, required, settings, items, cost, unit);
+          next = allocation.apply(required);
         }
       } catch (InvalidInputException e) {
         if (last == null) {
